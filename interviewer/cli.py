@@ -1,0 +1,234 @@
+"""The ``interviewer`` command. Heavy imports stay inside the commands that need them."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from interviewer import __version__
+
+
+def _fail(message: str, hint: str = "") -> None:
+    click.echo(f"Error: {message}", err=True)
+    if hint:
+        click.echo(f"  what to do: {hint}", err=True)
+    sys.exit(1)
+
+
+def _load_settings(**overrides: Any) -> Any:
+    from interviewer.config import Settings, config_path
+
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        _fail(
+            f"invalid settings: {problems}",
+            f"check the config file {config_path()} and any INTERVIEWER_* environment variables",
+        )
+    except tomllib.TOMLDecodeError as exc:
+        _fail(f"{config_path()}: not valid TOML: {exc}", "fix the file or move it away")
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="interviewer")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """A private, local mock interviewer for ML engineers.
+
+    Run without a command to start an interview in the terminal.
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(run)
+
+
+@cli.command()
+@click.option(
+    "--bank",
+    "bank_dir",
+    type=click.Path(path_type=Path),
+    help="Question bank folder (default: the six Hugging Face ecosystem questions).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["practice", "exam"]),
+    help="Feedback after each question (practice) or at the end (exam).",
+)
+@click.option(
+    "--max-follow-ups",
+    type=click.IntRange(0, 5),
+    help="Follow-up questions per question (default 2).",
+)
+@click.option("--backend", type=click.Choice(["scripted"]), help="Model backend.")
+@click.option(
+    "--script", type=click.Path(path_type=Path), help="Scripted backend: JSON file of replies."
+)
+@click.option(
+    "--grader",
+    type=click.Choice(["llm", "evidence"]),
+    help="Who grades: the model, or model-free keyword evidence.",
+)
+@click.option("--headless", is_flag=True, help="No interaction: replies come from --answers.")
+@click.option(
+    "--answers",
+    "answers_file",
+    type=click.Path(path_type=Path),
+    help="Headless: JSON file of the candidate's replies.",
+)
+@click.option(
+    "--export",
+    "export_path",
+    type=click.Path(path_type=Path),
+    help="Write the transcript JSON here.",
+)
+def run(
+    bank_dir: Path | None = None,
+    mode: str | None = None,
+    max_follow_ups: int | None = None,
+    backend: str | None = None,
+    script: Path | None = None,
+    grader: str | None = None,
+    headless: bool = False,
+    answers_file: Path | None = None,
+    export_path: Path | None = None,
+) -> None:
+    """Run an interview (in the terminal, or headless from an answers file)."""
+    from interviewer.bank import BankError, load_bank
+    from interviewer.engine import EvidenceGrader, Interview, LLMGrader
+    from interviewer.engine.grading import Grader
+    from interviewer.headless import (
+        AnswersFileError,
+        EventPrinter,
+        TranscriptWriteError,
+        load_answers,
+        run_interview,
+        scripted_replies,
+        terminal_replies,
+    )
+    from interviewer.llm.base import ModelError
+    from interviewer.llm.scripted import ScriptedModel
+    from interviewer.prompts import PromptLibrary
+    from interviewer.resources import default_bank_dir
+    from interviewer.transcript import InterviewSettings
+
+    settings = _load_settings(
+        bank=bank_dir,
+        mode=mode,
+        max_follow_ups=max_follow_ups,
+        backend=backend,
+        script=script,
+        grader=grader,
+    )
+    if headless and answers_file is None:
+        _fail("--headless needs --answers FILE", 'write {"answers": {"<question-id>": ["..."]}}')
+    if answers_file is not None and not headless:
+        _fail("--answers is for headless runs", "add --headless")
+    if export_path is not None and not export_path.expanduser().parent.is_dir():
+        _fail(f"{export_path}: the folder {export_path.parent} does not exist", "create it first")
+
+    try:
+        bank = load_bank(settings.bank or default_bank_dir())
+    except BankError as exc:
+        _fail(
+            f"the bank cannot be used:\n{exc}",
+            "fix the files above; `interviewer bank check DIR` re-checks",
+        )
+
+    try:
+        model = ScriptedModel.from_file(settings.script) if settings.script else ScriptedModel()
+    except ModelError as exc:
+        _fail(str(exc), exc.hint or "fix the script file")
+    grader_name = settings.grader or ("llm" if settings.script else "evidence")
+    if grader_name == "llm" and not settings.script:
+        _fail(
+            "the built-in demo script cannot grade answers",
+            "use --grader evidence, or give a --script that contains grades",
+        )
+    prompts = PromptLibrary()
+    chosen: Grader = LLMGrader(model, prompts) if grader_name == "llm" else EvidenceGrader()
+
+    interview = Interview(
+        bank,
+        model,
+        chosen,
+        InterviewSettings(mode=settings.mode, max_follow_ups=settings.max_follow_ups),
+        prompts,
+    )
+    if headless:
+        assert answers_file is not None
+        try:
+            replies = scripted_replies(load_answers(answers_file, bank))
+        except AnswersFileError as exc:
+            _fail(str(exc), "fix the answers file")
+    else:
+        replies = terminal_replies()
+    try:
+        run_interview(interview, replies, EventPrinter(sys.stdout), export=export_path)
+    except ModelError as exc:
+        saved = f" The transcript so far is in {export_path}." if export_path else ""
+        _fail(f"the interview stopped: {exc}.{saved}", exc.hint)
+    except TranscriptWriteError as exc:
+        _fail(f"cannot write the transcript: {exc}", "choose another --export path")
+    if export_path is not None:
+        click.echo(f"\nTranscript written to {export_path}")
+
+
+@cli.group()
+def bank() -> None:
+    """Work with question banks."""
+
+
+@bank.command("check")
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+def bank_check(directory: Path | None) -> None:
+    """Validate a bank folder (default: the built-in bank)."""
+    from interviewer.bank import BankError, load_bank
+    from interviewer.resources import default_bank_dir
+
+    target = directory or default_bank_dir()
+    try:
+        loaded = load_bank(target)
+    except BankError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        count = len(exc.problems)
+        click.echo(f"{target}: {count} problem{'s' if count != 1 else ''}", err=True)
+        sys.exit(1)
+    for question in loaded.questions:
+        click.echo(
+            f"ok  {question.id}: {len(question.key_points)} key points, total weight "
+            f"{question.total_weight:g}, {len(question.misconceptions)} misconceptions, "
+            f"{len(question.sources)} sources"
+        )
+    click.echo(
+        f"{target}: bank '{loaded.id}' ({loaded.title}) has {len(loaded.questions)} valid questions"
+    )
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of exported transcripts."""
+    from interviewer.transcript import transcript_json_schema
+
+    click.echo(json.dumps(transcript_json_schema(), indent=2))
+
+
+def main() -> None:
+    try:
+        cli()
+    except BrokenPipeError:
+        # Output piped into `head` and friends: stop quietly, like other Unix tools.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)

@@ -1,0 +1,543 @@
+"""The interview state machine.
+
+greet -> ask -> take a reply -> (repeat | clarify | skip | end | answer -> grade ->
+probe or move on) -> ... -> summary.
+
+The engine decides everything that matters: whether to probe, which key point to probe, when to
+move on, and the score. The model only phrases follow-ups, clarifications, acknowledgements and
+feedback, and returns per-key-point verdicts. It is pure Python: a generator of events that a TUI
+worker, the headless runner or a test drives one reply at a time.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from interviewer.bank.models import Bank, KeyPoint, Question
+from interviewer.engine.events import (
+    AwaitingReply,
+    FeedbackGiven,
+    FollowUpAsked,
+    Graded,
+    GradingStarted,
+    InterviewFinished,
+    ModelFailed,
+    QuestionAsked,
+    QuestionFinished,
+    SessionStarted,
+    TokenStreamed,
+    TurnRecorded,
+    TurnStarted,
+)
+from interviewer.engine.events import Event as _Event
+from interviewer.engine.grading import (
+    Grader,
+    merge_verdicts,
+    missing_verdicts,
+    score_verdicts,
+)
+from interviewer.engine.intents import Intent, classify_reply
+from interviewer.engine.prefilter import prefilter
+from interviewer.llm.base import (
+    ChatMessage,
+    ChatModel,
+    GenerationCancelled,
+    GenerationOptions,
+    ModelError,
+    Purpose,
+)
+from interviewer.prompts import InterviewerTask, PromptLibrary
+from interviewer.textutil import escape_markdown
+from interviewer.transcript import (
+    VERDICT_RANK,
+    BankRef,
+    Grade,
+    InterviewSettings,
+    KeyPointGrade,
+    QuestionResult,
+    Transcript,
+    Turn,
+    TurnKind,
+)
+
+Event = _Event
+State = Literal["not_started", "awaiting_reply", "finished"]
+
+_CANDIDATE_KIND: dict[Intent, TurnKind] = {
+    "answer": "answer",
+    "repeat": "repeat_request",
+    "clarify": "clarify_request",
+    "skip": "skip",
+    "end": "end",
+}
+
+_PREFILTER_RATIONALE = {
+    "empty": "no answer was given",
+    "dont_know": "the candidate said they don't know",
+}
+
+
+_PREFILTER_FEEDBACK = {
+    "empty": "No answer was given, so this question scores 0.",
+    "dont_know": "You said you don't know, so this question scores 0. That is an honest answer "
+    "in a real interview too; the key points below are what to study.",
+}
+
+
+class InterviewStateError(RuntimeError):
+    """The engine was driven out of order (a reply before start, or after the end)."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_session_id(now: datetime) -> str:
+    """Sortable by time, unique enough for one person's sessions."""
+    return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class _QuestionState:
+    question: Question
+    number: int
+    status: Literal["answered", "skipped", "not_reached"] = "not_reached"
+    answers: list[str] = field(default_factory=list)
+    graded_answers: list[str] = field(default_factory=list)
+    follow_ups: int = 0
+    probed: set[str] = field(default_factory=set)
+    grade: Grade | None = None
+    grading_error: str | None = None
+    feedback: str | None = None
+    last_prompt: str = ""
+    """What the interviewer last asked on this question (the question or a follow-up)."""
+
+    def result(self) -> QuestionResult:
+        return QuestionResult(
+            question_id=self.question.id,
+            title=self.question.title,
+            rubric_hash=self.question.rubric_hash,
+            status=self.status,
+            answers=list(self.answers),
+            follow_ups=self.follow_ups,
+            grade=self.grade,
+            grading_error=self.grading_error,
+            score=self.grade.score if self.grade is not None else 0.0,
+            feedback=self.feedback,
+        )
+
+
+class Interview:
+    """One interview over a bank. Drive it with :meth:`start`, then :meth:`reply` per message."""
+
+    def __init__(
+        self,
+        bank: Bank,
+        model: ChatModel,
+        grader: Grader,
+        settings: InterviewSettings | None = None,
+        prompts: PromptLibrary | None = None,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        session_id: str | None = None,
+    ) -> None:
+        if not bank.questions:
+            raise ValueError("the bank has no questions")
+        self.bank = bank
+        self.model = model
+        self.grader = grader
+        self.settings = settings or InterviewSettings()
+        self.prompts = prompts or PromptLibrary()
+        self._clock = clock
+        self.started_at = clock()
+        self.session_id = session_id or new_session_id(self.started_at)
+        self.finished_at: datetime | None = None
+        self.ended_early = False
+        self.state: State = "not_started"
+        self.turns: list[Turn] = []
+        self._questions = [
+            _QuestionState(question=q, number=i + 1) for i, q in enumerate(bank.questions)
+        ]
+        self._current = 0
+
+    # ----------------------------------------------------------------- public API
+
+    @property
+    def current_question(self) -> Question | None:
+        return self._questions[self._current].question if self.state == "awaiting_reply" else None
+
+    @property
+    def results(self) -> list[QuestionResult]:
+        return [q.result() for q in self._questions]
+
+    @property
+    def score(self) -> float:
+        """Mean question score over the whole bank; questions not answered count 0."""
+        return round(sum(r.score for r in self.results) / len(self._questions), 4)
+
+    @property
+    def transcript(self) -> Transcript:
+        """The session as it stands now (``in_progress`` until the interview finishes)."""
+        status: Literal["in_progress", "finished", "ended_early"] = (
+            "in_progress"
+            if self.state != "finished"
+            else ("ended_early" if self.ended_early else "finished")
+        )
+        return Transcript(
+            session_id=self.session_id,
+            status=status,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            bank=BankRef(id=self.bank.id, title=self.bank.title, version=self.bank.version),
+            model=self.model.info,
+            grader=self.grader.name,
+            settings=self.settings,
+            turns=list(self.turns),
+            results=self.results,
+            score=self.score,
+        )
+
+    def start(self) -> Iterator[Event]:
+        """Greet the candidate and ask the first question."""
+        if self.state != "not_started":
+            raise InterviewStateError("the interview has already started")
+        yield SessionStarted(
+            session_id=self.session_id,
+            bank_title=self.bank.title,
+            mode=self.settings.mode,
+            question_count=len(self._questions),
+        )
+        greeting = self.prompts.greeting(
+            bank_title=self.bank.title,
+            question_count=len(self._questions),
+            mode=self.settings.mode,
+            max_follow_ups=self.settings.max_follow_ups,
+        )
+        yield self._record("interviewer", "greeting", greeting, None)
+        yield from self._ask(0)
+
+    def reply(self, text: str, cancel: threading.Event | None = None) -> Iterator[Event]:
+        """Take one message from the candidate and carry the interview to the next reply."""
+        if self.state != "awaiting_reply":
+            raise InterviewStateError(
+                "the interview is not waiting for a reply"
+                + (" (it has finished)" if self.state == "finished" else " (call start() first)")
+            )
+        intent = classify_reply(text)
+        qs = self._questions[self._current]
+        yield self._record("candidate", _CANDIDATE_KIND[intent], text, qs.question.id)
+        if intent == "repeat":
+            yield self._record("interviewer", "repeat", qs.last_prompt, qs.question.id)
+            yield self._awaiting(qs)
+        elif intent == "clarify":
+            yield from self._clarify(qs, cancel)
+        elif intent == "skip":
+            if qs.status != "answered":
+                qs.status = "skipped"
+            yield from self._finish_question(qs, cancel)
+            yield from self._advance(acknowledge=False, cancel=cancel)
+        elif intent == "end":
+            yield from self.end(cancel)
+        else:
+            yield from self._answer(qs, text, cancel)
+
+    def end(self, cancel: threading.Event | None = None) -> Iterator[Event]:
+        """Finish early: the current question is closed, the rest are not reached."""
+        if self.state != "awaiting_reply":
+            raise InterviewStateError("the interview is not running")
+        qs = self._questions[self._current]
+        if qs.status != "answered":
+            qs.status = "skipped"
+        yield from self._finish_question(qs, cancel)
+        self.ended_early = True
+        yield from self._finish(cancel)
+
+    # ----------------------------------------------------------------- the flow
+
+    def _ask(self, index: int) -> Iterator[Event]:
+        self._current = index
+        qs = self._questions[index]
+        qs.last_prompt = qs.question.question
+        yield QuestionAsked(
+            question_id=qs.question.id,
+            title=qs.question.title,
+            number=qs.number,
+            total=len(self._questions),
+        )
+        yield self._record("interviewer", "question", qs.question.question, qs.question.id)
+        self.state = "awaiting_reply"
+        yield self._awaiting(qs)
+
+    def _awaiting(self, qs: _QuestionState) -> AwaitingReply:
+        return AwaitingReply(question_id=qs.question.id, follow_up=qs.follow_ups > 0)
+
+    def _clarify(self, qs: _QuestionState, cancel: threading.Event | None) -> Iterator[Event]:
+        text = yield from self._model_turn(
+            "clarify", "clarification", qs, cancel, max_new_tokens=160
+        )
+        if text is None:
+            yield self._record("interviewer", "repeat", qs.last_prompt, qs.question.id)
+        yield self._awaiting(qs)
+
+    def _answer(
+        self, qs: _QuestionState, text: str, cancel: threading.Event | None
+    ) -> Iterator[Event]:
+        qs.status = "answered"
+        qs.answers.append(text)
+        reason = prefilter(text)
+        if reason is not None:
+            if qs.grade is None:
+                verdicts = missing_verdicts(qs.question, _PREFILTER_RATIONALE[reason])
+                qs.grade = Grade(
+                    key_points=verdicts,
+                    score=0.0,
+                    grader="prefilter",
+                    prefilter_reason=reason,
+                )
+                yield Graded(question_id=qs.question.id, grade=qs.grade)
+            yield from self._finish_question(qs, cancel)
+            yield from self._advance(acknowledge=True, cancel=cancel)
+            return
+
+        qs.graded_answers.append(text)
+        yield GradingStarted(question_id=qs.question.id)
+        try:
+            latest = self.grader.grade(qs.question, qs.graded_answers, cancel)
+        except GenerationCancelled:
+            raise
+        except ModelError as exc:
+            qs.grading_error = exc.describe()
+            yield ModelFailed(question_id=qs.question.id, purpose="grade", message=qs.grading_error)
+            yield from self._finish_question(qs, cancel)
+            yield from self._advance(acknowledge=True, cancel=cancel)
+            return
+        previous = qs.grade.key_points if qs.grade is not None else []
+        verdicts = merge_verdicts(previous, latest)
+        qs.grade = Grade(
+            key_points=verdicts,
+            score=score_verdicts(qs.question, verdicts),
+            grader=self.grader.name,
+        )
+        qs.grading_error = None
+        yield Graded(question_id=qs.question.id, grade=qs.grade)
+
+        target = self._probe_target(qs)
+        if target is not None:
+            follow_up = yield from self._model_turn(
+                "follow_up", "follow_up", qs, cancel, key_point=target, max_new_tokens=120
+            )
+            if follow_up is not None:
+                qs.follow_ups += 1
+                qs.probed.add(target.id)
+                qs.last_prompt = follow_up
+                yield FollowUpAsked(
+                    question_id=qs.question.id,
+                    key_point_id=target.id,
+                    number=qs.follow_ups,
+                    cap=self.settings.max_follow_ups,
+                )
+                yield self._awaiting(qs)
+                return
+        yield from self._finish_question(qs, cancel)
+        yield from self._advance(acknowledge=True, cancel=cancel)
+
+    def _probe_target(self, qs: _QuestionState) -> KeyPoint | None:
+        """The key point worth a follow-up: missing before partial, heavier first, then bank order.
+
+        None once the cap is reached or nothing is left to probe. Each point is probed once.
+        """
+        if qs.grade is None or qs.follow_ups >= self.settings.max_follow_ups:
+            return None
+        order = {p.id: i for i, p in enumerate(qs.question.key_points)}
+        weights = qs.question.key_points_by_id
+        candidates: list[KeyPointGrade] = [
+            v
+            for v in qs.grade.key_points
+            if v.verdict != "covered" and v.key_point_id not in qs.probed
+        ]
+        if not candidates:
+            return None
+        best = min(
+            candidates,
+            key=lambda v: (
+                VERDICT_RANK[v.verdict],
+                -weights[v.key_point_id].weight,
+                order[v.key_point_id],
+            ),
+        )
+        return weights[best.key_point_id]
+
+    def _finish_question(
+        self, qs: _QuestionState, cancel: threading.Event | None
+    ) -> Iterator[Event]:
+        yield QuestionFinished(result=qs.result())
+        if self.settings.mode == "practice":
+            yield from self._feedback(qs, cancel)
+
+    def _advance(self, *, acknowledge: bool, cancel: threading.Event | None) -> Iterator[Event]:
+        finished = self._questions[self._current]
+        if self._current + 1 >= len(self._questions):
+            yield from self._finish(cancel)
+            return
+        if acknowledge and self.settings.acknowledge and self.settings.mode == "exam":
+            yield from self._model_turn(
+                "acknowledge", "acknowledgement", finished, cancel, max_new_tokens=48
+            )
+        yield from self._ask(self._current + 1)
+
+    def _finish(self, cancel: threading.Event | None) -> Iterator[Event]:
+        self.state = "finished"
+        if self.settings.mode == "exam":
+            for qs in self._questions:
+                if qs.status != "not_reached":
+                    yield from self._feedback(qs, cancel)
+        results = self.results
+        summary = self.prompts.summary(
+            score=self.score,
+            question_count=len(results),
+            answered=sum(r.status == "answered" for r in results),
+            skipped=sum(r.status == "skipped" for r in results),
+            not_reached=sum(r.status == "not_reached" for r in results),
+            ended_early=self.ended_early,
+        )
+        yield self._record("interviewer", "summary", summary, None)
+        self.finished_at = self._clock()
+        yield InterviewFinished(transcript=self.transcript)
+
+    def _feedback(self, qs: _QuestionState, cancel: threading.Event | None) -> Iterator[Event]:
+        prose = ""
+        if qs.grade is not None and qs.grade.prefilter_reason is None:
+            messages = self.prompts.feedback_messages(qs.question, qs.grade.key_points)
+            generated = yield from self._generate(
+                "feedback", messages, qs, cancel, max_new_tokens=220, stream_kind=None
+            )
+            prose = generated or ""
+        qs.feedback = feedback_markdown(qs.question, qs.result(), prose)
+        yield self._record("interviewer", "feedback", qs.feedback, qs.question.id)
+        yield FeedbackGiven(result=qs.result())
+
+    # ----------------------------------------------------------------- model calls
+
+    def _model_turn(
+        self,
+        task: InterviewerTask,
+        kind: TurnKind,
+        qs: _QuestionState,
+        cancel: threading.Event | None,
+        *,
+        key_point: KeyPoint | None = None,
+        max_new_tokens: int,
+    ) -> Generator[Event, None, str | None]:
+        """Stream an interviewer turn written by the model; return its text (None if it failed)."""
+        history = [t for t in self.turns if t.question_id == qs.question.id]
+        messages = self.prompts.interviewer_messages(
+            task,
+            bank_title=self.bank.title,
+            question=qs.question,
+            question_number=qs.number,
+            question_count=len(self._questions),
+            history=history,
+            key_point=key_point,
+        )
+        text = yield from self._generate(
+            task, messages, qs, cancel, max_new_tokens=max_new_tokens, stream_kind=kind
+        )
+        if text is not None:
+            yield self._record(
+                "interviewer",
+                kind,
+                text,
+                qs.question.id,
+                key_point_id=key_point.id if key_point else None,
+                streamed=True,
+            )
+        return text
+
+    def _generate(
+        self,
+        purpose: Purpose,
+        messages: list[ChatMessage],
+        qs: _QuestionState,
+        cancel: threading.Event | None,
+        *,
+        max_new_tokens: int,
+        stream_kind: TurnKind | None,
+    ) -> Generator[Event, None, str | None]:
+        """Run one text generation; a model failure becomes a ModelFailed event, not a crash."""
+        options = GenerationOptions(purpose=purpose, max_new_tokens=max_new_tokens)
+        if stream_kind is not None:
+            yield TurnStarted(kind=stream_kind, question_id=qs.question.id)
+        chunks: list[str] = []
+        try:
+            for chunk in self.model.stream(messages, options, cancel):
+                chunks.append(chunk)
+                if stream_kind is not None:
+                    yield TokenStreamed(text=chunk)
+        except GenerationCancelled:
+            raise
+        except ModelError as exc:
+            yield ModelFailed(question_id=qs.question.id, purpose=purpose, message=exc.describe())
+            return None
+        text = "".join(chunks).strip()
+        if not text:
+            yield ModelFailed(
+                question_id=qs.question.id, purpose=purpose, message="the model returned no text"
+            )
+            return None
+        return text
+
+    def _record(
+        self,
+        role: Literal["interviewer", "candidate"],
+        kind: TurnKind,
+        text: str,
+        question_id: str | None,
+        *,
+        key_point_id: str | None = None,
+        streamed: bool = False,
+    ) -> TurnRecorded:
+        turn = Turn(
+            index=len(self.turns),
+            role=role,
+            kind=kind,
+            text=text,
+            question_id=question_id,
+            key_point_id=key_point_id,
+            at=self._clock(),
+        )
+        self.turns.append(turn)
+        return TurnRecorded(turn=turn, streamed=streamed)
+
+
+def feedback_markdown(question: Question, result: QuestionResult, prose: str) -> str:
+    """The feedback card: the coach's words, the key points by verdict, the reference answer."""
+    parts: list[str] = []
+    if result.status == "skipped" and not result.answers:
+        parts.append("You skipped this question.")
+    elif result.grading_error:
+        parts.append(f"This answer could not be graded: {result.grading_error}")
+    elif result.grade is not None and result.grade.prefilter_reason is not None:
+        parts.append(_PREFILTER_FEEDBACK[result.grade.prefilter_reason])
+    if prose:
+        parts.append(prose)
+    if result.grade is not None:
+        rows = []
+        for verdict in result.grade.key_points:
+            point = question.key_points_by_id.get(verdict.key_point_id)
+            if point is None:
+                continue
+            mark = {"covered": "covered", "partial": "partial", "missing": "missed"}[
+                verdict.verdict
+            ]
+            line = f"- **{mark}**: {point.statement}"
+            if verdict.evidence:
+                line += f' (you said: "{escape_markdown(verdict.evidence)}")'
+            rows.append(line)
+        parts.append(f"Score: {result.score * 100:.0f}%\n\n" + "\n".join(rows))
+    parts.append(f"**Reference answer**\n\n{question.reference_answer}")
+    return "\n\n".join(parts)

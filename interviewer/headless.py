@@ -1,0 +1,227 @@
+"""Play an interview without a screen: replies from an answers file (or the terminal), the
+conversation printed as it goes, the transcript written at the end (even when something fails).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TextIO
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from interviewer.bank.models import Bank
+from interviewer.engine.events import (
+    AwaitingReply,
+    Event,
+    FollowUpAsked,
+    Graded,
+    ModelFailed,
+    QuestionAsked,
+    SessionStarted,
+    TokenStreamed,
+    TurnRecorded,
+    TurnStarted,
+)
+from interviewer.engine.interview import Interview
+from interviewer.textutil import strip_control
+from interviewer.transcript import Transcript
+
+
+class TranscriptWriteError(OSError):
+    """The transcript could not be written where the user asked."""
+
+
+class AnswersFileError(ValueError):
+    """The answers file cannot be used; the message names the file and the problem."""
+
+
+class AnswersFile(BaseModel):
+    """``{"answers": {"<question-id>": ["first answer", "reply to follow-up 1", ...]}}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answers: dict[str, list[str]]
+
+    @field_validator("answers", mode="before")
+    @classmethod
+    def _single_answer_as_list(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {k: [v] if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+
+def load_answers(path: Path, bank: Bank) -> dict[str, list[str]]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise AnswersFileError(f"{path}: no such file") from exc
+    except OSError as exc:
+        raise AnswersFileError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise AnswersFileError(f"{path}: not UTF-8 text") from exc
+    except json.JSONDecodeError as exc:
+        raise AnswersFileError(
+            f"{path}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from exc
+    try:
+        parsed = AnswersFile.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        raise AnswersFileError(
+            f'{path}: {problems} (expected {{"answers": {{"<question-id>": ["answer", '
+            '"reply to a follow-up", ...]}})'
+        ) from exc
+    unknown = [qid for qid in parsed.answers if qid not in bank.question_ids]
+    if unknown:
+        raise AnswersFileError(
+            f"{path}: answers: {', '.join(repr(u) for u in unknown)} "
+            f"{'is not a question' if len(unknown) == 1 else 'are not questions'} of the bank "
+            f"'{bank.id}' (its questions: {', '.join(bank.question_ids)})"
+        )
+    return parsed.answers
+
+
+def write_transcript(transcript: Transcript, path: Path) -> None:
+    """Write the transcript JSON atomically: a reader sees the old file or the new, never half."""
+    path = path.expanduser()
+    directory = path.parent
+    if not directory.is_dir():
+        raise TranscriptWriteError(f"{path}: the folder {directory} does not exist")
+    try:
+        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    except OSError as exc:
+        raise TranscriptWriteError(f"{path}: cannot write there: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(transcript.model_dump_json(indent=2))
+            out.write("\n")
+        Path(temp_name).replace(path)
+    except OSError as exc:
+        Path(temp_name).unlink(missing_ok=True)
+        raise TranscriptWriteError(f"{path}: cannot write there: {exc.strerror or exc}") from exc
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+class EventPrinter:
+    """Prints the conversation as plain text. Candidate text is printed without control codes."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.mode = "practice"
+
+    def _write(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, SessionStarted):
+            self.mode = event.mode
+            self._write(
+                f"Session {event.session_id}: {event.bank_title}, {event.question_count} "
+                f"questions, {event.mode} mode\n"
+            )
+        elif isinstance(event, QuestionAsked):
+            self._write(f"\n=== Question {event.number}/{event.total}: {event.title} ===\n")
+        elif isinstance(event, TurnStarted):
+            self._write("\nInterviewer: ")
+        elif isinstance(event, TokenStreamed):
+            self._write(strip_control(event.text))
+        elif isinstance(event, TurnRecorded):
+            if event.streamed:
+                self._write("\n")
+            elif event.turn.role == "interviewer":
+                self._write(f"\nInterviewer: {event.turn.text}\n")
+            else:
+                shown = strip_control(event.turn.text) or "(no answer)"
+                self._write(f"\nYou: {shown}\n")
+        elif isinstance(event, FollowUpAsked):
+            self._write(f"  (follow-up {event.number} of at most {event.cap})\n")
+        elif isinstance(event, Graded) and self.mode == "practice":
+            covered = sum(v.verdict == "covered" for v in event.grade.key_points)
+            partial = sum(v.verdict == "partial" for v in event.grade.key_points)
+            self._write(
+                f"  [graded by {event.grade.grader}: {covered} covered, {partial} partial, "
+                f"{len(event.grade.key_points) - covered - partial} missing; "
+                f"score {event.grade.score * 100:.0f}%]\n"
+            )
+        elif isinstance(event, ModelFailed):
+            self._write(f"\n  [warning: the model failed ({event.purpose}): {event.message}]\n")
+
+
+ReplySource = Callable[[AwaitingReply], str]
+
+
+def scripted_replies(answers: dict[str, list[str]]) -> ReplySource:
+    """Replies from an answers file; once a question's list is used up, the candidate is silent."""
+    queues = {qid: list(replies) for qid, replies in answers.items()}
+
+    def next_reply(awaiting: AwaitingReply) -> str:
+        queue = queues.get(awaiting.question_id, [])
+        return queue.pop(0) if queue else ""
+
+    return next_reply
+
+
+def terminal_replies(stdin: TextIO | None = None, out: TextIO | None = None) -> ReplySource:
+    """Replies typed at the terminal: several lines, finished by an empty line; EOF ends."""
+
+    def next_reply(awaiting: AwaitingReply) -> str:
+        nonlocal stdin, out
+        stdin = stdin or sys.stdin
+        out = out or sys.stdout
+        out.write("\nYou (finish with an empty line; /repeat /clarify /skip /end):\n")
+        out.flush()
+        lines: list[str] = []
+        while True:
+            line = stdin.readline()
+            if not line:
+                return "\n".join(lines) if lines else "/end"
+            if not line.strip():
+                if lines:
+                    return "\n".join(lines)
+                continue
+            lines.append(line.rstrip("\n"))
+
+    return next_reply
+
+
+def run_interview(
+    interview: Interview,
+    replies: ReplySource,
+    on_event: Callable[[Event], None],
+    *,
+    export: Path | None = None,
+    cancel: threading.Event | None = None,
+) -> Transcript:
+    """Drive ``interview`` to the end. The transcript is written to ``export`` even on failure."""
+
+    def pump(events: Iterable[Event]) -> AwaitingReply | None:
+        awaiting = None
+        for event in events:
+            on_event(event)
+            if isinstance(event, AwaitingReply):
+                awaiting = event
+        return awaiting
+
+    try:
+        awaiting = pump(interview.start())
+        while awaiting is not None and interview.state == "awaiting_reply":
+            awaiting = pump(interview.reply(replies(awaiting), cancel))
+    except KeyboardInterrupt:
+        if interview.state == "awaiting_reply":
+            pump(interview.end(cancel))
+    finally:
+        if export is not None:
+            write_transcript(interview.transcript, export)
+    return interview.transcript

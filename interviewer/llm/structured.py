@@ -1,0 +1,95 @@
+"""Turning model text into validated pydantic objects: extract, parse leniently, retry.
+
+Backends that constrain decoding to a JSON schema still pass their text through
+:func:`parse_structured`; backends that cannot constrain use :func:`generate_with_retries`,
+which tells the model what was wrong and asks again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from interviewer.llm.base import ChatMessage, StructuredOutputError
+
+T = TypeVar("T", bound=BaseModel)
+
+
+def _extract_json_object(text: str) -> str:
+    """The first balanced ``{...}`` in ``text`` (models like to wrap JSON in prose or fences)."""
+    start = text.find("{")
+    if start < 0:
+        raise ValueError("no JSON object in the reply")
+    depth = 0
+    in_string = False
+    escaped = False
+    for index in range(start, len(text)):
+        char = text[index]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start : index + 1]
+    raise ValueError("the JSON object in the reply is not closed (output cut short?)")
+
+
+def parse_structured(text: str, output_type: type[T]) -> T:
+    """Parse ``text`` into ``output_type``; raise ValueError with a reason a model can act on."""
+    try:
+        raw: Any = json.loads(_extract_json_object(text), strict=False)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON: {exc.msg} at position {exc.pos}") from exc
+    try:
+        return output_type.model_validate(raw)
+    except ValidationError as exc:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
+            for e in exc.errors(include_url=False)[:5]
+        )
+        raise ValueError(f"JSON does not match the schema: {details}") from exc
+
+
+def generate_with_retries(
+    generate_text: Callable[[Sequence[ChatMessage]], str],
+    messages: Sequence[ChatMessage],
+    output_type: type[T],
+    attempts: int = 3,
+) -> T:
+    """Ask, parse, and on failure ask again with the error spelled out, up to ``attempts`` times."""
+    conversation = list(messages)
+    schema = json.dumps(output_type.model_json_schema(), separators=(",", ":"))
+    problem = ""
+    for _ in range(attempts):
+        reply = generate_text(conversation)
+        try:
+            return parse_structured(reply, output_type)
+        except ValueError as exc:
+            problem = str(exc)
+        conversation += [
+            ChatMessage(role="assistant", content=reply),
+            ChatMessage(
+                role="user",
+                content=(
+                    f"That reply could not be used: {problem}. Reply again with only one JSON "
+                    f"object that matches this JSON Schema, and nothing else:\n{schema}"
+                ),
+            ),
+        ]
+    raise StructuredOutputError(
+        f"the model gave no valid {output_type.__name__} in {attempts} attempts (last problem: "
+        f"{problem})",
+        hint="try a larger or instruction-tuned model, or grade with --grader evidence",
+    )

@@ -1,0 +1,145 @@
+"""Render the Jinja templates of ``prompts/`` into chat messages.
+
+This is the only module that turns templates into prompts. It produces role/content messages;
+the backend applies the model's own chat template, so no model-specific string is built here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+
+from interviewer.bank.models import KeyPoint, Question
+from interviewer.llm.base import ChatMessage
+from interviewer.resources import resource_dir
+from interviewer.transcript import KeyPointGrade, Turn
+
+InterviewerTask = Literal["acknowledge", "follow_up", "clarify"]
+
+_OPENING_REQUEST = "I'm ready. Please ask me the question."
+"""Chat templates such as Mistral's require the conversation to open with a user turn."""
+
+_TAG_LIKE = re.compile(r"<(/?\s*candidate_answer)", re.IGNORECASE)
+
+
+def neutralize_delimiters(text: str) -> str:
+    """Stop candidate text from closing or opening the tags that fence it in the grader prompt."""
+    return _TAG_LIKE.sub(r"&lt;\1", text)
+
+
+class PromptLibrary:
+    """The prompt templates, loaded from ``prompts/`` (or another folder with the same names)."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory or resource_dir("prompts")
+        self._env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(self.directory),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def render(self, name: str, **context: Any) -> str:
+        return self._env.get_template(f"{name}.jinja").render(**context).strip()
+
+    def greeting(
+        self, *, bank_title: str, question_count: int, mode: str, max_follow_ups: int
+    ) -> str:
+        return self.render(
+            "greeting",
+            bank_title=bank_title,
+            question_count=question_count,
+            mode=mode,
+            max_follow_ups=max_follow_ups,
+        )
+
+    def summary(
+        self,
+        *,
+        score: float,
+        question_count: int,
+        answered: int,
+        skipped: int,
+        not_reached: int,
+        ended_early: bool,
+    ) -> str:
+        return self.render(
+            "summary",
+            score=score,
+            question_count=question_count,
+            answered=answered,
+            skipped=skipped,
+            not_reached=not_reached,
+            ended_early=ended_early,
+        )
+
+    def interviewer_messages(
+        self,
+        task: InterviewerTask,
+        *,
+        bank_title: str,
+        question: Question,
+        question_number: int,
+        question_count: int,
+        history: Sequence[Turn],
+        key_point: KeyPoint | None = None,
+    ) -> list[ChatMessage]:
+        """The persona's system prompt for ``task`` plus this question's conversation so far."""
+        if task == "follow_up" and key_point is None:
+            raise ValueError("a follow-up needs the key point it probes")
+        system = self.render(
+            task,
+            bank_title=bank_title,
+            question=question,
+            question_number=question_number,
+            question_count=question_count,
+            key_point=key_point,
+            angles=question.follow_up_angles,
+        )
+        messages = [ChatMessage(role="system", content=system)]
+        conversation: list[tuple[Literal["user", "assistant"], str]] = [("user", _OPENING_REQUEST)]
+        for turn in history:
+            role: Literal["user", "assistant"] = (
+                "assistant" if turn.role == "interviewer" else "user"
+            )
+            if conversation[-1][0] == role:
+                conversation[-1] = (role, f"{conversation[-1][1]}\n\n{turn.text}")
+            else:
+                conversation.append((role, turn.text))
+        messages += [ChatMessage(role=role, content=text) for role, text in conversation]
+        return messages
+
+    def grader_messages(self, question: Question, answers: Sequence[str]) -> list[ChatMessage]:
+        """A fresh context for the grader: no persona, the candidate's text fenced as data."""
+        return [
+            ChatMessage(role="system", content=self.render("grader_system")),
+            ChatMessage(
+                role="user",
+                content=self.render(
+                    "grader_user",
+                    question=question,
+                    answers=[neutralize_delimiters(a) for a in answers],
+                ),
+            ),
+        ]
+
+    def feedback_messages(
+        self, question: Question, verdicts: Sequence[KeyPointGrade]
+    ) -> list[ChatMessage]:
+        graded = [
+            {"verdict": v.verdict, "statement": question.key_point(v.key_point_id).statement}
+            for v in verdicts
+        ]
+        return [
+            ChatMessage(
+                role="system",
+                content=self.render("feedback", question=question, graded=graded),
+            ),
+            ChatMessage(role="user", content="Please give me my feedback on this question."),
+        ]

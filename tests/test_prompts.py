@@ -1,0 +1,98 @@
+"""Templates render into well-formed chat messages and keep secrets out of the persona."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from interviewer.prompts import PromptLibrary
+from interviewer.resources import resource_dir
+from interviewer.transcript import KeyPointGrade, Turn
+
+AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def turn(i: int, role: str, kind: str, text: str) -> Turn:
+    return Turn(index=i, role=role, kind=kind, text=text, question_id="q", at=AT)  # type: ignore[arg-type]
+
+
+HISTORY = [
+    turn(0, "interviewer", "question", "THE QUESTION"),
+    turn(1, "candidate", "clarify_request", "what do you mean?"),
+    turn(2, "interviewer", "clarification", "I mean the format."),
+    turn(3, "interviewer", "repeat", "THE QUESTION"),
+    turn(4, "candidate", "answer", "my answer"),
+]
+
+
+@pytest.mark.parametrize("task", ["acknowledge", "follow_up", "clarify"])
+def test_persona_messages_alternate_and_hide_the_reference(hf_bank, prompts, task):
+    question = hf_bank.question("bnb-4bit-quantization")
+    messages = prompts.interviewer_messages(
+        task,
+        bank_title=hf_bank.title,
+        question=question,
+        question_number=3,
+        question_count=6,
+        history=HISTORY,
+        key_point=question.key_points[0],
+    )
+    roles = [m.role for m in messages]
+    assert roles[0] == "system"
+    # user first, strictly alternating, ending on the candidate: what strict templates demand
+    assert roles[1:] == ["user", "assistant", "user", "assistant", "user"]
+    assert messages[4].content == "I mean the format.\n\nTHE QUESTION"  # merged same-role turns
+    system = messages[0].content
+    assert question.question in system
+    assert question.reference_answer not in system
+    for point in question.key_points[1:]:
+        assert point.statement not in system
+    if task == "follow_up":
+        assert question.key_points[0].statement in system
+    assert "{{" not in system and "{%" not in system
+
+
+def test_follow_up_needs_a_key_point(hf_bank, prompts):
+    with pytest.raises(ValueError, match="key point"):
+        prompts.interviewer_messages(
+            "follow_up",
+            bank_title="t",
+            question=hf_bank.questions[0],
+            question_number=1,
+            question_count=6,
+            history=[],
+        )
+
+
+def test_grader_and_feedback_prompts_render(hf_bank, prompts):
+    question = hf_bank.question("datasets-streaming")
+    system, user = prompts.grader_messages(question, ["first", "second"])
+    for point in question.key_points:
+        assert f"id: {point.id}" in user.content
+    assert '<candidate_answer reply="2">\nsecond\n</candidate_answer>' in user.content
+    assert "rationale" in system.content and "evidence" in system.content
+    verdicts = [KeyPointGrade(key_point_id=p.id, verdict="missing") for p in question.key_points]
+    feedback = prompts.feedback_messages(question, verdicts)
+    assert question.reference_answer in feedback[0].content
+    assert "[missing] " + question.key_points[0].statement in feedback[0].content
+
+
+def test_greeting_and_summary(prompts):
+    greeting = prompts.greeting(bank_title="B", question_count=6, mode="exam", max_follow_ups=2)
+    assert "exam mode" in greeting and "/skip" in greeting
+    summary = prompts.summary(
+        score=0.456, question_count=6, answered=4, skipped=1, not_reached=1, ended_early=True
+    )
+    assert "46%" in summary and "ended early" in summary and "1 skipped" in summary
+
+
+def test_a_user_prompt_folder_overrides_the_templates(tmp_path, hf_bank):
+    for source in resource_dir("prompts").iterdir():
+        (tmp_path / source.name).write_text(source.read_text())
+    (tmp_path / "greeting.jinja").write_text("Hi from {{ bank_title }}")
+    custom = PromptLibrary(tmp_path)
+    assert (
+        custom.greeting(bank_title="X", question_count=1, mode="exam", max_follow_ups=0)
+        == "Hi from X"
+    )
