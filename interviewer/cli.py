@@ -53,6 +53,65 @@ def cli(ctx: click.Context) -> None:
         ctx.invoke(run)
 
 
+def _model_options(command: Any) -> Any:
+    """The flags that choose and load the model, shared by the commands that open one."""
+    options = [
+        click.option(
+            "--backend",
+            type=click.Choice(["hf", "scripted"]),
+            help="Model backend (default hf: a local model through transformers).",
+        ),
+        click.option(
+            "--model",
+            help="Hub id, local model folder or .gguf file (default: chosen from your GPU).",
+        ),
+        click.option("--revision", help="Branch, tag or commit of a Hub model."),
+        click.option(
+            "--quantization",
+            type=click.Choice(["auto", "4bit", "8bit", "none"]),
+            help="auto: 4-bit NF4 on a GPU, none on the CPU.",
+        ),
+        click.option(
+            "--dtype",
+            "compute_dtype",
+            type=click.Choice(["auto", "bfloat16", "float16", "float32"]),
+            help="Compute dtype (auto: bf16 where supported).",
+        ),
+        click.option(
+            "--device", type=click.Choice(["auto", "cuda", "cpu"]), help="Where the model runs."
+        ),
+        click.option(
+            "--trust-remote-code",
+            is_flag=True,
+            default=None,
+            help="Allow Python code from the model repository (off by default).",
+        ),
+        click.option(
+            "--allow-pickle",
+            is_flag=True,
+            default=None,
+            help="Allow pickle .bin weights when there are no safetensors.",
+        ),
+        click.option(
+            "--chat-template",
+            type=click.Path(path_type=Path),
+            help="Jinja chat template file for a tokenizer without one.",
+        ),
+        click.option(
+            "--script",
+            type=click.Path(path_type=Path),
+            help="Scripted backend: JSON file of replies.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _status(message: str) -> None:
+    click.echo(message, err=True)
+
+
 @cli.command()
 @click.option(
     "--bank",
@@ -70,10 +129,7 @@ def cli(ctx: click.Context) -> None:
     type=click.IntRange(0, 5),
     help="Follow-up questions per question (default 2).",
 )
-@click.option("--backend", type=click.Choice(["scripted"]), help="Model backend.")
-@click.option(
-    "--script", type=click.Path(path_type=Path), help="Scripted backend: JSON file of replies."
-)
+@_model_options
 @click.option(
     "--grader",
     type=click.Choice(["llm", "evidence"]),
@@ -96,12 +152,11 @@ def run(
     bank_dir: Path | None = None,
     mode: str | None = None,
     max_follow_ups: int | None = None,
-    backend: str | None = None,
-    script: Path | None = None,
     grader: str | None = None,
     headless: bool = False,
     answers_file: Path | None = None,
     export_path: Path | None = None,
+    **model_flags: Any,
 ) -> None:
     """Run an interview (in the terminal, or headless from an answers file)."""
     from interviewer.bank import BankError, load_bank
@@ -117,18 +172,13 @@ def run(
         terminal_replies,
     )
     from interviewer.llm.base import ModelError
-    from interviewer.llm.scripted import ScriptedModel
+    from interviewer.llm.factory import can_grade, open_model
     from interviewer.prompts import PromptLibrary
     from interviewer.resources import default_bank_dir
     from interviewer.transcript import InterviewSettings
 
     settings = _load_settings(
-        bank=bank_dir,
-        mode=mode,
-        max_follow_ups=max_follow_ups,
-        backend=backend,
-        script=script,
-        grader=grader,
+        bank=bank_dir, mode=mode, max_follow_ups=max_follow_ups, grader=grader, **model_flags
     )
     if headless and answers_file is None:
         _fail("--headless needs --answers FILE", 'write {"answers": {"<question-id>": ["..."]}}')
@@ -136,6 +186,12 @@ def run(
         _fail("--answers is for headless runs", "add --headless")
     if export_path is not None and not export_path.expanduser().parent.is_dir():
         _fail(f"{export_path}: the folder {export_path.parent} does not exist", "create it first")
+    grader_name = settings.grader or ("llm" if can_grade(settings) else "evidence")
+    if grader_name == "llm" and not can_grade(settings):
+        _fail(
+            "the built-in demo script cannot grade answers",
+            "use --grader evidence, or give a --script that contains grades",
+        )
 
     try:
         bank = load_bank(settings.bank or default_bank_dir())
@@ -144,20 +200,22 @@ def run(
             f"the bank cannot be used:\n{exc}",
             "fix the files above; `interviewer bank check DIR` re-checks",
         )
+    replies = terminal_replies()
+    if headless:
+        assert answers_file is not None
+        try:
+            replies = scripted_replies(load_answers(answers_file, bank))
+        except AnswersFileError as exc:
+            _fail(str(exc), "fix the answers file")
 
     try:
-        model = ScriptedModel.from_file(settings.script) if settings.script else ScriptedModel()
+        model = open_model(settings, _status)
     except ModelError as exc:
-        _fail(str(exc), exc.hint or "fix the script file")
-    grader_name = settings.grader or ("llm" if settings.script else "evidence")
-    if grader_name == "llm" and not settings.script:
-        _fail(
-            "the built-in demo script cannot grade answers",
-            "use --grader evidence, or give a --script that contains grades",
-        )
+        _fail(str(exc), exc.hint)
+    except KeyboardInterrupt:
+        _fail("loading was interrupted")
     prompts = PromptLibrary()
     chosen: Grader = LLMGrader(model, prompts) if grader_name == "llm" else EvidenceGrader()
-
     interview = Interview(
         bank,
         model,
@@ -165,14 +223,6 @@ def run(
         InterviewSettings(mode=settings.mode, max_follow_ups=settings.max_follow_ups),
         prompts,
     )
-    if headless:
-        assert answers_file is not None
-        try:
-            replies = scripted_replies(load_answers(answers_file, bank))
-        except AnswersFileError as exc:
-            _fail(str(exc), "fix the answers file")
-    else:
-        replies = terminal_replies()
     try:
         run_interview(interview, replies, EventPrinter(sys.stdout), export=export_path)
     except ModelError as exc:
@@ -182,6 +232,15 @@ def run(
         _fail(f"cannot write the transcript: {exc}", "choose another --export path")
     if export_path is not None:
         click.echo(f"\nTranscript written to {export_path}")
+
+
+@cli.command()
+@click.option("--model", help="The model to check (default: what `run` would choose here).")
+def doctor(model: str | None) -> None:
+    """Check this machine: versions, GPU, memory, and which model the defaults would pick."""
+    from interviewer.doctor import run_doctor
+
+    sys.exit(run_doctor(model, click.echo))
 
 
 @cli.group()

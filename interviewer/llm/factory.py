@@ -1,0 +1,51 @@
+"""Open the model the settings ask for. The heavy stacks load only for the hf backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from interviewer.llm.base import ChatModel
+from interviewer.llm.catalog import choose_model, smaller_than
+from interviewer.llm.scripted import ScriptedModel
+
+if TYPE_CHECKING:
+    from interviewer.config import Settings
+
+
+def can_grade(settings: Settings) -> bool:
+    """Whether the chosen backend can act as the grader (the built-in demo cannot)."""
+    return settings.backend == "hf" or settings.script is not None
+
+
+def open_model(settings: Settings, on_status: Callable[[str], None]) -> ChatModel:
+    """Build or load the chat model; raises ModelError with advice when it cannot."""
+    if settings.backend == "scripted":
+        if settings.script is not None:
+            return ScriptedModel.from_file(settings.script)
+        return ScriptedModel()
+
+    from interviewer.llm.hardware import probe
+    from interviewer.llm.hf import HFModelConfig, load_hf_model
+
+    model_id = settings.model
+    if model_id is None:
+        on_status("Checking the GPU")
+        choice = choose_model(probe())
+        model_id = choice.model_id
+        on_status(f"Model: {model_id} ({choice.why})")
+    config = HFModelConfig(
+        model=model_id,
+        revision=settings.revision,
+        quantization=settings.quantization,
+        compute_dtype=settings.compute_dtype,
+        device=settings.device,
+        trust_remote_code=settings.trust_remote_code,
+        allow_pickle=settings.allow_pickle,
+        chat_template=settings.chat_template,
+    )
+    model = load_hf_model(config, smaller=smaller_than(model_id), on_status=on_status)
+    on_status(
+        f"Loaded {model.info.model_id} ({model.info.quantization}) in {model.load_seconds:.1f} s"
+    )
+    return model

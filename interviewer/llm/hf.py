@@ -1,0 +1,604 @@
+"""The real backend: a local instruct model through transformers (+ bitsandbytes 4-bit).
+
+torch and transformers are imported inside the functions that need them, never at module import,
+so the rest of the program (and its first paint) does not pay for them.
+
+One model serves every purpose. Prompts always go through the tokenizer's own chat template
+(``apply_chat_template(..., add_generation_prompt=True)``); text streams through a
+``TextIteratorStreamer`` made per call, from a generation thread that a ``StoppingCriteria``
+stops as soon as the cancel signal is set; grades are constrained to their JSON Schema with
+xgrammar while they are decoded.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from interviewer.llm.base import (
+    ChatMessage,
+    GenerationCancelled,
+    GenerationOptions,
+    ModelError,
+    StructuredOutputError,
+    T,
+)
+from interviewer.llm.structured import generate_with_retries, parse_structured, repair_truncated
+from interviewer.transcript import ModelInfo
+
+Quantization = Literal["auto", "4bit", "8bit", "none"]
+DType = Literal["auto", "bfloat16", "float16", "float32"]
+Device = Literal["auto", "cuda", "cpu"]
+
+# End-of-turn markers of the common chat families. Generation stops on every id the model's
+# generation config lists; these are added when the tokenizer knows them, for checkpoints whose
+# generation config forgot its own end-of-turn token.
+_END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>")
+
+_THINK_BLOCK = re.compile(r"<think>.*?(?:</think>|$)\s*", re.DOTALL)
+
+
+class HFModelConfig(BaseModel):
+    """How to load the model. Every field has a safe default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str
+    """A Hub id (``Qwen/Qwen2.5-7B-Instruct``), a local model folder, or a local ``.gguf`` file."""
+    revision: str | None = None
+    quantization: Quantization = "auto"
+    """auto: 4-bit NF4 on CUDA, none on the CPU."""
+    compute_dtype: DType = "auto"
+    """auto: bfloat16 where the GPU supports it, else float16; float32 on the CPU."""
+    device: Device = "auto"
+    trust_remote_code: bool = False
+    """Run Python code shipped inside a model repository. Off unless you trust the repo."""
+    allow_pickle: bool = False
+    """Allow pickle-based ``.bin`` weights (they can execute code) when no safetensors exist."""
+    chat_template: str | None = None
+    """A Jinja chat template (file path or text) for tokenizers that ship none."""
+    poll_seconds: float = Field(default=0.25, gt=0)
+    """How often a waiting stream checks that generation is still alive and not cancelled."""
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """What will be loaded, how, and where: decided before any weight is read."""
+
+    source: str
+    kind: Literal["hub", "folder", "gguf"]
+    gguf_file: str | None
+    device: Literal["cuda", "cpu"]
+    quantization: Literal["4bit", "8bit", "none"]
+    compute_dtype: Literal["bfloat16", "float16", "float32"]
+    use_safetensors: bool | None
+
+
+def _safetensors_policy(folder: Path, allow_pickle: bool) -> bool | None:
+    safetensors = any(folder.glob("*.safetensors"))
+    pickles = any(folder.glob("*.bin")) or any(folder.glob("*.pt")) or any(folder.glob("*.pth"))
+    if safetensors:
+        return True
+    if pickles and not allow_pickle:
+        raise ModelError(
+            f"{folder} only has pickle weights (.bin/.pt), which can run code when loaded",
+            hint="convert them to safetensors, or pass --allow-pickle if you trust where they "
+            "came from",
+        )
+    if not pickles:
+        raise ModelError(
+            f"{folder} has no model weights (*.safetensors)",
+            hint="point --model at a folder saved with save_pretrained, a .gguf file or a Hub id",
+        )
+    return None
+
+
+def plan_load(config: HFModelConfig, cuda_available: bool, bf16_supported: bool) -> LoadPlan:
+    """Resolve ``auto`` settings and check a local source, without importing torch."""
+    device: Literal["cuda", "cpu"]
+    if config.device == "auto":
+        device = "cuda" if cuda_available else "cpu"
+    elif config.device == "cuda" and not cuda_available:
+        raise ModelError(
+            "--device cuda was asked for, but PyTorch sees no CUDA GPU",
+            hint="check `nvidia-smi` and that torch is a CUDA build (`interviewer doctor`), or "
+            "use --device cpu",
+        )
+    else:
+        device = config.device
+    quantization: Literal["4bit", "8bit", "none"] = (
+        ("4bit" if device == "cuda" else "none")
+        if config.quantization == "auto"
+        else config.quantization
+    )
+    compute_dtype: Literal["bfloat16", "float16", "float32"]
+    if config.compute_dtype != "auto":
+        compute_dtype = config.compute_dtype
+    elif device == "cuda":
+        compute_dtype = "bfloat16" if bf16_supported else "float16"
+    else:
+        compute_dtype = "float32"
+
+    path = Path(config.model).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise ModelError(f"{path}: no such GGUF file", hint="check the path given to --model")
+        return LoadPlan(str(path.parent), "gguf", path.name, device, "none", compute_dtype, None)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelError(
+                f"{path} is not a model folder (it has no config.json)",
+                hint="point --model at a folder saved with save_pretrained, a .gguf file or a "
+                "Hub id such as Qwen/Qwen2.5-7B-Instruct",
+            )
+        tokenizer_files = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
+        if not any((path / name).is_file() for name in tokenizer_files):
+            raise ModelError(
+                f"{path} has no tokenizer (tokenizer.json or tokenizer_config.json)",
+                hint="save the tokenizer into the same folder (tokenizer.save_pretrained(folder))",
+            )
+        use_safetensors = _safetensors_policy(path, config.allow_pickle)
+        return LoadPlan(
+            str(path), "folder", None, device, quantization, compute_dtype, use_safetensors
+        )
+    if config.model.startswith((".", "/", "~")) or config.model.count("/") > 1:
+        raise ModelError(
+            f"{config.model}: no such file or folder", hint="check the path given to --model"
+        )
+    return LoadPlan(
+        config.model,
+        "hub",
+        None,
+        device,
+        quantization,
+        compute_dtype,
+        None if config.allow_pickle else True,
+    )
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def explain_load_error(exc: BaseException, plan: LoadPlan, smaller: str | None) -> ModelError:
+    """Turn what transformers, huggingface_hub, torch or bitsandbytes raised into advice."""
+    names = {type(e).__name__ for e in _chain(exc)}
+    text = " ".join(str(e) for e in _chain(exc))
+    lowered = text.lower()
+    source = plan.source if plan.kind != "gguf" else f"{plan.source}/{plan.gguf_file}"
+    smaller_hint = f" or try the smaller model: --model {smaller}" if smaller else ""
+    if "OutOfMemoryError" in names or "out of memory" in lowered:
+        return ModelError(
+            f"the GPU ran out of memory while loading {source}",
+            hint=f"close other programs using the GPU{smaller_hint}",
+        )
+    if "GatedRepoError" in names or "gated" in lowered:
+        return ModelError(
+            f"{source} is a gated model: it needs you to accept its licence on the Hub and a token",
+            hint="accept the licence on the model's Hub page, then `hf auth login` or set "
+            "HF_TOKEN; or pick an ungated model",
+        )
+    if "RevisionNotFoundError" in names:
+        return ModelError(
+            f"{source} has no revision '{text.split('revision')[-1][:40].strip()}'",
+            hint="check --revision (a branch, tag or commit hash)",
+        )
+    if (
+        "RepositoryNotFoundError" in names
+        or "HFValidationError" in names
+        or ("is not a valid model identifier" in lowered)
+    ):
+        return ModelError(
+            f"there is no model '{source}' on the Hugging Face Hub (or it is private)",
+            hint="check the spelling (owner/name), or log in with a token that can see it",
+        )
+    if (
+        "LocalEntryNotFoundError" in names
+        or "OfflineModeIsEnabled" in names
+        or "couldn't connect" in lowered
+        or "connection" in lowered
+    ):
+        return ModelError(
+            f"{source} is not in the local Hugging Face cache and the Hub cannot be reached",
+            hint="connect to the internet once to download it (or unset HF_HUB_OFFLINE), or "
+            "point --model at a local folder or .gguf file",
+        )
+    if "does not appear to have a file named" in lowered and "safetensors" in lowered:
+        return ModelError(
+            f"{source} has no safetensors weights, only pickle files that can run code on load",
+            hint="pick a repository with safetensors, or pass --allow-pickle if you trust it",
+        )
+    if "trust_remote_code" in lowered:
+        return ModelError(
+            f"{source} needs custom Python code from its repository to load",
+            hint="read that code first; pass --trust-remote-code only if you trust it",
+        )
+    if "bitsandbytes" in lowered or "libbitsandbytes" in lowered or "cuda setup" in lowered:
+        return ModelError(
+            f"bitsandbytes could not run the {plan.quantization} quantization: {text[:300]}",
+            hint="`pip install -U bitsandbytes`, check that its CUDA library matches your driver "
+            "(`python -m bitsandbytes`), or load without quantization: --quantization none",
+        )
+    return ModelError(
+        f"could not load {source}: {type(exc).__name__}: {str(exc)[:400]}",
+        hint="run `interviewer doctor` to check the installation",
+    )
+
+
+def grammar_schema(output_type: type[BaseModel]) -> dict[str, Any]:
+    """The JSON Schema to constrain decoding to: the model's schema with its ``x-grammar`` hints
+    applied (tighter bounds than validation, so the grammar's and pydantic's differing ways of
+    counting string length can never make a constrained output fail validation)."""
+    schema = copy.deepcopy(output_type.model_json_schema())
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            hints = node.pop("x-grammar", None)
+            if isinstance(hints, dict):
+                node.update(hints)
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(schema)
+    return schema
+
+
+class HFModel:
+    """A loaded transformers model behind the :class:`ChatModel` protocol."""
+
+    def __init__(self, model: Any, tokenizer: Any, config: HFModelConfig, plan: LoadPlan) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.config = config
+        self.plan = plan
+        self.load_seconds = 0.0
+        self._fold_system = False
+        self._eos_ids = self._stop_token_ids()
+        self._grammars: dict[str, Any] = {}
+        self._xgr_tokenizer_info: Any = None
+        self._lock = threading.Lock()
+        self._sanitize = (
+            "sanitize_control_tokens" in inspect.signature(tokenizer.apply_chat_template).parameters
+        )
+        self._info = ModelInfo(
+            backend="hf",
+            model_id=config.model if plan.kind != "gguf" else f"{plan.gguf_file}",
+            revision=config.revision or _commit_hash(model),
+            quantization=(
+                "gguf (dequantized)"
+                if plan.kind == "gguf"
+                else {"4bit": "nf4", "8bit": "int8", "none": plan.compute_dtype}[plan.quantization]
+            ),
+        )
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._info
+
+    # ----------------------------------------------------------------- prompts
+
+    def _stop_token_ids(self) -> list[int]:
+        ids: set[int] = set()
+        configured = getattr(self.model.generation_config, "eos_token_id", None)
+        if isinstance(configured, int):
+            ids.add(configured)
+        elif configured:
+            ids.update(int(i) for i in configured)
+        if self.tokenizer.eos_token_id is not None:
+            ids.add(int(self.tokenizer.eos_token_id))
+        vocab = self.tokenizer.get_vocab()
+        for token in _END_OF_TURN_TOKENS:
+            if token in vocab and token in self.tokenizer.all_special_tokens:
+                ids.add(int(vocab[token]))
+        return sorted(ids)
+
+    def _plain(self, text: str) -> str:
+        """For transformers without ``sanitize_control_tokens``: break up special-token strings
+        (with a zero-width joiner) so typed text can never become a control token."""
+        for token in self.tokenizer.all_special_tokens:
+            if len(token) > 1 and token in text:
+                text = text.replace(token, token[0] + "\u200d" + token[1:])
+        return text
+
+    def _as_dicts(self, messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+        dicts = [
+            {"role": m.role, "content": m.content if self._sanitize else self._plain(m.content)}
+            for m in messages
+        ]
+        if self._fold_system and dicts and dicts[0]["role"] == "system":
+            system = dicts.pop(0)["content"]
+            if dicts and dicts[0]["role"] == "user":
+                dicts[0] = {"role": "user", "content": f"{system}\n\n{dicts[0]['content']}"}
+            else:
+                dicts.insert(0, {"role": "user", "content": system})
+        return dicts
+
+    def render(self, messages: Sequence[ChatMessage]) -> Any:
+        """Token ids for ``messages`` through the model's own chat template.
+
+        Templates that reject a system role get the system text folded into the first user
+        turn (decided once, on the first rejection); thinking is switched off where a
+        template has the switch; control tokens typed by the candidate stay plain text.
+        """
+        import jinja2
+
+        extra: dict[str, Any] = {"enable_thinking": False}
+        if self._sanitize:
+            extra["sanitize_control_tokens"] = True
+        for _ in range(2):
+            try:
+                return self.tokenizer.apply_chat_template(
+                    self._as_dicts(messages),
+                    add_generation_prompt=True,
+                    tokenize=True,
+                    return_dict=True,
+                    return_tensors="pt",
+                    **extra,
+                )
+            except jinja2.TemplateError as exc:
+                has_system = any(m.role == "system" for m in messages)
+                if has_system and not self._fold_system:
+                    self._fold_system = True
+                    continue
+                raise ModelError(
+                    f"the model's chat template rejected the conversation: {exc}",
+                    hint="pass a template that fits with --chat-template FILE",
+                ) from exc
+        raise AssertionError("unreachable")
+
+    # ----------------------------------------------------------------- generation
+
+    def _generate(
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        cancel: threading.Event | None,
+        logits_processor: Any = None,
+    ) -> Iterator[str]:
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        inputs = self.render(messages).to(self.model.device)
+        stop = threading.Event()
+
+        class _Stop(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                halt = stop.is_set() or (cancel is not None and cancel.is_set())
+                return torch.full(
+                    (input_ids.shape[0],), halt, dtype=torch.bool, device=input_ids.device
+                )
+
+        streamer = TextIteratorStreamer(
+            self.tokenizer,
+            skip_prompt=True,
+            skip_special_tokens=True,
+            timeout=self.config.poll_seconds,
+        )
+        kwargs: dict[str, Any] = {
+            **inputs,
+            "max_new_tokens": options.max_new_tokens,
+            "streamer": streamer,
+            "stopping_criteria": StoppingCriteriaList([_Stop()]),
+            "eos_token_id": self._eos_ids,
+            "pad_token_id": self.tokenizer.pad_token_id
+            if self.tokenizer.pad_token_id is not None
+            else self._eos_ids[0],
+        }
+        if options.temperature > 0:
+            kwargs.update(do_sample=True, temperature=options.temperature, top_p=options.top_p)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if logits_processor is not None:
+            kwargs["logits_processor"] = [logits_processor]
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                with torch.inference_mode():
+                    self.model.generate(**kwargs)
+            except BaseException as exc:  # reported to the caller, never lost in the thread
+                failure.append(exc)
+                streamer.end()
+
+        with self._lock:  # one generation at a time on one model
+            thread = threading.Thread(target=work, name="interviewer-generate", daemon=True)
+            thread.start()
+            try:
+                while True:
+                    try:
+                        chunk = next(streamer)
+                    except StopIteration:
+                        break
+                    except queue.Empty:
+                        if not thread.is_alive():
+                            break
+                        continue
+                    if chunk:
+                        yield chunk
+            finally:
+                stop.set()  # also when the consumer stops reading early
+                thread.join(timeout=30)
+        if failure:
+            raise self._generation_error(failure[0])
+        if cancel is not None and cancel.is_set():
+            raise GenerationCancelled("generation cancelled")
+
+    def _generation_error(self, exc: BaseException) -> ModelError:
+        if "OutOfMemoryError" in type(exc).__name__ or "out of memory" in str(exc).lower():
+            return ModelError(
+                "the GPU ran out of memory while generating",
+                hint="close other programs using the GPU, or restart with a smaller model "
+                "(interviewer doctor suggests one)",
+            )
+        return ModelError(f"generation failed: {type(exc).__name__}: {str(exc)[:300]}")
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[str]:
+        in_think = False
+        for chunk in self._generate(messages, options, cancel):
+            # Models that think anyway: keep their reasoning out of the interview.
+            if "<think>" in chunk:
+                in_think = True
+            if in_think:
+                if "</think>" in chunk:
+                    in_think = False
+                    chunk = chunk.split("</think>", 1)[1].lstrip()
+                else:
+                    continue
+            if chunk:
+                yield chunk
+
+    # ----------------------------------------------------------------- structured output
+
+    def _grammar(self, output_type: type[BaseModel]) -> Any:
+        import xgrammar
+
+        schema = grammar_schema(output_type)
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._grammars:
+            if self._xgr_tokenizer_info is None:
+                self._xgr_tokenizer_info = xgrammar.TokenizerInfo.from_huggingface(
+                    self.tokenizer,
+                    vocab_size=self.model.config.get_text_config().vocab_size,
+                    stop_token_ids=self._eos_ids,
+                )
+            compiler = xgrammar.GrammarCompiler(self._xgr_tokenizer_info)
+            self._grammars[key] = compiler.compile_json_schema(
+                schema, any_whitespace=False, separators=(",", ":"), strict_mode=True
+            )
+        return self._grammars[key]
+
+    def generate_structured(
+        self,
+        messages: Sequence[ChatMessage],
+        output_type: type[T],
+        options: GenerationOptions,
+        cancel: threading.Event | None = None,
+    ) -> T:
+        try:
+            from xgrammar.contrib.hf import LogitsProcessor
+        except ImportError:
+            return generate_with_retries(
+                lambda conversation: "".join(self.stream(conversation, options, cancel)),
+                messages,
+                output_type,
+            )
+        problem = ""
+        for _ in range(2):
+            processor = LogitsProcessor(self._grammar(output_type))  # one per generate() call
+            text = "".join(self._generate(messages, options, cancel, processor))
+            for candidate in (text, repair_truncated(text)):
+                try:
+                    return parse_structured(candidate, output_type)
+                except ValueError as exc:
+                    problem = str(exc)
+        raise StructuredOutputError(
+            f"the model's constrained output did not validate as {output_type.__name__}: {problem}",
+            hint="raise the token budget or use another model",
+        )
+
+
+def _commit_hash(model: Any) -> str | None:
+    value = getattr(model.config, "_commit_hash", None)
+    return str(value) if value else None
+
+
+def load_hf_model(
+    config: HFModelConfig,
+    *,
+    smaller: str | None = None,
+    on_status: Callable[[str], None] | None = None,
+) -> HFModel:
+    """Load tokenizer and model as ``config`` says; every failure becomes a :class:`ModelError`."""
+    say = on_status or (lambda _message: None)
+    try:
+        import torch
+        import transformers
+    except ImportError as exc:
+        raise ModelError(
+            f"the model stack is not installed ({exc.name} is missing)",
+            hint="pip install 'torch>=2.11' 'transformers>=5.17' accelerate bitsandbytes",
+        ) from exc
+
+    cuda = torch.cuda.is_available()
+    plan = plan_load(config, cuda, cuda and torch.cuda.is_bf16_supported())
+    started = time.perf_counter()
+    common: dict[str, Any] = {
+        "revision": config.revision,
+        "trust_remote_code": config.trust_remote_code,
+    }
+    if plan.gguf_file:
+        common["gguf_file"] = plan.gguf_file
+    say(f"Loading the tokenizer of {config.model}")
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(plan.source, **common)
+    except Exception as exc:
+        raise explain_load_error(exc, plan, smaller) from exc
+    if config.chat_template:
+        template_path = Path(config.chat_template).expanduser()
+        tokenizer.chat_template = (
+            template_path.read_text(encoding="utf-8")
+            if template_path.is_file()
+            else config.chat_template
+        )
+    if not getattr(tokenizer, "chat_template", None):
+        raise ModelError(
+            f"{config.model} has no chat template: it is probably a base model, not an "
+            "instruct/chat model",
+            hint="use an instruct model, or give the template with --chat-template FILE",
+        )
+
+    model_kwargs: dict[str, Any] = {
+        **common,
+        "dtype": getattr(torch, plan.compute_dtype),
+        "device_map": "auto" if plan.device == "cuda" else "cpu",
+    }
+    if plan.use_safetensors is not None:
+        model_kwargs["use_safetensors"] = plan.use_safetensors
+    if plan.quantization != "none":
+        model_kwargs["quantization_config"] = transformers.BitsAndBytesConfig(
+            **(
+                {
+                    "load_in_4bit": True,
+                    "bnb_4bit_quant_type": "nf4",
+                    "bnb_4bit_use_double_quant": True,
+                    "bnb_4bit_compute_dtype": getattr(torch, plan.compute_dtype),
+                }
+                if plan.quantization == "4bit"
+                else {"load_in_8bit": True}
+            )
+        )
+    where = "the GPU" if plan.device == "cuda" else "the CPU (slow: no CUDA GPU was found)"
+    quant = {"4bit": "4-bit NF4", "8bit": "8-bit", "none": plan.compute_dtype}[plan.quantization]
+    say(f"Loading {config.model} in {quant} on {where}")
+    try:
+        model = transformers.AutoModelForCausalLM.from_pretrained(plan.source, **model_kwargs)
+    except Exception as exc:
+        raise explain_load_error(exc, plan, smaller) from exc
+    model.eval()
+    loaded = HFModel(model, tokenizer, config, plan)
+    loaded.load_seconds = time.perf_counter() - started
+    return loaded

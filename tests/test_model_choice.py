@@ -1,0 +1,100 @@
+"""Choosing the model for the machine, `interviewer doctor`, the GPU check script, and the
+model errors as the command line shows them."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from interviewer.cli import cli
+from interviewer.llm.catalog import CPU, DEFAULT, FALLBACK, GIB, Hardware, choose_model
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(
+    ("hardware", "expected"),
+    [
+        (Hardware(cuda=False), CPU),
+        (Hardware(cuda=True, free_bytes=int(23.5 * GIB), total_bytes=24 * GIB, bf16=True), DEFAULT),
+        (Hardware(cuda=True, free_bytes=int(7.2 * GIB), total_bytes=8 * GIB), DEFAULT),
+        (Hardware(cuda=True, free_bytes=int(5.0 * GIB), total_bytes=8 * GIB), FALLBACK),
+        (Hardware(cuda=True, free_bytes=int(1.0 * GIB), total_bytes=4 * GIB), CPU),
+    ],
+)
+def test_choose_model_by_free_memory(hardware, expected):
+    assert choose_model(hardware) == expected
+
+
+def test_defaults_are_ungated_permissive_instruct_models():
+    for choice in (DEFAULT, FALLBACK, CPU):
+        assert choice.licence == "Apache-2.0"
+        assert choice.model_id.endswith("-Instruct")
+
+
+def test_doctor_explains_this_machine(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = CliRunner().invoke(cli, ["doctor"])
+    assert result.exit_code == 1  # the default model is not cached and we are offline
+    out = result.output
+    for label in ("python", "torch", "transformers", "bitsandbytes", "xgrammar", "GPU", "model"):
+        assert f"\n{label}" in "\n" + out
+    assert "none found: the model runs on the CPU" in out
+    assert CPU.model_id in out
+    assert "not cached and HF_HUB_OFFLINE is set" in out
+    assert "what to do:" in out
+
+
+def test_doctor_with_a_local_model_is_happy(tiny_models):
+    result = CliRunner().invoke(cli, ["doctor", "--model", str(tiny_models["chatml"])])
+    assert result.exit_code == 0, result.output
+    assert "local, 0.00 GiB" in result.output
+    assert "4-bit (bitsandbytes)  works" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "hint"),
+    [
+        (
+            ["--model", "/nonexistent/model"],
+            "/nonexistent/model: no such file or folder",
+            "check the path",
+        ),
+        (["--model", "/nonexistent/m.gguf"], "no such GGUF file", "check the path"),
+        (
+            ["--model", "someone/not-cached-xyz"],
+            "is not in the local Hugging Face cache",
+            "HF_HUB_OFFLINE",
+        ),
+        (["--device", "cuda"], "sees no CUDA GPU", "--device cpu"),
+    ],
+)
+def test_model_errors_on_the_command_line(args, message, hint, tiny_models, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    if args == ["--device", "cuda"]:
+        args = [*args, "--model", str(tiny_models["chatml"])]
+    answers = tmp_path / "a.json"
+    answers.write_text('{"answers": {}}')
+    result = CliRunner().invoke(cli, ["run", "--headless", "--answers", str(answers), *args])
+    assert result.exit_code == 1
+    assert message in result.output and hint in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_gpu_check_script_runs_on_the_cpu_with_a_tiny_shape(tmp_path):
+    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "scripts" / "gpu_check.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "gpu.json"
+    assert module.main(["--shape", "tiny", "--grades", "2", "--out", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert results["grades_schema_valid"] == 2
+    for key in ("load_s", "build_and_save_s"):
+        assert results[key] >= 0
+    for key in ("prefill_256_ms", "decode_tok_s", "grade_s_median"):
+        assert results[key] > 0
