@@ -21,6 +21,7 @@ from interviewer.engine.events import (
     Event,
     FollowUpAsked,
     Graded,
+    GradingStarted,
     ModelFailed,
     QuestionAsked,
     SessionStarted,
@@ -145,6 +146,8 @@ class EventPrinter:
             else:
                 shown = strip_control(event.turn.text) or "(no answer)"
                 self._write(f"\nYou: {shown}\n")
+        elif isinstance(event, GradingStarted):
+            self._write("  (grading...)\n")
         elif isinstance(event, FollowUpAsked):
             self._write(f"  (follow-up {event.number} of at most {event.cap})\n")
         elif isinstance(event, Graded) and self.mode == "practice":
@@ -220,7 +223,7 @@ def run_interview(
             awaiting = pump(interview.reply(replies(awaiting), cancel))
     except KeyboardInterrupt:
         if interview.state == "awaiting_reply":
-            pump(interview.end(cancel))
+            pump(interview.end(cancel, quick=True))
     finally:
         if export is not None:
             write_transcript(interview.transcript, export)

@@ -383,3 +383,18 @@ def test_transcript_in_progress_and_turn_order(small_bank, make_interview):
     assert transcript.status == "in_progress"
     assert [t.index for t in transcript.turns] == list(range(len(transcript.turns)))
     Transcript.model_validate_json(transcript.model_dump_json())
+
+
+def test_a_quick_end_makes_no_more_model_calls(small_bank, make_interview):
+    alpha = small_bank.question("alpha")
+    interview, model = make_interview(
+        small_bank,
+        [grade_step(alpha, {"apple": "covered"}), text_step("follow_up", "More?")],
+        mode="exam",
+    )
+    drain(interview.start())
+    drain(interview.reply("apple"))
+    events = drain(interview.end(quick=True))
+    assert model.remaining == 0 and len(model.calls) == 2  # no feedback call after the end
+    card = next(e for e in events if isinstance(e, FeedbackGiven)).result.feedback
+    assert "Score: 50%" in card and "SECRET-REFERENCE-alpha" in card

@@ -164,6 +164,7 @@ class Interview:
             _QuestionState(question=q, number=i + 1) for i, q in enumerate(bank.questions)
         ]
         self._current = 0
+        self._quick = False
 
     # ----------------------------------------------------------------- public API
 
@@ -246,10 +247,15 @@ class Interview:
         else:
             yield from self._answer(qs, text, cancel)
 
-    def end(self, cancel: threading.Event | None = None) -> Iterator[Event]:
-        """Finish early: the current question is closed, the rest are not reached."""
+    def end(self, cancel: threading.Event | None = None, *, quick: bool = False) -> Iterator[Event]:
+        """Finish early: the current question is closed, the rest are not reached.
+
+        ``quick`` (after Ctrl+C, a closed window) makes no more model calls: the feedback cards
+        then hold the key points and the reference answer without the coach's words.
+        """
         if self.state != "awaiting_reply":
             raise InterviewStateError("the interview is not running")
+        self._quick = quick
         qs = self._questions[self._current]
         if qs.status != "answered":
             qs.status = "skipped"
@@ -411,7 +417,7 @@ class Interview:
 
     def _feedback(self, qs: _QuestionState, cancel: threading.Event | None) -> Iterator[Event]:
         prose = ""
-        if qs.grade is not None and qs.grade.prefilter_reason is None:
+        if qs.grade is not None and qs.grade.prefilter_reason is None and not self._quick:
             messages = self.prompts.feedback_messages(qs.question, qs.grade.key_points)
             budget = 90 + 30 * len(qs.question.key_points)  # 3-5 sentences, more for more points
             generated = yield from self._generate(

@@ -265,8 +265,16 @@ def grammar_schema(output_type: type[BaseModel]) -> dict[str, Any]:
 class HFModel:
     """A loaded transformers model behind the :class:`ChatModel` protocol."""
 
-    def __init__(self, model: Any, tokenizer: Any, config: HFModelConfig, plan: LoadPlan) -> None:
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        config: HFModelConfig,
+        plan: LoadPlan,
+        smaller: str | None = None,
+    ) -> None:
         self.model = model
+        self.smaller = smaller
         self.tokenizer = tokenizer
         self.config = config
         self.plan = plan
@@ -444,10 +452,10 @@ class HFModel:
 
     def _generation_error(self, exc: BaseException) -> ModelError:
         if "OutOfMemoryError" in type(exc).__name__ or "out of memory" in str(exc).lower():
+            smaller = f" --model {self.smaller}" if self.smaller else " model"
             return ModelError(
                 "the GPU ran out of memory while generating",
-                hint="close other programs using the GPU, or restart with a smaller model "
-                "(interviewer doctor suggests one)",
+                hint=f"close other programs using the GPU, or restart with a smaller{smaller}",
             )
         return ModelError(f"generation failed: {type(exc).__name__}: {str(exc)[:300]}")
 
@@ -599,6 +607,6 @@ def load_hf_model(
     except Exception as exc:
         raise explain_load_error(exc, plan, smaller) from exc
     model.eval()
-    loaded = HFModel(model, tokenizer, config, plan)
+    loaded = HFModel(model, tokenizer, config, plan, smaller)
     loaded.load_seconds = time.perf_counter() - started
     return loaded
