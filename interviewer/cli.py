@@ -50,7 +50,18 @@ def cli(ctx: click.Context) -> None:
     Run without a command to start an interview in the terminal.
     """
     if ctx.invoked_subcommand is None:
-        ctx.invoke(run)
+        if _interactive():
+            settings = _load_settings()
+            from interviewer.tui.app import create_app
+
+            create_app(settings).run()
+        else:
+            ctx.invoke(run)
+
+
+def _interactive() -> bool:
+    """A full-screen TUI needs a terminal on both ends."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def _model_options(command: Any) -> Any:
@@ -136,6 +147,7 @@ def _status(message: str) -> None:
     help="Who grades: the model, or model-free keyword evidence.",
 )
 @click.option("--headless", is_flag=True, help="No interaction: replies come from --answers.")
+@click.option("--plain", is_flag=True, help="A line-by-line conversation instead of the TUI.")
 @click.option(
     "--answers",
     "answers_file",
@@ -154,11 +166,12 @@ def run(
     max_follow_ups: int | None = None,
     grader: str | None = None,
     headless: bool = False,
+    plain: bool = False,
     answers_file: Path | None = None,
     export_path: Path | None = None,
     **model_flags: Any,
 ) -> None:
-    """Run an interview (in the terminal, or headless from an answers file)."""
+    """Run an interview: the TUI in a terminal, --plain line by line, --headless from a file."""
     from interviewer.bank import BankError, load_bank
     from interviewer.engine import EvidenceGrader, Interview, LLMGrader
     from interviewer.engine.grading import Grader
@@ -192,6 +205,12 @@ def run(
             "the built-in demo script cannot grade answers",
             "use --grader evidence, or give a --script that contains grades",
         )
+
+    if not headless and not plain and _interactive():
+        from interviewer.tui.app import create_app
+
+        create_app(settings, start_now=True).run()
+        return
 
     try:
         bank = load_bank(settings.bank or default_bank_dir())

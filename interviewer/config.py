@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     """A Jinja chat template file for a tokenizer that ships none."""
     script: Path | None = None
     """For the scripted backend: a JSON script of replies (default: the built-in demo)."""
+    theme: str = "textual-dark"
+    """The TUI's colour theme (any Textual theme, e.g. textual-light; Ctrl+P switches it)."""
     grader: Literal["llm", "evidence"] | None = None
     """llm: the model grades; evidence: model-free keyword evidence. Default: llm, except
     evidence for the built-in scripted demo (which cannot grade)."""

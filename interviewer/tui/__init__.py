@@ -1,0 +1,1 @@
+"""The Textual TUI. Only the CLI imports it; the core never does."""

@@ -1,0 +1,332 @@
+"""The Textual app: one factory (:func:`create_app`) for the CLI and the tests.
+
+Long work never blocks the screen: the model loads and the engine runs in thread workers that
+talk to the UI only through posted messages; the engine's events arrive as :class:`EngineEvent`.
+Quitting sets a cancel signal that stops generation within a second (a StoppingCriteria reads it).
+torch is imported only inside the loading worker, so the first paint does not wait for it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.message import Message
+
+from interviewer.engine.events import Event
+
+if TYPE_CHECKING:
+    from interviewer.bank.models import Bank
+    from interviewer.config import Settings
+    from interviewer.engine.interview import Interview
+    from interviewer.llm.base import ChatModel
+
+ModelOpener = Callable[["Settings", Callable[[str], None]], "ChatModel"]
+
+
+class EngineEvent(Message):
+    """An event of the interview engine, carried from the worker thread to the UI."""
+
+    def __init__(self, event: Event) -> None:
+        super().__init__()
+        self.event = event
+
+
+class EngineStopped(Message):
+    """The engine worker ended a step: normally (``error`` None) or with a user-facing error."""
+
+    def __init__(self, error: str | None = None) -> None:
+        super().__init__()
+        self.error = error
+
+
+class LoadStatus(Message):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class ModelReady(Message):
+    def __init__(self, model: ChatModel) -> None:
+        super().__init__()
+        self.model = model
+
+
+class LoadFailed(Message):
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__()
+        self.message = message
+        self.hint = hint
+
+
+class InterviewerApp(App[None]):
+    """The mock interview, from the start screen to the report."""
+
+    CSS_PATH = Path(__file__).parent / "app.tcss"
+    TITLE = "interviewer"
+    SUB_TITLE = "a private mock interview"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "Help"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("ctrl+c", "interrupt", "Stop", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        start_now: bool = False,
+        open_model: ModelOpener | None = None,
+        live: bool = True,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.live = live
+        """False for snapshots and tests: no blinking cursor, no ticking timer."""
+        self.start_now = start_now
+        self._open_model = open_model
+        self.bank: Bank | None = None
+        self.model: ChatModel | None = None
+        self.interview: Interview | None = None
+        self.cancel = threading.Event()
+        self.engine_idle = threading.Event()
+        self.engine_idle.set()
+        self._load_generation = 0
+        self._quitting = False
+        self.last_export: Path | None = None
+
+    # ----------------------------------------------------------------- start and load
+
+    def on_mount(self) -> None:
+        from interviewer.tui.screens import StartScreen
+
+        self.theme = self.settings.theme
+        if self.start_now:
+            self.begin(self.settings)
+        else:
+            self.push_screen(StartScreen(self.settings))
+
+    def begin(self, settings: Settings) -> None:
+        """Check the bank, then load the model behind the loading screen."""
+        from interviewer.bank import BankError, load_bank
+        from interviewer.resources import default_bank_dir
+        from interviewer.tui.screens import LoadingScreen
+
+        try:
+            self.bank = load_bank(settings.bank or default_bank_dir())
+        except BankError as exc:
+            self.notify(str(exc), title="The bank cannot be used", severity="error", timeout=15)
+            if not self.screen_stack or len(self.screen_stack) <= 1:
+                from interviewer.tui.screens import StartScreen
+
+                self.push_screen(StartScreen(settings))
+            return
+        self.settings = settings
+        self._load_generation += 1
+        self.push_screen(LoadingScreen(self._model_label(settings)))
+        self._load_model(settings, self._load_generation)
+
+    def _model_label(self, settings: Settings) -> str:
+        if settings.backend == "scripted":
+            return f"scripted ({settings.script or 'built-in demo'})"
+        return settings.model or "the default model for this GPU"
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def _load_model(self, settings: Settings, generation: int) -> None:
+        from interviewer.llm.base import ModelError
+        from interviewer.llm.factory import open_model
+
+        opener: ModelOpener = self._open_model or open_model
+
+        def status(text: str) -> None:
+            self.post_message(LoadStatus(text))
+
+        try:
+            model = opener(settings, status)
+        except ModelError as exc:
+            if generation == self._load_generation:
+                self.post_message(LoadFailed(str(exc), exc.hint))
+            return
+        except Exception as exc:  # an unexpected failure still gets a screen, not a traceback
+            if generation == self._load_generation:
+                self.post_message(LoadFailed(f"{type(exc).__name__}: {exc}", ""))
+            return
+        if generation == self._load_generation:  # a cancelled load is ignored
+            self.post_message(ModelReady(model))
+
+    def _find_screen(self, kind: type[Any]) -> Any:
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, kind):
+                return screen
+        return None
+
+    def on_load_status(self, message: LoadStatus) -> None:
+        from interviewer.tui.screens import LoadingScreen
+
+        screen = self._find_screen(LoadingScreen)
+        if screen is not None:
+            screen.show_status(message)
+
+    def on_load_failed(self, message: LoadFailed) -> None:
+        from interviewer.tui.screens import LoadingScreen
+
+        screen = self._find_screen(LoadingScreen)
+        if screen is not None:
+            screen.show_failure(message)
+
+    async def on_engine_event(self, message: EngineEvent) -> None:
+        from interviewer.tui.screens import InterviewScreen
+
+        screen = self._find_screen(InterviewScreen)
+        if screen is not None:
+            await screen.handle_event(message)
+
+    async def on_engine_stopped(self, message: EngineStopped) -> None:
+        from interviewer.tui.screens import InterviewScreen
+
+        screen = self._find_screen(InterviewScreen)
+        if screen is not None:
+            await screen.handle_stopped(message)
+
+    def cancel_load(self) -> None:
+        """Leave the loading screen; the load still finishes in its thread and is dropped."""
+        from interviewer.tui.screens import StartScreen
+
+        self._load_generation += 1
+        self.switch_screen(StartScreen(self.settings))
+
+    def on_model_ready(self, message: ModelReady) -> None:
+        from interviewer.engine import EvidenceGrader, Interview, LLMGrader
+        from interviewer.engine.grading import Grader
+        from interviewer.llm.factory import can_grade
+        from interviewer.prompts import PromptLibrary
+        from interviewer.transcript import InterviewSettings
+        from interviewer.tui.screens import InterviewScreen
+
+        assert self.bank is not None
+        self.model = message.model
+        prompts = PromptLibrary()
+        grader_name = self.settings.grader or ("llm" if can_grade(self.settings) else "evidence")
+        grader: Grader = (
+            LLMGrader(message.model, prompts) if grader_name == "llm" else EvidenceGrader()
+        )
+        self.interview = Interview(
+            self.bank,
+            message.model,
+            grader,
+            InterviewSettings(mode=self.settings.mode, max_follow_ups=self.settings.max_follow_ups),
+            prompts,
+        )
+        self.switch_screen(InterviewScreen(self.interview))
+        self.run_engine(None)
+
+    # ----------------------------------------------------------------- the engine
+
+    @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
+    def run_engine(self, reply: str | None, end: bool = False) -> None:
+        """Advance the interview by one candidate message (None: start; ``end``: finish now)."""
+        from interviewer.llm.base import GenerationCancelled, ModelError
+
+        interview = self.interview
+        assert interview is not None
+        if not self._quitting:
+            self.cancel = threading.Event()  # one signal per step: a stop ends this step only
+        self.engine_idle.clear()
+        error: str | None = None
+        try:
+            if reply is None and not end:
+                events = interview.start()
+            elif end:
+                events = interview.end(self.cancel, quick=self.cancel.is_set())
+            else:
+                events = interview.reply(reply or "", self.cancel)
+            for event in events:
+                self.post_message(EngineEvent(event))
+        except GenerationCancelled:
+            error = None
+        except ModelError as exc:
+            error = exc.describe()
+        except Exception as exc:  # shown, and the interview can still be ended and exported
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.engine_idle.set()
+            self.post_message(EngineStopped(error))
+
+    # ----------------------------------------------------------------- actions
+
+    def action_help(self) -> None:
+        from interviewer.tui.screens import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def exit(self, *args: Any, **kwargs: Any) -> None:
+        """Every way out stops the model first, so no generation outlives the app."""
+        self._quitting = True
+        self.cancel.set()
+        super().exit(*args, **kwargs)
+
+    def on_unmount(self) -> None:
+        self._quitting = True
+        self.cancel.set()
+
+    def action_interrupt(self) -> None:
+        """Ctrl+C: stop the interviewer mid-sentence; otherwise copy, or say how to quit."""
+        from textual.widgets import TextArea
+
+        if not self.engine_idle.is_set():
+            self.cancel.set()
+            self.notify("Stopped. Type your reply when you are ready.")
+        elif isinstance(self.focused, TextArea):
+            self.focused.action_copy()
+        else:
+            self.action_help_quit()
+
+    async def action_quit(self) -> None:
+        """Stop any generation (within a second), wait for the worker, then leave."""
+        self._quitting = True
+        self.cancel.set()
+        await self._wait_for_engine(1.0)
+        self.exit()
+
+    async def _wait_for_engine(self, seconds: float) -> bool:
+        import asyncio
+
+        return await asyncio.to_thread(self.engine_idle.wait, seconds)
+
+    def export_transcript(self, path: Path | None = None) -> Path | None:
+        """Write the transcript JSON (atomically); return where, or None after a clear notice."""
+        from interviewer.headless import TranscriptWriteError, write_transcript
+
+        if self.interview is None:
+            return None
+        transcript = self.interview.transcript
+        target = path or Path.cwd() / f"interview-{transcript.session_id}.json"
+        try:
+            write_transcript(transcript, target)
+        except TranscriptWriteError as exc:
+            self.notify(str(exc), title="Export failed", severity="error", timeout=10)
+            return None
+        self.last_export = target
+        self.notify(f"Transcript written to {target}", title="Exported")
+        return target
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    start_now: bool = False,
+    open_model: ModelOpener | None = None,
+    live: bool = True,
+    **overrides: Any,
+) -> InterviewerApp:
+    """Build the app the way the CLI does; tests pass settings and, if they must, a model opener."""
+    from interviewer.config import Settings
+
+    base = settings or Settings(**overrides)
+    return InterviewerApp(base, start_now=start_now, open_model=open_model, live=live)

@@ -1,0 +1,461 @@
+"""The screens: start, loading, interview, report, help."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Center, Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen, Screen
+from textual.widgets import (
+    Button,
+    Footer,
+    Header,
+    Input,
+    Label,
+    LoadingIndicator,
+    Markdown,
+    Select,
+    Static,
+    TextArea,
+)
+from textual.widgets._markdown import MarkdownStream
+
+from interviewer.engine.events import (
+    AwaitingReply,
+    FeedbackGiven,
+    GradingStarted,
+    InterviewFinished,
+    ModelFailed,
+    QuestionAsked,
+    SessionStarted,
+    TokenStreamed,
+    TurnRecorded,
+    TurnStarted,
+)
+from interviewer.textutil import escape_markdown, strip_control
+from interviewer.tui.app import (
+    EngineEvent,
+    EngineStopped,
+    InterviewerApp,
+    LoadFailed,
+    LoadStatus,
+)
+from interviewer.tui.widgets import (
+    CandidateMessage,
+    InterviewerMessage,
+    ScoreChart,
+    StatusBar,
+    score_bar,
+)
+
+if TYPE_CHECKING:
+    from interviewer.bank.models import Bank
+    from interviewer.config import Settings
+    from interviewer.engine.interview import Interview
+    from interviewer.transcript import Transcript
+
+
+def _app(screen: Screen[Any]) -> InterviewerApp:
+    return cast(InterviewerApp, screen.app)
+
+
+# --------------------------------------------------------------------------- start
+
+
+class StartScreen(Screen[None]):
+    """Choose the bank, mode, model and follow-up cap; flags and the config file pre-fill it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+s", "start", "Start")]
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+
+    def compose(self) -> ComposeResult:
+        s = self.settings
+        yield Header()
+        with VerticalScroll(id="start-form"):
+            yield Label("Mock interview", classes="title")
+            yield Label("Question bank (a folder; empty: the six Hugging Face questions)")
+            yield Input(str(s.bank or ""), placeholder="built-in bank", id="bank")
+            yield Label("Mode")
+            yield Select(
+                [
+                    ("practice: feedback after each question", "practice"),
+                    ("exam: feedback and score at the end", "exam"),
+                ],
+                value=s.mode,
+                allow_blank=False,
+                id="mode",
+            )
+            yield Label("Model (a Hub id, a folder or a .gguf file; empty: chosen from your GPU)")
+            yield Input(s.model or "", placeholder="default for this GPU", id="model")
+            yield Label("Follow-up questions per question")
+            yield Select(
+                [(str(n), n) for n in range(6)],
+                value=s.max_follow_ups,
+                allow_blank=False,
+                id="follow-ups",
+            )
+            yield Static(Content("GPU: checking..."), id="gpu")
+            with Center():
+                yield Button("Start the interview", variant="primary", id="start")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if not _app(self).live:
+            for field in self.query(Input):
+                field.cursor_blink = False
+        if self.settings.backend == "scripted":
+            self.query_one("#gpu", Static).update(Content("Backend: scripted (no model is loaded)"))
+        else:
+            # Well after the first frame: importing torch, even in a thread, holds the GIL.
+            self.set_timer(0.3, self._probe_gpu)
+
+    @work(thread=True, exclusive=True, group="probe", exit_on_error=False)
+    def _probe_gpu(self) -> None:
+        """Importing torch takes seconds: it happens here, after the first paint."""
+        from interviewer.llm.catalog import GIB, choose_model
+        from interviewer.llm.hardware import probe
+
+        hardware = probe()
+        choice = choose_model(hardware)
+        if hardware.cuda:
+            text = (
+                f"GPU: {hardware.device_name}, {hardware.free_bytes / GIB:.1f} GiB free of "
+                f"{hardware.total_bytes / GIB:.1f} GiB. Default model: {choice.model_id}"
+            )
+        else:
+            text = f"No CUDA GPU: the model runs on the CPU (slow). Default: {choice.model_id}"
+        self.app.call_from_thread(self.query_one("#gpu", Static).update, Content(text))
+
+    @on(Button.Pressed, "#start")
+    def action_start(self) -> None:
+        from pathlib import Path
+
+        bank = self.query_one("#bank", Input).value.strip()
+        model = self.query_one("#model", Input).value.strip()
+        chosen = self.settings.model_copy(
+            update={
+                "bank": Path(bank).expanduser() if bank else None,
+                "model": model or None,
+                "mode": self.query_one("#mode", Select).value,
+                "max_follow_ups": self.query_one("#follow-ups", Select).value,
+            }
+        )
+        _app(self).begin(chosen)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class LoadingScreen(Screen[None]):
+    """What is loading, how far it got, and a way out."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, model_label: str) -> None:
+        super().__init__()
+        self.model_label = model_label
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="loading"):
+            yield Label(Content(f"Loading {self.model_label}"), classes="title")
+            yield LoadingIndicator()
+            yield Static(Content("Starting..."), id="load-status")
+            yield Static("", id="load-error")
+            with Horizontal(id="load-buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Back", id="back", classes="hidden")
+        yield Footer()
+
+    def show_status(self, message: LoadStatus) -> None:
+        status = self.query_one("#load-status", Static)
+        status.update(Content(message.text))
+
+    def show_failure(self, message: LoadFailed) -> None:
+        self.query_one(LoadingIndicator).display = False
+        text = f"Could not load the model: {message.message}"
+        if message.hint:
+            text += f"\n\nWhat to do: {message.hint}"
+        self.query_one("#load-error", Static).update(Content(text))
+        self.query_one("#cancel").display = False
+        back = self.query_one("#back", Button)
+        back.remove_class("hidden")
+        back.focus()
+
+    @on(Button.Pressed, "#cancel")
+    @on(Button.Pressed, "#back")
+    def action_cancel(self) -> None:
+        _app(self).cancel_load()
+
+
+# --------------------------------------------------------------------------- interview
+
+
+class InterviewScreen(Screen[None]):
+    """The conversation. Enter adds a new line; Ctrl+S sends the answer."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "submit", "Send answer", priority=True),
+        Binding("ctrl+r", "command('/repeat')", "Repeat"),
+        Binding("ctrl+l", "command('/clarify')", "Clarify"),
+        Binding("ctrl+n", "command('/skip')", "Skip"),
+        Binding("ctrl+f", "end", "Finish"),
+    ]
+
+    def __init__(self, interview: Interview) -> None:
+        super().__init__()
+        self.interview = interview
+        self._stream: MarkdownStream | None = None
+        self._streaming: InterviewerMessage | None = None
+        self.busy = True
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield StatusBar(id="status")
+        yield VerticalScroll(id="conversation")
+        yield TextArea(
+            "",
+            id="answer",
+            soft_wrap=True,
+            tab_behavior="focus",
+            show_line_numbers=False,
+            placeholder="Your answer (Enter for a new line, Ctrl+S to send; /repeat /clarify "
+            "/skip /end work too)",
+        )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#conversation", VerticalScroll).anchor()
+        answer = self.query_one("#answer", TextArea)
+        answer.focus()
+        if _app(self).live:
+            self.set_interval(1.0, self._tick)
+        else:
+            answer.cursor_blink = False
+
+    def _tick(self) -> None:
+        if not self.busy:
+            self.query_one(StatusBar).elapsed += 1
+
+    def _set_status(self, status: str) -> None:
+        self.query_one(StatusBar).status = status
+
+    # ------------------------------------------------------------- candidate input
+
+    def action_submit(self) -> None:
+        answer = self.query_one("#answer", TextArea)
+        self._send(answer.text)
+        if not self.busy or answer.text == "":
+            return
+        answer.text = ""
+
+    def action_command(self, command: str) -> None:
+        self._send(command)
+
+    def action_end(self) -> None:
+        self._send("/end")
+
+    def _send(self, text: str) -> None:
+        if self.busy:
+            self.notify("The interviewer is still speaking; your answer is kept in the box.")
+            return
+        if self.interview.state != "awaiting_reply":
+            return
+        self.busy = True
+        self.query_one("#answer", TextArea).text = ""
+        self._set_status("thinking")
+        _app(self).run_engine(text)
+
+    # ------------------------------------------------------------- engine events
+
+    async def handle_event(self, message: EngineEvent) -> None:
+        event = message.event
+        conversation = self.query_one("#conversation", VerticalScroll)
+        status = self.query_one(StatusBar)
+        if isinstance(event, SessionStarted):
+            self.sub_title = f"{event.bank_title} - {event.mode} mode"
+        elif isinstance(event, QuestionAsked):
+            status.progress = f"Question {event.number}/{event.total}: {event.title}"
+            status.elapsed = 0
+        elif isinstance(event, TurnStarted):
+            self._set_status("thinking")
+            bubble = InterviewerMessage("", kind=event.kind)
+            await conversation.mount(bubble)
+            self._streaming = bubble
+            self._stream = Markdown.get_stream(bubble.markdown)
+        elif isinstance(event, TokenStreamed):
+            if self._stream is not None:
+                await self._stream.write(strip_control(event.text))
+        elif isinstance(event, TurnRecorded):
+            await self._record(event, conversation)
+        elif isinstance(event, GradingStarted):
+            self._set_status("grading")
+        elif isinstance(event, ModelFailed):
+            await self._drop_stream()
+            self.notify(
+                event.message, title=f"The model failed ({event.purpose})", severity="warning"
+            )
+        elif isinstance(event, FeedbackGiven):
+            pass  # the feedback card arrives as its own turn
+        elif isinstance(event, AwaitingReply):
+            self.busy = False
+            self._set_status("ready")
+            self.query_one("#answer", TextArea).focus()
+        elif isinstance(event, InterviewFinished):
+            self.busy = True
+            self._set_status("finished")
+            self.app.push_screen(ReportScreen(event.transcript, self.interview.bank))
+
+    async def _record(self, event: TurnRecorded, conversation: VerticalScroll) -> None:
+        turn = event.turn
+        if event.streamed:
+            if self._stream is not None:
+                await self._stream.stop()
+            if self._streaming is not None:
+                # The stream has shown the text; set it once more from the stored turn.
+                await self._streaming.markdown.update(strip_control(turn.text))
+            self._stream = None
+            self._streaming = None
+            return
+        if turn.role == "candidate":
+            await conversation.mount(CandidateMessage(turn.text, kind=turn.kind))
+        else:
+            await conversation.mount(InterviewerMessage(turn.text, kind=turn.kind))
+
+    async def _drop_stream(self) -> None:
+        if self._stream is not None:
+            await self._stream.stop()
+        if self._streaming is not None:
+            await self._streaming.remove()
+        self._stream = None
+        self._streaming = None
+
+    async def handle_stopped(self, message: EngineStopped) -> None:
+        """The engine step ended: normally, stopped by Ctrl+C, or with an error."""
+        await self._drop_stream()
+        if self.interview.state == "awaiting_reply":
+            self.busy = False
+            self._set_status("ready")
+        if message.error:
+            self.notify(
+                message.error, title="The interview hit a problem", severity="error", timeout=15
+            )
+            self._set_status("error")
+
+
+# --------------------------------------------------------------------------- report
+
+
+def report_markdown(transcript: Transcript, bank: Bank) -> str:
+    """The per-question detail of the report: verdicts with evidence quotes, as Markdown."""
+    parts: list[str] = []
+    for number, result in enumerate(transcript.results, 1):
+        parts.append(f"## {number}. {escape_markdown(result.title)}: {result.score * 100:.0f}%")
+        if result.status != "answered":
+            parts.append(f"*{result.status.replace('_', ' ')}*")
+        if result.grading_error:
+            parts.append(f"Not graded: {escape_markdown(result.grading_error)}")
+        if result.grade is not None:
+            question = bank.question(result.question_id)
+            for verdict in result.grade.key_points:
+                point = question.key_points_by_id.get(verdict.key_point_id)
+                if point is None:
+                    continue
+                mark = {"covered": "covered", "partial": "partial", "missing": "missed"}[
+                    verdict.verdict
+                ]
+                line = f"- **{mark}**: {escape_markdown(point.statement)}"
+                if verdict.evidence:
+                    line += f'  \n  you said: "{escape_markdown(verdict.evidence)}"'
+                parts.append(line)
+    return "\n\n".join(parts)
+
+
+class ReportScreen(Screen[None]):
+    """Scores, a chart, every key point with the evidence, and export."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("x", "export", "Export JSON"),
+        Binding("q", "app.quit", "Quit", show=False),
+    ]
+
+    def __init__(self, transcript: Transcript, bank: Bank) -> None:
+        super().__init__()
+        self.transcript = transcript
+        self.bank = bank
+
+    def compose(self) -> ComposeResult:
+        t = self.transcript
+        yield Header()
+        with VerticalScroll(id="report"):
+            yield Label(
+                Content(
+                    f"Score: {t.score * 100:.0f}%  {score_bar(t.score, 30)}   "
+                    f"({t.status.replace('_', ' ')}, {t.settings.mode} mode, graded by {t.grader})"
+                ),
+                classes="title",
+            )
+            yield ScoreChart(t.results, id="chart")
+            yield Markdown(report_markdown(t, self.bank), id="details")
+            with Horizontal(id="report-buttons"):
+                yield Button("Export JSON", variant="primary", id="export")
+                yield Button("Quit", id="quit")
+        yield Footer()
+
+    @on(Button.Pressed, "#export")
+    def action_export(self) -> None:
+        _app(self).export_transcript()
+
+    @on(Button.Pressed, "#quit")
+    async def quit(self) -> None:
+        await _app(self).action_quit()
+
+
+# --------------------------------------------------------------------------- help
+
+
+HELP = """\
+# How the interview works
+
+The interviewer asks one question at a time and may ask **follow-up questions** when your answer
+leaves something out. Answer as you would in a real interview.
+
+| key | what it does |
+| --- | --- |
+| Enter | a new line in your answer |
+| Ctrl+S | send your answer |
+| Ctrl+R | repeat the question (or type `/repeat`) |
+| Ctrl+L | ask the interviewer to clarify (`/clarify`) |
+| Ctrl+N | skip this question (`/skip`; it scores 0) |
+| Ctrl+F | finish the interview now (`/end`); what you answered is kept |
+| Ctrl+C | while the interviewer is speaking: stop it |
+| Ctrl+P | the command palette (themes, help, quit) |
+| F1 | this help |
+| Ctrl+Q | quit (stops the model within a second) |
+
+**Practice mode** shows feedback and the reference answer after each question; **exam mode**
+keeps them for the end. Each key point earns its weight: covered 1, partial 0.5, missed 0.
+
+Press Escape to close this help.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Markdown(HELP)
+            with Center():
+                yield Button("Close", id="close")
+
+    @on(Button.Pressed, "#close")
+    def close(self) -> None:
+        self.dismiss()
