@@ -22,7 +22,7 @@ from interviewer.textutil import visible_control
 # that can start markup anywhere in a line (entities and autolinks included).
 _INLINE = re.compile(r"([\\`*_\[\]<>#|~&!{}])")
 # These only act at the start of a line: lists, headings, quotes, thematic breaks, setext.
-_LINE_START = re.compile(r"^(\s*)([-+=>:]|\d+[.)])")
+_LINE_START = re.compile(r"^(\s*)(?:([-+=>:])|(\d+)([.)]))")
 
 
 def literal(text: str) -> str:
@@ -31,12 +31,18 @@ def literal(text: str) -> str:
     out = []
     for line in lines:
         escaped = _INLINE.sub(r"\\\1", line)
-        escaped = _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
+        escaped = _LINE_START.sub(_escape_line_start, escaped)
         # Leading spaces would be eaten (or turn the line into code): keep them visible.
         stripped = escaped.lstrip(" ")
         escaped = "&nbsp;" * (len(escaped) - len(stripped)) + stripped
         out.append(escaped)
     return "  \n".join(out)
+
+
+def _escape_line_start(match: re.Match[str]) -> str:
+    if match.group(2):  # - + = > :
+        return f"{match.group(1)}\\{match.group(2)}"
+    return f"{match.group(1)}{match.group(3)}\\{match.group(4)}"  # 1. becomes 1\.
 
 
 def _quote(text: str) -> str:
