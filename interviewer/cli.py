@@ -223,6 +223,7 @@ def run(
         except AnswersFileError as exc:
             _fail(str(exc), "fix the answers file")
 
+    store = _open_store(settings) if settings.save else None  # before a long model load
     try:
         model = open_model(settings, _status)
     except ModelError as exc:
@@ -238,7 +239,6 @@ def run(
         InterviewSettings(mode=settings.mode, max_follow_ups=settings.max_follow_ups),
         prompts,
     )
-    store = _open_store(settings) if settings.save else None
     recorder = None
     if store is not None:
         from interviewer.store import SessionRecorder, StoreError

@@ -351,3 +351,16 @@ def test_a_session_can_be_rendered_without_its_bank(hostile_session, store_path)
     assert "was not found" in md and "### Reference answer" not in md
     html = render(transcript, None, "html")
     assert "was not found" in html
+
+
+def test_an_unusable_data_folder_fails_before_the_interview(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(blocker / "data"))
+    args = ["run", "--headless", "--backend", "scripted", "--answers", str(EXAMPLE_ANSWERS)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    assert "cannot create the session folder" in result.output and "--no-save" in result.output
+    assert "=== Question" not in result.output and "Traceback" not in result.output
+    saved = CliRunner().invoke(cli, [*args, "--no-save"])
+    assert saved.exit_code == 0 and "saved" not in saved.output.splitlines()[-1]
