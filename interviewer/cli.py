@@ -13,6 +13,7 @@ import click
 from pydantic import ValidationError
 
 from interviewer import __version__
+from interviewer.textutil import strip_control
 
 
 def _fail(message: str, hint: str = "") -> None:
@@ -160,6 +161,13 @@ def _status(message: str) -> None:
     type=click.Path(path_type=Path),
     help="Write the transcript JSON here.",
 )
+@click.option(
+    "--no-save",
+    "no_save",
+    is_flag=True,
+    default=None,
+    help="Do not record this interview in the session store (it cannot be resumed then).",
+)
 def run(
     bank_dir: Path | None = None,
     mode: str | None = None,
@@ -169,18 +177,20 @@ def run(
     plain: bool = False,
     answers_file: Path | None = None,
     export_path: Path | None = None,
+    no_save: bool | None = None,
     **model_flags: Any,
 ) -> None:
-    """Run an interview: the TUI in a terminal, --plain line by line, --headless from a file."""
+    """Run an interview: the TUI in a terminal, --plain line by line, --headless from a file.
+
+    Every turn is recorded in the session store as it happens: `interviewer resume` continues
+    an interrupted session, `interviewer export` writes its report.
+    """
     from interviewer.bank import BankError, load_bank
     from interviewer.engine import EvidenceGrader, Interview, LLMGrader
     from interviewer.engine.grading import Grader
     from interviewer.headless import (
         AnswersFileError,
-        EventPrinter,
-        TranscriptWriteError,
         load_answers,
-        run_interview,
         scripted_replies,
         terminal_replies,
     )
@@ -191,7 +201,12 @@ def run(
     from interviewer.transcript import InterviewSettings
 
     settings = _load_settings(
-        bank=bank_dir, mode=mode, max_follow_ups=max_follow_ups, grader=grader, **model_flags
+        bank=bank_dir,
+        mode=mode,
+        max_follow_ups=max_follow_ups,
+        grader=grader,
+        save=False if no_save else None,
+        **model_flags,
     )
     if headless and answers_file is None:
         _fail("--headless needs --answers FILE", 'write {"answers": {"<question-id>": ["..."]}}')
@@ -227,6 +242,7 @@ def run(
         except AnswersFileError as exc:
             _fail(str(exc), "fix the answers file")
 
+    store = _open_store(settings) if settings.save else None  # before a long model load
     try:
         model = open_model(settings, _status)
     except ModelError as exc:
@@ -242,15 +258,456 @@ def run(
         InterviewSettings(mode=settings.mode, max_follow_ups=settings.max_follow_ups),
         prompts,
     )
+    recorder = None
+    if store is not None:
+        from interviewer.store import SessionRecorder, StoreError
+
+        try:
+            recorder = SessionRecorder(store, interview, after_turn=_test_delay_hook())
+        except StoreError as exc:
+            _fail(str(exc), exc.hint)
+    _drive(interview, replies, export_path, recorder, resume=False)
+
+
+def _test_delay_hook() -> Any:
+    """Test-only: INTERVIEWER_TEST_DELAY_AFTER_TURN=SECONDS sleeps after each recorded turn.
+
+    The crash test uses it to kill a run mid-session at a predictable pace. Not a setting.
+    """
+    raw = os.environ.get("INTERVIEWER_TEST_DELAY_AFTER_TURN")
+    if not raw:
+        return None
+    import time
+
+    seconds = float(raw)
+    return lambda: time.sleep(seconds)
+
+
+def _open_store(settings: Any, *, must_exist: bool = False) -> Any:
+    from interviewer.store import SessionStore, StoreError
+
+    path = settings.store_path
+    if must_exist and not path.is_file():
+        _fail(
+            f"no sessions are stored yet (looked in {path})",
+            "run `interviewer` to take an interview; set INTERVIEWER_DATA_DIR if they are "
+            "stored elsewhere",
+        )
     try:
-        run_interview(interview, replies, EventPrinter(sys.stdout), export=export_path)
+        return SessionStore(path)
+    except StoreError as exc:
+        _fail(str(exc), exc.hint)
+
+
+def _drive(
+    interview: Any, replies: Any, export_path: Path | None, recorder: Any, *, resume: bool
+) -> None:
+    """Run the interview to its end, record it, and say where it went."""
+    from interviewer.headless import EventPrinter, TranscriptWriteError, run_interview
+    from interviewer.llm.base import ModelError
+    from interviewer.store import StoreError
+
+    session = interview.session_id
+    try:
+        run_interview(
+            interview,
+            replies,
+            EventPrinter(sys.stdout),
+            export=export_path,
+            recorder=recorder,
+            resume=resume,
+        )
     except ModelError as exc:
         saved = f" The transcript so far is in {export_path}." if export_path else ""
+        if recorder is not None:
+            saved += f" Continue later with `interviewer resume {session}`."
         _fail(f"the interview stopped: {exc}.{saved}", exc.hint)
+    except StoreError as exc:
+        _fail(
+            f"the session could not be recorded: {exc}",
+            exc.hint or "run with --no-save to go on without the session store",
+        )
     except TranscriptWriteError as exc:
         _fail(f"cannot write the transcript: {exc}", "choose another --export path")
     if export_path is not None:
         click.echo(f"\nTranscript written to {export_path}")
+    if recorder is not None:
+        click.echo(
+            f"\nSession {session} saved. Report: `interviewer export {session} --format html "
+            f"-o report.html`; history: `interviewer sessions`."
+        )
+
+
+def _find_session(store: Any, session_id: str | None, *, unfinished: bool = False) -> Any:
+    from interviewer.store import StoreError
+
+    try:
+        if session_id is not None:
+            return store.get(session_id)
+        if unfinished:
+            found = store.unfinished()
+            if not found:
+                _fail(
+                    "no unfinished session to resume",
+                    "`interviewer sessions` lists them all; `interviewer` starts a new one",
+                )
+            return found[0]
+        return store.latest()
+    except StoreError as exc:
+        _fail(str(exc), exc.hint)
+
+
+def _session_bank(bank_dir: Path | None, summary: Any, *, required: bool) -> Any:
+    """The bank a stored session was taken on: --bank, the folder it came from, or built-in."""
+    from interviewer.bank import BankError, load_bank
+    from interviewer.resources import default_bank_dir
+
+    candidates: list[Path] = []
+    if bank_dir is not None:
+        candidates.append(bank_dir)
+    else:
+        if summary.bank_path:
+            candidates.append(Path(summary.bank_path))
+        candidates.append(default_bank_dir())
+    problems = []
+    for folder in candidates:
+        try:
+            bank = load_bank(folder)
+        except BankError as exc:
+            problems.append(f"{folder}: {exc}")
+            continue
+        if bank.id == summary.bank_id:
+            return bank
+        problems.append(f"{folder}: holds the bank '{bank.id}'")
+    if required:
+        _fail(
+            f"the bank '{summary.bank_id}' of session {summary.id} cannot be found:\n"
+            + "\n".join(problems),
+            "pass --bank DIR with the bank the session was taken on",
+        )
+    click.echo(
+        f"Warning: the bank '{summary.bank_id}' was not found; the report shows key point ids "
+        "without reference answers (pass --bank DIR).",
+        err=True,
+    )
+    return None
+
+
+@cli.command()
+@click.argument("session_id", required=False)
+@click.option("--bank", "bank_dir", type=click.Path(path_type=Path), help="The session's bank.")
+@_model_options
+@click.option(
+    "--grader",
+    type=click.Choice(["llm", "evidence"]),
+    help="Who grades from here on (default: as the session did).",
+)
+@click.option("--headless", is_flag=True, help="No interaction: replies come from --answers.")
+@click.option(
+    "--answers",
+    "answers_file",
+    type=click.Path(path_type=Path),
+    help="Headless: the answers file; replies already given are skipped.",
+)
+@click.option(
+    "--export", "export_path", type=click.Path(path_type=Path), help="Write the transcript JSON."
+)
+def resume(
+    session_id: str | None = None,
+    bank_dir: Path | None = None,
+    grader: str | None = None,
+    headless: bool = False,
+    answers_file: Path | None = None,
+    export_path: Path | None = None,
+    **model_flags: Any,
+) -> None:
+    """Continue an interrupted session (default: the latest unfinished one).
+
+    Nothing said before the interruption is lost: a reply that was being graded is graded now.
+    The model is the session's own unless --model (or --backend) says otherwise.
+    """
+    from interviewer.engine import EvidenceGrader, LLMGrader
+    from interviewer.engine.grading import Grader
+    from interviewer.headless import (
+        AnswersFileError,
+        load_answers,
+        replies_given,
+        scripted_replies,
+        terminal_replies,
+    )
+    from interviewer.llm.base import ModelError
+    from interviewer.llm.factory import can_grade, open_model
+    from interviewer.prompts import PromptLibrary
+    from interviewer.store import StoreError, check_resumable, resume_session
+
+    if headless and answers_file is None:
+        _fail("--headless needs --answers FILE", 'write {"answers": {"<question-id>": ["..."]}}')
+    if answers_file is not None and not headless:
+        _fail("--answers is for headless runs", "add --headless")
+    settings = _load_settings(grader=grader, **model_flags)
+    store = _open_store(settings, must_exist=True)
+    summary = _find_session(store, session_id, unfinished=True)
+    bank = _session_bank(bank_dir, summary, required=True)
+    try:
+        check_resumable(store, summary.id, bank)
+        snapshot = store.load_snapshot(summary.id)
+    except StoreError as exc:
+        _fail(str(exc), exc.hint)
+    if (
+        summary.backend == "hf"
+        and settings.backend == "hf"
+        and model_flags.get("model") is None
+        and summary.model_id
+    ):
+        settings = settings.model_copy(update={"model": summary.model_id})
+    grader_name = settings.grader or (
+        "evidence" if summary.grader == "evidence" or not can_grade(settings) else "llm"
+    )
+    if grader_name == "llm" and not can_grade(settings):
+        _fail(
+            "the built-in demo script cannot grade answers",
+            "use --grader evidence, or give a --script that contains grades",
+        )
+    replies = terminal_replies()
+    if headless:
+        assert answers_file is not None
+        try:
+            replies = scripted_replies(
+                load_answers(answers_file, bank), replies_given(snapshot.turns)
+            )
+        except AnswersFileError as exc:
+            _fail(str(exc), "fix the answers file")
+    try:
+        model = open_model(settings, _status)
+    except ModelError as exc:
+        _fail(str(exc), exc.hint)
+    except KeyboardInterrupt:
+        _fail("loading was interrupted")
+    prompts = PromptLibrary()
+    chosen: Grader = LLMGrader(model, prompts) if grader_name == "llm" else EvidenceGrader()
+    try:
+        interview, recorder = resume_session(store, summary.id, bank, model, chosen, prompts)
+    except StoreError as exc:
+        _fail(str(exc), exc.hint)
+    answers = sum(t.role == "candidate" for t in interview.turns)
+    click.echo(f"Resuming session {summary.id}: {answers} replies so far, all kept.")
+    if not headless and interview.state == "awaiting_reply":
+        current = interview.current_question
+        for turn in interview.turns:
+            if current is not None and turn.question_id == current.id:
+                who = "Interviewer" if turn.role == "interviewer" else "You"
+                click.echo(f"\n{who}: {strip_control(turn.text)}")
+    _drive(interview, replies, export_path, recorder, resume=True)
+
+
+@cli.command()
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@click.option("--unfinished", is_flag=True, help="Only the sessions that can be resumed.")
+def sessions(limit: int, unfinished: bool) -> None:
+    """List past sessions, newest first."""
+    from interviewer.store import StoreError
+
+    settings = _load_settings()
+    if not settings.store_path.is_file():
+        click.echo(f"No sessions yet (they are stored in {settings.store_path}).")
+        return
+    store = _open_store(settings)
+    try:
+        found = store.unfinished() if unfinished else store.list_sessions()
+    except StoreError as exc:
+        _fail(str(exc), exc.hint)
+    if not found:
+        click.echo("No unfinished sessions." if unfinished else "No sessions yet.")
+        return
+    rows = [
+        [
+            s.id,
+            f"{s.started_at.astimezone():%Y-%m-%d %H:%M}",
+            s.bank_id,
+            s.mode,
+            s.model_id,
+            f"{s.score * 100:.0f}%",
+            f"{s.answered}/{s.question_count}",
+            {"in_progress": "unfinished", "ended_early": "ended early"}.get(s.status, s.status)
+            + (f", {s.regrades} regrade(s)" if s.regrades else ""),
+        ]
+        for s in found[:limit]
+    ]
+    header = ["session", "date", "bank", "mode", "model", "score", "answered", "status"]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    if len(found) > limit:
+        click.echo(f"... and {len(found) - limit} older (--limit N shows more)")
+    if any(s.status == "in_progress" for s in found[:limit]):
+        click.echo("\nUnfinished sessions continue with `interviewer resume ID`.")
+
+
+@cli.command()
+@click.option("--bank", "bank_dir", type=click.Path(path_type=Path), help="Bank for statements.")
+@click.option("--top", type=click.IntRange(1), default=10, show_default=True)
+def stats(bank_dir: Path | None, top: int) -> None:
+    """Progress over time: per session, per question, and the key points you keep missing."""
+    from interviewer.report.stats import render_stats, session_stats
+    from interviewer.store import StoreError
+
+    settings = _load_settings()
+    if not settings.store_path.is_file():
+        click.echo(f"No sessions yet (they are stored in {settings.store_path}).")
+        return
+    store = _open_store(settings)
+    try:
+        transcripts = store.transcripts()
+        summaries = {s.bank_id: s for s in reversed(store.list_sessions())}
+    except StoreError as exc:
+        _fail(str(exc), exc.hint)
+    if not transcripts:
+        click.echo("No sessions yet.")
+        return
+    for i, bank_stats in enumerate(session_stats(transcripts)):
+        summary = summaries[bank_stats.bank_id]
+        bank = _session_bank_quiet(bank_dir, summary)
+        if i:
+            click.echo("")
+        click.echo(render_stats(bank_stats, bank, top=top), nl=False)
+
+
+def _session_bank_quiet(bank_dir: Path | None, summary: Any) -> Any:
+    from interviewer.bank import BankError, load_bank
+    from interviewer.resources import default_bank_dir
+
+    for folder in [bank_dir, Path(summary.bank_path) if summary.bank_path else None]:
+        if folder is None:
+            continue
+        try:
+            bank = load_bank(folder)
+        except BankError:
+            continue
+        if bank.id == summary.bank_id:
+            return bank
+    try:
+        bank = load_bank(default_bank_dir())
+    except BankError:
+        return None
+    return bank if bank.id == summary.bank_id else None
+
+
+@cli.command()
+@click.argument("session_id", required=False)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "json", "html"]),
+    help="Report format (default: from the -o suffix, else md).",
+)
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="Write here (default: stdout)."
+)
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+@click.option("--bank", "bank_dir", type=click.Path(path_type=Path), help="The session's bank.")
+def export(
+    session_id: str | None,
+    fmt: str | None,
+    output: Path | None,
+    force: bool,
+    bank_dir: Path | None,
+) -> None:
+    """Write a session's report as Markdown, JSON or HTML (default: the latest session)."""
+    from interviewer.report import ReportWriteError, render, write_report
+    from interviewer.store import StoreError
+
+    if fmt is None:
+        suffix = output.suffix.lower().lstrip(".") if output is not None else ""
+        fmt = {"md": "md", "markdown": "md", "json": "json", "html": "html", "htm": "html"}.get(
+            suffix, "md"
+        )
+    settings = _load_settings()
+    store = _open_store(settings, must_exist=True)
+    summary = _find_session(store, session_id)
+    try:
+        transcript = store.load_transcript(summary.id)
+    except StoreError as exc:
+        _fail(str(exc), exc.hint)
+    bank = None if fmt == "json" else _session_bank(bank_dir, summary, required=False)
+    text = render(transcript, bank, fmt)  # type: ignore[arg-type]
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        written = write_report(text, output, force=force)
+    except ReportWriteError as exc:
+        _fail(str(exc), exc.hint)
+    click.echo(f"Wrote the {fmt} report of session {summary.id} to {written}", err=True)
+
+
+@cli.command()
+@click.argument("session_id", required=False)
+@click.option("--bank", "bank_dir", type=click.Path(path_type=Path), help="The rubric to use.")
+@_model_options
+@click.option(
+    "--grader",
+    type=click.Choice(["llm", "evidence"]),
+    help="Who grades: the model, or model-free keyword evidence.",
+)
+def regrade(
+    session_id: str | None,
+    bank_dir: Path | None,
+    grader: str | None,
+    **model_flags: Any,
+) -> None:
+    """Re-score a stored session's answers with another model or the current rubric.
+
+    The new grades are stored beside the old ones; `interviewer export` shows what changed.
+    """
+    from interviewer.engine import EvidenceGrader, LLMGrader
+    from interviewer.engine.grading import Grader
+    from interviewer.engine.regrade import regrade_transcript
+    from interviewer.llm.base import ModelError
+    from interviewer.llm.factory import can_grade, open_model
+    from interviewer.prompts import PromptLibrary
+    from interviewer.store import StoreError
+
+    settings = _load_settings(grader=grader, **model_flags)
+    store = _open_store(settings, must_exist=True)
+    summary = _find_session(store, session_id)
+    bank = _session_bank(bank_dir, summary, required=True)
+    grader_name = settings.grader or ("llm" if can_grade(settings) else "evidence")
+    if grader_name == "llm" and not can_grade(settings):
+        _fail(
+            "the built-in demo script cannot grade answers",
+            "use --grader evidence, or give a --script that contains grades",
+        )
+    try:
+        transcript = store.load_transcript(summary.id)
+    except StoreError as exc:
+        _fail(str(exc), exc.hint)
+    try:
+        model = open_model(settings, _status)
+    except ModelError as exc:
+        _fail(str(exc), exc.hint)
+    except KeyboardInterrupt:
+        _fail("loading was interrupted")
+    chosen: Grader = LLMGrader(model, PromptLibrary()) if grader_name == "llm" else EvidenceGrader()
+    try:
+        result = regrade_transcript(transcript, bank, chosen, model.info, on_progress=_status)
+    except ModelError as exc:
+        _fail(f"the regrade stopped: {exc}", exc.hint)
+    except KeyboardInterrupt:
+        _fail("the regrade was interrupted; nothing was stored")
+    try:
+        store.add_regrade(summary.id, result)
+    except StoreError as exc:
+        _fail(str(exc), exc.hint)
+    click.echo(f"Regraded session {summary.id} with {result.grader}:")
+    for before, after in zip(transcript.results, result.results, strict=True):
+        note = (
+            f"  (not graded: {after.grading_error.splitlines()[0]})" if after.grading_error else ""
+        )
+        click.echo(
+            f"  {before.question_id}: {before.score * 100:.0f}% -> {after.score * 100:.0f}%{note}"
+        )
+    click.echo(f"  total: {transcript.score * 100:.0f}% -> {result.score * 100:.0f}%")
+    click.echo(f"The report shows what changed: `interviewer export {summary.id}`.")
 
 
 @cli.command()

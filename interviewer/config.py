@@ -1,7 +1,9 @@
 """Typed settings. Precedence: defaults < config file < ``INTERVIEWER_*`` env vars < CLI flags.
 
 The config file is TOML at ``$INTERVIEWER_CONFIG`` or, by default, ``config.toml`` in the
-user config directory (``~/.config/interviewer/`` on Linux). Nothing is created on import.
+user config directory (``~/.config/interviewer/`` on Linux). Sessions are stored under the user
+data directory (``~/.local/share/interviewer/`` on Linux) unless ``data_dir`` says otherwise.
+Nothing is created on import.
 """
 
 from __future__ import annotations
@@ -68,6 +70,16 @@ class Settings(BaseSettings):
     grader: Literal["llm", "evidence"] | None = None
     """llm: the model grades; evidence: model-free keyword evidence. Default: llm, except
     evidence for the built-in scripted demo (which cannot grade)."""
+    data_dir: Path | None = None
+    """Where sessions are stored (``sessions.db``). Default: the user data directory."""
+    save: bool = True
+    """Record every interview in the session store (``--no-save`` turns it off for one run)."""
+
+    @property
+    def store_path(self) -> Path:
+        """The session database file (not created until a session is recorded)."""
+        base = self.data_dir or Path(platformdirs.user_data_dir(APP_NAME))
+        return base.expanduser() / "sessions.db"
 
     @classmethod
     def settings_customise_sources(

@@ -5,9 +5,7 @@ conversation printed as it goes, the transcript written at the end (even when so
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -30,8 +28,9 @@ from interviewer.engine.events import (
     TurnStarted,
 )
 from interviewer.engine.interview import Interview
+from interviewer.report.write import ReportWriteError, write_atomic
 from interviewer.textutil import strip_control
-from interviewer.transcript import Transcript
+from interviewer.transcript import Transcript, Turn
 
 
 class TranscriptWriteError(OSError):
@@ -93,25 +92,10 @@ def load_answers(path: Path, bank: Bank) -> dict[str, list[str]]:
 
 def write_transcript(transcript: Transcript, path: Path) -> None:
     """Write the transcript JSON atomically: a reader sees the old file or the new, never half."""
-    path = path.expanduser()
-    directory = path.parent
-    if not directory.is_dir():
-        raise TranscriptWriteError(f"{path}: the folder {directory} does not exist")
     try:
-        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    except OSError as exc:
-        raise TranscriptWriteError(f"{path}: cannot write there: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(transcript.model_dump_json(indent=2))
-            out.write("\n")
-        Path(temp_name).replace(path)
-    except OSError as exc:
-        Path(temp_name).unlink(missing_ok=True)
-        raise TranscriptWriteError(f"{path}: cannot write there: {exc.strerror or exc}") from exc
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+        write_atomic(path, transcript.model_dump_json(indent=2) + "\n")
+    except ReportWriteError as exc:
+        raise TranscriptWriteError(str(exc)) from exc
 
 
 class EventPrinter:
@@ -129,8 +113,8 @@ class EventPrinter:
         if isinstance(event, SessionStarted):
             self.mode = event.mode
             self._write(
-                f"Session {event.session_id}: {event.bank_title}, {event.question_count} "
-                f"questions, {event.mode} mode\n"
+                f"Session {event.session_id}{' resumed' if event.resumed else ''}: "
+                f"{event.bank_title}, {event.question_count} questions, {event.mode} mode\n"
             )
         elif isinstance(event, QuestionAsked):
             self._write(f"\n=== Question {event.number}/{event.total}: {event.title} ===\n")
@@ -165,15 +149,31 @@ class EventPrinter:
 ReplySource = Callable[[AwaitingReply], str]
 
 
-def scripted_replies(answers: dict[str, list[str]]) -> ReplySource:
-    """Replies from an answers file; once a question's list is used up, the candidate is silent."""
-    queues = {qid: list(replies) for qid, replies in answers.items()}
+def scripted_replies(
+    answers: dict[str, list[str]], already_given: dict[str, int] | None = None
+) -> ReplySource:
+    """Replies from an answers file; once a question's list is used up, the candidate is silent.
+
+    ``already_given`` (question id -> replies used, see :func:`replies_given`) skips the replies
+    a resumed session has already received, so the same file carries on where it stopped.
+    """
+    given = already_given or {}
+    queues = {qid: list(replies)[given.get(qid, 0) :] for qid, replies in answers.items()}
 
     def next_reply(awaiting: AwaitingReply) -> str:
         queue = queues.get(awaiting.question_id, [])
         return queue.pop(0) if queue else ""
 
     return next_reply
+
+
+def replies_given(turns: Iterable[Turn]) -> dict[str, int]:
+    """How many replies (answers and requests alike) the candidate gave per question."""
+    counts: dict[str, int] = {}
+    for turn in turns:
+        if turn.role == "candidate" and turn.question_id is not None:
+            counts[turn.question_id] = counts.get(turn.question_id, 0) + 1
+    return counts
 
 
 def terminal_replies(stdin: TextIO | None = None, out: TextIO | None = None) -> ReplySource:
@@ -206,19 +206,28 @@ def run_interview(
     *,
     export: Path | None = None,
     cancel: threading.Event | None = None,
+    recorder: Callable[[Event], None] | None = None,
+    resume: bool = False,
 ) -> Transcript:
-    """Drive ``interview`` to the end. The transcript is written to ``export`` even on failure."""
+    """Drive ``interview`` to the end. The transcript is written to ``export`` even on failure.
+
+    ``recorder`` (a :class:`~interviewer.store.SessionRecorder`) sees every event before
+    ``on_event`` does, so what is shown has been stored. ``resume`` continues a restored
+    interview (``Interview.resume()``) instead of starting it.
+    """
 
     def pump(events: Iterable[Event]) -> AwaitingReply | None:
         awaiting = None
         for event in events:
+            if recorder is not None:
+                recorder(event)
             on_event(event)
             if isinstance(event, AwaitingReply):
                 awaiting = event
         return awaiting
 
     try:
-        awaiting = pump(interview.start())
+        awaiting = pump(interview.resume(cancel) if resume else interview.start())
         while awaiting is not None and interview.state == "awaiting_reply":
             awaiting = pump(interview.reply(replies(awaiting), cancel))
     except KeyboardInterrupt:

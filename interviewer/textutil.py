@@ -16,3 +16,22 @@ def strip_control(text: str) -> str:
 def escape_markdown(text: str) -> str:
     """Make text render literally inside a Markdown document."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", strip_control(text))
+
+
+def visible_control(text: str) -> str:
+    """Show control characters as visible symbols (ESC as ␛) instead of dropping them.
+
+    Newlines and tabs stay as they are; C0 characters and DEL become their Unicode control
+    pictures, C1 characters the replacement character. For reports, where text must show what
+    the candidate sent without letting it act on a terminal.
+    """
+    return _CONTROL.sub(_picture, text)
+
+
+def _picture(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)
+    if code == 0x7F:
+        return "\u2421"
+    return "\ufffd"

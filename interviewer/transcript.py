@@ -120,6 +120,34 @@ class QuestionResult(_Record):
     """Why no grade could be produced (the model failed); the question then counts 0."""
     score: float = Field(default=0.0, ge=0, le=1)
     feedback: str | None = None
+    """The feedback card as shown (Markdown: the coach's words, the key points, the reference)."""
+    coach_feedback: str | None = None
+    """The coach's words alone (or why there is no grade), for reports that lay out the rest."""
+
+
+class RegradedQuestion(_Record):
+    """One question's stored answers, graded again."""
+
+    question_id: str
+    rubric_hash: str
+    """The rubric this grade was given against (the bank's current one at regrade time)."""
+    grade: Grade | None = None
+    grading_error: str | None = None
+    score: float = Field(default=0.0, ge=0, le=1)
+
+
+class Regrade(_Record):
+    """A session's answers re-scored by another model or against the current rubric.
+
+    The original grades stay in ``Transcript.results``; each regrade sits beside them.
+    """
+
+    regraded_at: datetime
+    model: ModelInfo
+    grader: str
+    results: list[RegradedQuestion]
+    score: float = Field(ge=0, le=1)
+    """Mean of the regraded question scores over every question of the session."""
 
 
 class Transcript(_Record):
@@ -138,6 +166,8 @@ class Transcript(_Record):
     results: list[QuestionResult]
     score: float = Field(ge=0, le=1)
     """Mean of the question scores over every question of the bank (unanswered count 0)."""
+    regrades: list[Regrade] = Field(default_factory=list)
+    """Later re-scorings of the same answers (``interviewer regrade``), oldest first."""
 
 
 def transcript_json_schema() -> dict[str, object]:

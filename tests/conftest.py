@@ -24,11 +24,13 @@ from interviewer.transcript import InterviewSettings
 def _isolated_config(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """No test reads the developer's own config file or INTERVIEWER_* variables."""
+    """No test reads the developer's own config file or INTERVIEWER_* variables, and every test
+    stores its sessions in a fresh folder of its own (never the user's data directory)."""
     for name in list(os.environ):
         if name.startswith("INTERVIEWER_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("INTERVIEWER_CONFIG", str(tmp_path_factory.getbasetemp() / "no-config.toml"))
+    monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path_factory.mktemp("data")))
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,8 @@ class SessionStarted(_Event):
     bank_title: str
     mode: str
     question_count: int
+    resumed: bool = False
+    """True when a stored session continues (the conversation so far is in ``Interview.turns``)."""
 
 
 class TurnStarted(_Event):

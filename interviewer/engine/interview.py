@@ -7,6 +7,10 @@ The engine decides everything that matters: whether to probe, which key point to
 move on, and the score. The model only phrases follow-ups, clarifications, acknowledgements and
 feedback, and returns per-key-point verdicts. It is pure Python: a generator of events that a TUI
 worker, the headless runner or a test drives one reply at a time.
+
+A session survives its process: :meth:`Interview.snapshot` captures the engine at rest,
+:meth:`Interview.restore` rebuilds it, and :meth:`Interview.resume` continues (see
+:mod:`interviewer.engine.snapshot` for when a snapshot is consistent).
 """
 
 from __future__ import annotations
@@ -43,6 +47,11 @@ from interviewer.engine.grading import (
 )
 from interviewer.engine.intents import Intent, classify_reply
 from interviewer.engine.prefilter import prefilter
+from interviewer.engine.snapshot import (
+    InterviewSnapshot,
+    QuestionSnapshot,
+    check_snapshot_fits,
+)
 from interviewer.llm.base import (
     ChatMessage,
     ChatModel,
@@ -114,6 +123,7 @@ class _QuestionState:
     grade: Grade | None = None
     grading_error: str | None = None
     feedback: str | None = None
+    coach_feedback: str | None = None
     last_prompt: str = ""
     """What the interviewer last asked on this question (the question or a follow-up)."""
 
@@ -129,6 +139,7 @@ class _QuestionState:
             grading_error=self.grading_error,
             score=self.grade.score if self.grade is not None else 0.0,
             feedback=self.feedback,
+            coach_feedback=self.coach_feedback,
         )
 
 
@@ -165,6 +176,7 @@ class Interview:
         ]
         self._current = 0
         self._quick = False
+        self._pending: str | None = None
 
     # ----------------------------------------------------------------- public API
 
@@ -223,15 +235,141 @@ class Interview:
         yield from self._ask(0)
 
     def reply(self, text: str, cancel: threading.Event | None = None) -> Iterator[Event]:
-        """Take one message from the candidate and carry the interview to the next reply."""
+        """Take one message from the candidate and carry the interview to the next reply.
+
+        The first event is the candidate's ``TurnRecorded``: at that point the reply is the
+        snapshot's ``pending_reply``, so a store that saves the snapshot then never loses it.
+        """
         if self.state != "awaiting_reply":
             raise InterviewStateError(
                 "the interview is not waiting for a reply"
                 + (" (it has finished)" if self.state == "finished" else " (call start() first)")
             )
+        if self._pending is not None:
+            raise InterviewStateError("a reply is still being processed (call resume() first)")
         intent = classify_reply(text)
         qs = self._questions[self._current]
+        self._pending = text
         yield self._record("candidate", _CANDIDATE_KIND[intent], text, qs.question.id)
+        yield from self._process_pending(cancel)
+
+    def resume(self, cancel: threading.Event | None = None) -> Iterator[Event]:
+        """Continue a restored interview where its snapshot stopped.
+
+        Yields ``SessionStarted`` (``resumed=True``) and the current ``QuestionAsked``, then
+        processes the pending reply if there is one (grading it, asking the follow-up or the next
+        question), else waits for a reply (``AwaitingReply``). The turns of the conversation so
+        far are in :attr:`turns`. A snapshot taken before the greeting simply starts.
+        """
+        if self.state == "not_started":
+            yield from self.start()
+            return
+        if self.state == "finished":
+            raise InterviewStateError("the interview has finished; there is nothing to resume")
+        qs = self._questions[self._current]
+        yield SessionStarted(
+            session_id=self.session_id,
+            bank_title=self.bank.title,
+            mode=self.settings.mode,
+            question_count=len(self._questions),
+            resumed=True,
+        )
+        yield QuestionAsked(
+            question_id=qs.question.id,
+            title=qs.question.title,
+            number=qs.number,
+            total=len(self._questions),
+        )
+        if self._pending is not None:
+            yield from self._process_pending(cancel)
+        else:
+            yield self._awaiting(qs)
+
+    def snapshot(self) -> InterviewSnapshot:
+        """Everything needed to continue this interview later (consistent only at rest)."""
+        return InterviewSnapshot(
+            session_id=self.session_id,
+            bank_id=self.bank.id,
+            state=self.state,
+            current=self._current,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            ended_early=self.ended_early,
+            settings=self.settings,
+            turns=list(self.turns),
+            questions=[
+                QuestionSnapshot(
+                    question_id=qs.question.id,
+                    rubric_hash=qs.question.rubric_hash,
+                    status=qs.status,
+                    answers=list(qs.answers),
+                    graded_answers=list(qs.graded_answers),
+                    follow_ups=qs.follow_ups,
+                    probed=sorted(qs.probed),
+                    grade=qs.grade,
+                    grading_error=qs.grading_error,
+                    feedback=qs.feedback,
+                    coach_feedback=qs.coach_feedback,
+                    last_prompt=qs.last_prompt,
+                )
+                for qs in self._questions
+            ],
+            pending_reply=self._pending,
+        )
+
+    @classmethod
+    def restore(
+        cls,
+        bank: Bank,
+        model: ChatModel,
+        grader: Grader,
+        snapshot: InterviewSnapshot,
+        prompts: PromptLibrary | None = None,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> Interview:
+        """Rebuild an interview from ``snapshot``; continue it with :meth:`resume`.
+
+        Raises :class:`~interviewer.engine.snapshot.SnapshotMismatchError` when the bank is not
+        the one the snapshot was taken with, or a question's rubric changed since (its grades
+        would mix two rubrics).
+        """
+        check_snapshot_fits(bank, snapshot)
+        interview = cls(
+            bank,
+            model,
+            grader,
+            snapshot.settings,
+            prompts,
+            clock=clock,
+            session_id=snapshot.session_id,
+        )
+        interview.started_at = snapshot.started_at
+        interview.finished_at = snapshot.finished_at
+        interview.ended_early = snapshot.ended_early
+        interview.state = snapshot.state
+        interview.turns = list(snapshot.turns)
+        interview._current = snapshot.current
+        interview._pending = snapshot.pending_reply
+        for qs, saved_q in zip(interview._questions, snapshot.questions, strict=True):
+            qs.status = saved_q.status
+            qs.answers = list(saved_q.answers)
+            qs.graded_answers = list(saved_q.graded_answers)
+            qs.follow_ups = saved_q.follow_ups
+            qs.probed = set(saved_q.probed)
+            qs.grade = saved_q.grade
+            qs.grading_error = saved_q.grading_error
+            qs.feedback = saved_q.feedback
+            qs.coach_feedback = saved_q.coach_feedback
+            qs.last_prompt = saved_q.last_prompt
+        return interview
+
+    def _process_pending(self, cancel: threading.Event | None) -> Iterator[Event]:
+        """Act on the reply taken by :meth:`reply` (already recorded as a turn)."""
+        assert self._pending is not None
+        text = self._pending
+        intent = classify_reply(text)
+        qs = self._questions[self._current]
         if intent == "repeat":
             yield self._record("interviewer", "repeat", qs.last_prompt, qs.question.id)
             yield self._awaiting(qs)
@@ -280,6 +418,8 @@ class Interview:
         yield self._awaiting(qs)
 
     def _awaiting(self, qs: _QuestionState) -> AwaitingReply:
+        # The engine comes to rest here: the reply in flight (if any) is fully processed.
+        self._pending = None
         return AwaitingReply(question_id=qs.question.id, follow_up=qs.follow_ups > 0)
 
     def _clarify(self, qs: _QuestionState, cancel: threading.Event | None) -> Iterator[Event]:
@@ -413,6 +553,7 @@ class Interview:
         )
         yield self._record("interviewer", "summary", summary, None)
         self.finished_at = self._clock()
+        self._pending = None
         yield InterviewFinished(transcript=self.transcript)
 
     def _feedback(self, qs: _QuestionState, cancel: threading.Event | None) -> Iterator[Event]:
@@ -424,6 +565,7 @@ class Interview:
                 "feedback", messages, qs, cancel, max_new_tokens=budget, stream_kind=None
             )
             prose = generated or ""
+        qs.coach_feedback = "\n\n".join(_feedback_intro(qs.result(), prose)) or None
         qs.feedback = feedback_markdown(qs.question, qs.result(), prose)
         yield self._record("interviewer", "feedback", qs.feedback, qs.question.id)
         yield FeedbackGiven(result=qs.result())
@@ -521,8 +663,8 @@ class Interview:
         return TurnRecorded(turn=turn, streamed=streamed)
 
 
-def feedback_markdown(question: Question, result: QuestionResult, prose: str) -> str:
-    """The feedback card: the coach's words, the key points by verdict, the reference answer."""
+def _feedback_intro(result: QuestionResult, prose: str) -> list[str]:
+    """The words of the feedback: why there is no grade (if so), then the coach's own."""
     parts: list[str] = []
     if result.status == "skipped" and not result.answers:
         parts.append("You skipped this question.")
@@ -532,6 +674,12 @@ def feedback_markdown(question: Question, result: QuestionResult, prose: str) ->
         parts.append(_PREFILTER_FEEDBACK[result.grade.prefilter_reason])
     if prose:
         parts.append(prose)
+    return parts
+
+
+def feedback_markdown(question: Question, result: QuestionResult, prose: str) -> str:
+    """The feedback card: the coach's words, the key points by verdict, the reference answer."""
+    parts = _feedback_intro(result, prose)
     if result.grade is not None:
         rows = []
         for verdict in result.grade.key_points:

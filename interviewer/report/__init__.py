@@ -1,0 +1,42 @@
+"""Reports: a stored session rendered as JSON, Markdown or HTML, written atomically.
+
+Pure functions, no textual and no torch:
+
+* ``render(transcript, bank, "md" | "json" | "html") -> str``: ``bank`` supplies key point
+  statements and reference answers (None when it cannot be found: the report says so);
+* ``write_report(text, path, force=False)``: atomic (temp file + rename); refuses to replace an
+  existing file unless ``force``; raises :class:`ReportWriteError` with a clear message.
+
+JSON is the transcript itself (with ``schema_version`` and any regrades) and validates against
+``schemas/transcript.schema.json``. Candidate text renders literally in every format.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, get_args
+
+from interviewer.bank.models import Bank
+from interviewer.report.html import render_html
+from interviewer.report.markdown import render_markdown
+from interviewer.report.view import build_view
+from interviewer.report.write import ReportWriteError, write_atomic
+from interviewer.transcript import Transcript
+
+Format = Literal["md", "json", "html"]
+FORMATS: tuple[str, ...] = get_args(Format)
+
+__all__ = ["FORMATS", "Format", "ReportWriteError", "render", "write_report"]
+
+
+def render(transcript: Transcript, bank: Bank | None, fmt: Format) -> str:
+    """The report of ``transcript`` in ``fmt``."""
+    if fmt == "json":
+        return transcript.model_dump_json(indent=2) + "\n"
+    view = build_view(transcript, bank)
+    return render_markdown(view) if fmt == "md" else render_html(view)
+
+
+def write_report(text: str, path: Path, *, force: bool = False) -> Path:
+    """Write a rendered report atomically; see :func:`interviewer.report.write.write_atomic`."""
+    return write_atomic(path, text, force=force)

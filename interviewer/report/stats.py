@@ -1,0 +1,174 @@
+"""Progress over time: per session, per question and per key point, as text tables and charts.
+
+Computed from stored transcripts (the interview's own grades; regrades are not mixed in). A
+question counts in a session once it was reached (answered or skipped); a key point counts each
+time its question was graded, so the table shows which points this candidate keeps missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from interviewer.bank.models import Bank
+from interviewer.transcript import Transcript
+
+_SPARK = "▁▂▃▄▅▆▇█"
+
+
+@dataclass
+class QuestionProgress:
+    question_id: str
+    title: str
+    scores: list[float] = field(default_factory=list)
+    """One score per session that reached the question, oldest first."""
+
+
+@dataclass
+class KeyPointRecord:
+    question_id: str
+    key_point_id: str
+    covered: int = 0
+    partial: int = 0
+    missed: int = 0
+
+    @property
+    def graded(self) -> int:
+        return self.covered + self.partial + self.missed
+
+    @property
+    def miss_rate(self) -> float:
+        """Share of the weight not earned: missed counts 1, partial 0.5."""
+        return (self.missed + 0.5 * self.partial) / self.graded if self.graded else 0.0
+
+
+@dataclass
+class BankStats:
+    bank_id: str
+    bank_title: str
+    sessions: list[tuple[str, datetime, float, str]] = field(default_factory=list)
+    """(session id, started at, score, status), oldest first."""
+    questions: dict[str, QuestionProgress] = field(default_factory=dict)
+    key_points: dict[tuple[str, str], KeyPointRecord] = field(default_factory=dict)
+
+
+def session_stats(transcripts: Sequence[Transcript]) -> list[BankStats]:
+    """Progress per bank, from transcripts in any order."""
+    by_bank: dict[str, BankStats] = {}
+    for t in sorted(transcripts, key=lambda t: (t.started_at, t.session_id)):
+        stats = by_bank.setdefault(t.bank.id, BankStats(t.bank.id, t.bank.title))
+        stats.sessions.append((t.session_id, t.started_at, t.score, t.status))
+        for r in t.results:
+            if r.status == "not_reached":
+                continue
+            progress = stats.questions.setdefault(
+                r.question_id, QuestionProgress(r.question_id, r.title)
+            )
+            progress.scores.append(r.score)
+            if r.grade is None:
+                continue
+            for verdict in r.grade.key_points:
+                record = stats.key_points.setdefault(
+                    (r.question_id, verdict.key_point_id),
+                    KeyPointRecord(r.question_id, verdict.key_point_id),
+                )
+                if verdict.verdict == "covered":
+                    record.covered += 1
+                elif verdict.verdict == "partial":
+                    record.partial += 1
+                else:
+                    record.missed += 1
+    return list(by_bank.values())
+
+
+def sparkline(values: Sequence[float]) -> str:
+    return "".join(_SPARK[min(int(v * len(_SPARK)), len(_SPARK) - 1)] for v in values)
+
+
+def bar(value: float, width: int = 30) -> str:
+    filled = round(value * width)
+    return "█" * filled + "·" * (width - filled)
+
+
+def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
+    ]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(cells)
+        ).rstrip()
+
+    return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
+def render_stats(stats: BankStats, bank: Bank | None = None, *, top: int = 10) -> str:
+    """The text `interviewer stats` prints for one bank."""
+    out = [f"{stats.bank_title} ({stats.bank_id}): {len(stats.sessions)} session(s)", ""]
+    out.append("Score per session")
+    for session_id, started, score, status in stats.sessions:
+        mark = "" if status == "finished" else f"  ({status.replace('_', ' ')})"
+        out.append(
+            f"  {started:%Y-%m-%d %H:%M}  {bar(score)}  {score * 100:3.0f}%  {session_id}{mark}"
+        )
+    out += ["", "Per question (oldest to newest)"]
+    rows = []
+    order = bank.question_ids if bank is not None else list(stats.questions)
+    for qid in [*order, *(q for q in stats.questions if q not in order)]:
+        progress = stats.questions.get(qid)
+        if progress is None:
+            continue
+        s = progress.scores
+        rows.append(
+            [
+                progress.title,
+                str(len(s)),
+                f"{s[0] * 100:.0f}%",
+                f"{s[-1] * 100:.0f}%",
+                f"{max(s) * 100:.0f}%",
+                f"{sum(s) / len(s) * 100:.0f}%",
+                sparkline(s),
+            ]
+        )
+    out += [
+        "  " + line
+        for line in _table(
+            ["question", "times", "first", "last", "best", "mean", "trend"],
+            rows,
+            right={1, 2, 3, 4, 5},
+        )
+    ]
+    missed = sorted(
+        (k for k in stats.key_points.values() if k.miss_rate > 0),
+        key=lambda k: (-k.miss_rate, -k.graded, k.question_id, k.key_point_id),
+    )[:top]
+    out += ["", "Key points you keep missing (missed counts 1, partial 1/2)"]
+    if not missed:
+        out.append("  none: every graded key point was covered")
+    krows = []
+    for k in missed:
+        statement = k.key_point_id
+        if bank is not None:
+            with contextlib.suppress(KeyError):
+                statement = bank.question(k.question_id).key_point(k.key_point_id).statement
+        if len(statement) > 70:
+            statement = statement[:69] + "…"
+        krows.append(
+            [
+                f"{k.question_id}/{k.key_point_id}",
+                f"{k.missed}/{k.partial}/{k.covered}",
+                f"{bar(k.miss_rate, 10)} {k.miss_rate * 100:.0f}%",
+                statement,
+            ]
+        )
+    if krows:
+        out += [
+            "  " + line
+            for line in _table(
+                ["key point", "missed/partial/covered", "miss rate", "statement"], krows, set()
+            )
+        ]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,170 @@
+"""The session database's schema, as numbered migrations (in the style of simonw/llm).
+
+Each migration is a function that changes the schema one step. :func:`migrate` applies, in
+order, those not yet recorded in the ``_migrations`` table, each in its own transaction with
+its record, so a database is always at a known step. Never edit a migration that has shipped:
+add the next one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Migration = Callable[[sqlite3.Connection], None]
+
+MIGRATIONS: list[Migration] = []
+
+
+class NewerDatabaseError(RuntimeError):
+    """The database was written by a newer interviewer (it has migrations this one lacks)."""
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_sessions_turns_grades(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL,
+            bank_id TEXT NOT NULL,
+            bank_title TEXT NOT NULL,
+            bank_version INTEGER NOT NULL,
+            bank_path TEXT,
+            mode TEXT NOT NULL,
+            backend TEXT NOT NULL,
+            model_id TEXT NOT NULL,
+            model_revision TEXT,
+            model_quantization TEXT,
+            grader TEXT NOT NULL,
+            score REAL NOT NULL DEFAULT 0,
+            turn_count INTEGER NOT NULL DEFAULT 0,
+            last_grade_id INTEGER NOT NULL DEFAULT 0,
+            snapshot_json TEXT NOT NULL,
+            transcript_json TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE questions (
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            question_id TEXT NOT NULL,
+            title TEXT NOT NULL,
+            rubric_hash TEXT NOT NULL,
+            PRIMARY KEY (session_id, question_id)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE turns (
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            idx INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            text TEXT NOT NULL,
+            question_id TEXT,
+            key_point_id TEXT,
+            at TEXT NOT NULL,
+            PRIMARY KEY (session_id, idx)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE grades (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            question_id TEXT NOT NULL,
+            rubric_hash TEXT NOT NULL,
+            grader TEXT NOT NULL,
+            backend TEXT NOT NULL,
+            model_id TEXT NOT NULL,
+            model_revision TEXT,
+            model_quantization TEXT,
+            score REAL NOT NULL,
+            grade_json TEXT NOT NULL,
+            at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX grades_by_session ON grades (session_id, question_id)")
+    db.execute("CREATE INDEX sessions_by_start ON sessions (started_at)")
+
+
+@migration
+def m002_regrades(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE regrades (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            regraded_at TEXT NOT NULL,
+            grader TEXT NOT NULL,
+            backend TEXT NOT NULL,
+            model_id TEXT NOT NULL,
+            model_revision TEXT,
+            model_quantization TEXT,
+            score REAL NOT NULL,
+            regrade_json TEXT NOT NULL
+        )
+        """
+    )
+    # A grade given by a regrade points at it; the interview's own grades have NULL here.
+    db.execute("ALTER TABLE grades ADD COLUMN regrade_id INTEGER REFERENCES regrades(id)")
+
+
+def applied(db: sqlite3.Connection) -> list[str]:
+    """Names of the migrations recorded in the database, in the order they were applied."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    return [row[0] for row in db.execute("SELECT name FROM _migrations ORDER BY rowid")]
+
+
+def migrate(db: sqlite3.Connection, upto: int | None = None) -> list[str]:
+    """Apply the pending migrations (the first ``upto`` only, for tests); return their names.
+
+    The connection must be in autocommit mode (``isolation_level=None``): each migration runs
+    in an explicit transaction together with its record in ``_migrations``.
+    """
+    done = set(applied(db))
+    known = {fn.__name__ for fn in MIGRATIONS}
+    unknown = sorted(done - known)
+    if unknown:
+        raise NewerDatabaseError(
+            f"the database has migrations this version does not know ({', '.join(unknown)}); "
+            "it was written by a newer interviewer"
+        )
+    ran: list[str] = []
+    for fn in MIGRATIONS[:upto]:
+        if fn.__name__ in done:
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated between our read and the lock.
+            if db.execute("SELECT 1 FROM _migrations WHERE name = ?", (fn.__name__,)).fetchone():
+                db.execute("COMMIT")
+                continue
+            fn(db)
+            db.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                (fn.__name__, datetime.now(UTC).isoformat()),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        ran.append(fn.__name__)
+    return ran

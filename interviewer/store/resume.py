@@ -1,0 +1,63 @@
+"""Continue a stored session that stopped before its end.
+
+    interview, recorder = resume_session(store, session_id, bank, model, grader)
+    for event in interview.resume():
+        recorder(event)
+        ...           # then interview.reply(...) as usual
+
+Nothing is replayed through the model: the engine is restored from the session's last
+checkpoint. If the process died while a reply was being processed, that reply is the
+snapshot's ``pending_reply`` and ``Interview.resume()`` processes it first; the interviewer turns
+and grades produced after the checkpoint are dropped, since the resumed engine produces them
+again.
+"""
+
+from __future__ import annotations
+
+from interviewer.bank.models import Bank
+from interviewer.engine.grading import Grader
+from interviewer.engine.interview import Interview
+from interviewer.engine.snapshot import SnapshotMismatchError, check_snapshot_fits
+from interviewer.llm.base import ChatModel
+from interviewer.prompts import PromptLibrary
+from interviewer.store.db import SessionStore, StoreError
+from interviewer.store.recorder import SessionRecorder
+
+
+class ResumeError(StoreError):
+    """The session cannot continue; the message says why and ``hint`` what to do instead."""
+
+
+def check_resumable(store: SessionStore, session_id: str, bank: Bank) -> None:
+    """Raise :class:`ResumeError` unless the session is unfinished and fits ``bank``."""
+    summary = store.get(session_id)
+    if summary.finished:
+        raise ResumeError(
+            f"session {summary.id} has already finished ({summary.status.replace('_', ' ')}, "
+            f"score {summary.score * 100:.0f}%); there is nothing to resume",
+            f"export it: `interviewer export {summary.id}`",
+        )
+    try:
+        check_snapshot_fits(bank, store.load_snapshot(summary.id))
+    except SnapshotMismatchError as exc:
+        raise ResumeError(
+            f"session {summary.id} cannot resume: {exc}",
+            f"its answers are kept: `interviewer regrade {summary.id}` re-scores them against "
+            "the current rubric, or pass --bank with the bank the session was taken on",
+        ) from exc
+
+
+def resume_session(
+    store: SessionStore,
+    session_id: str,
+    bank: Bank,
+    model: ChatModel,
+    grader: Grader,
+    prompts: PromptLibrary | None = None,
+) -> tuple[Interview, SessionRecorder]:
+    """Restore an unfinished session; drive it with ``interview.resume()`` and the recorder."""
+    summary = store.get(session_id)
+    check_resumable(store, summary.id, bank)
+    interview = Interview.restore(bank, model, grader, store.load_snapshot(summary.id), prompts)
+    store.rollback_to_checkpoint(summary.id)
+    return interview, SessionRecorder(store, interview, resumed=True)

@@ -1,0 +1,119 @@
+"""A real crash: a headless interview killed with SIGKILL mid-session, then resumed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from interviewer.cli import cli
+from interviewer.transcript import Transcript
+
+EXAMPLE_ANSWERS = Path(__file__).parent.parent / "examples" / "answers.json"
+
+
+def candidate_turns(db_path: Path) -> list[tuple[str, str]]:
+    if not db_path.is_file():
+        return []
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+    try:
+        rows = db.execute(
+            "SELECT question_id, text FROM turns WHERE role = 'candidate' ORDER BY session_id, idx"
+        ).fetchall()
+    except sqlite3.OperationalError:  # the schema is not there yet
+        return []
+    finally:
+        db.close()
+    return [(str(q), str(t)) for q, t in rows]
+
+
+def test_sigkill_mid_session_then_resume_loses_nothing(tmp_path):
+    db_path = Path(os.environ["INTERVIEWER_DATA_DIR"]) / "sessions.db"
+    env = {**os.environ, "INTERVIEWER_TEST_DELAY_AFTER_TURN": "0.1"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "interviewer",
+            "run",
+            "--headless",
+            "--backend",
+            "scripted",
+            "--answers",
+            str(EXAMPLE_ANSWERS),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while len(candidate_turns(db_path)) < 4:
+            assert proc.poll() is None, f"the run ended before the kill: {proc.stderr.read()!r}"
+            assert time.monotonic() < deadline, "the run recorded no turns"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    before = candidate_turns(db_path)
+    assert len(before) >= 4
+
+    listed = CliRunner().invoke(cli, ["sessions", "--unfinished"], catch_exceptions=False)
+    assert "unfinished" in listed.output and "interviewer resume ID" in listed.output
+
+    out = tmp_path / "resumed.json"
+    resumed = CliRunner().invoke(
+        cli,
+        [
+            "resume",
+            "--headless",
+            "--backend",
+            "scripted",
+            "--answers",
+            str(EXAMPLE_ANSWERS),
+            "--export",
+            str(out),
+        ],
+        catch_exceptions=False,
+    )
+    assert resumed.exit_code == 0, resumed.output
+    assert "resumed" in resumed.output and "all kept" in resumed.output
+    final = Transcript.model_validate_json(out.read_text())
+    assert final.status == "finished"
+    given = [(t.question_id, t.text) for t in final.turns if t.role == "candidate"]
+    assert given[: len(before)] == before  # every reply given before the kill, in order
+
+    # ... and the whole session ends exactly as an uninterrupted one does
+    reference = tmp_path / "reference.json"
+    uninterrupted = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            "--headless",
+            "--backend",
+            "scripted",
+            "--answers",
+            str(EXAMPLE_ANSWERS),
+            "--export",
+            str(reference),
+            "--no-save",
+        ],
+        catch_exceptions=False,
+    )
+    assert uninterrupted.exit_code == 0
+    expected = Transcript.model_validate_json(reference.read_text())
+    assert given == [(t.question_id, t.text) for t in expected.turns if t.role == "candidate"]
+    assert [(r.question_id, r.answers, r.score) for r in final.results] == [
+        (r.question_id, r.answers, r.score) for r in expected.results
+    ]
+    assert final.score == expected.score
