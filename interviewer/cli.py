@@ -359,26 +359,11 @@ def _find_session(store: Any, session_id: str | None, *, unfinished: bool = Fals
 
 def _session_bank(bank_dir: Path | None, summary: Any, *, required: bool) -> Any:
     """The bank a stored session was taken on: --bank, the folder it came from, or built-in."""
-    from interviewer.bank import BankError, load_bank
-    from interviewer.resources import default_bank_dir
+    from interviewer.store.resume import find_session_bank
 
-    candidates: list[Path] = []
-    if bank_dir is not None:
-        candidates.append(bank_dir)
-    else:
-        if summary.bank_path:
-            candidates.append(Path(summary.bank_path))
-        candidates.append(default_bank_dir())
-    problems = []
-    for folder in candidates:
-        try:
-            bank = load_bank(folder)
-        except BankError as exc:
-            problems.append(f"{folder}: {exc}")
-            continue
-        if bank.id == summary.bank_id:
-            return bank
-        problems.append(f"{folder}: holds the bank '{bank.id}'")
+    bank, problems = find_session_bank(summary, bank_dir)
+    if bank is not None:
+        return bank
     if required:
         _fail(
             f"the bank '{summary.bank_id}' of session {summary.id} cannot be found:\n"
@@ -573,23 +558,9 @@ def stats(bank_dir: Path | None, top: int) -> None:
 
 
 def _session_bank_quiet(bank_dir: Path | None, summary: Any) -> Any:
-    from interviewer.bank import BankError, load_bank
-    from interviewer.resources import default_bank_dir
+    from interviewer.store.resume import find_session_bank
 
-    for folder in [bank_dir, Path(summary.bank_path) if summary.bank_path else None]:
-        if folder is None:
-            continue
-        try:
-            bank = load_bank(folder)
-        except BankError:
-            continue
-        if bank.id == summary.bank_id:
-            return bank
-    try:
-        bank = load_bank(default_bank_dir())
-    except BankError:
-        return None
-    return bank if bank.id == summary.bank_id else None
+    return find_session_bank(summary, bank_dir)[0]
 
 
 @cli.command()

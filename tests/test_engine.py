@@ -398,3 +398,32 @@ def test_a_quick_end_makes_no_more_model_calls(small_bank, make_interview):
     assert model.remaining == 0 and len(model.calls) == 2  # no feedback call after the end
     card = next(e for e in events if isinstance(e, FeedbackGiven)).result.feedback
     assert "Score: 50%" in card and "SECRET-REFERENCE-alpha" in card
+
+
+def test_abandon_after_a_cancelled_step_waits_for_the_next_reply(small_bank, make_interview):
+    import threading
+
+    from interviewer.llm.base import GenerationCancelled
+
+    alpha = small_bank.question("alpha")
+    interview, _ = make_interview(
+        small_bank,
+        [text_step("clarify", "I mean the fruit."), grade_step(alpha, {"apple": "covered"})],
+        mode="exam",
+        max_follow_ups=0,
+        acknowledge=False,
+    )
+    drain(interview.start())
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(GenerationCancelled):
+        drain(interview.reply("/clarify", cancel))
+    with pytest.raises(InterviewStateError):  # a reply is still in flight
+        drain(interview.reply("apple"))
+    events = drain(interview.abandon())
+    assert isinstance(events[-1], AwaitingReply) and events[-1].question_id == "alpha"
+    drain(interview.reply("apple"))  # graded by step 2 (the cancelled call used step 1)
+    assert [t.kind for t in interview.turns if t.role == "candidate"] == [
+        "clarify_request",
+        "answer",
+    ]

@@ -285,6 +285,17 @@ class Interview:
         else:
             yield self._awaiting(qs)
 
+    def abandon(self) -> Iterator[Event]:
+        """The candidate stopped the interviewer mid-reply (Ctrl+C in the TUI).
+
+        The candidate's message stays recorded (and an answer stays among the answers, graded
+        with the next one); what the model was producing for it is dropped, and the interview
+        waits for the next reply on the same question.
+        """
+        if self.state != "awaiting_reply":
+            raise InterviewStateError("the interview is not running")
+        yield self._awaiting(self._questions[self._current])
+
     def snapshot(self) -> InterviewSnapshot:
         """Everything needed to continue this interview later (consistent only at rest)."""
         return InterviewSnapshot(
@@ -560,7 +571,7 @@ class Interview:
         prose = ""
         if qs.grade is not None and qs.grade.prefilter_reason is None and not self._quick:
             messages = self.prompts.feedback_messages(qs.question, qs.grade.key_points)
-            budget = 90 + 30 * len(qs.question.key_points)  # 3-5 sentences, more for more points
+            budget = 60 + 30 * len(qs.question.key_points)  # 3-5 sentences, more for more points
             generated = yield from self._generate(
                 "feedback", messages, qs, cancel, max_new_tokens=budget, stream_kind=None
             )

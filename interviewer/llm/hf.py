@@ -375,36 +375,26 @@ class HFModel:
 
     # ----------------------------------------------------------------- generation
 
-    def _generate(
+    def _generation_kwargs(
         self,
         messages: Sequence[ChatMessage],
         options: GenerationOptions,
-        cancel: threading.Event | None,
+        halt: Callable[[], bool],
         logits_processor: Any = None,
-    ) -> Iterator[str]:
+    ) -> dict[str, Any]:
+        """The ``generate()`` arguments for one call; ``halt`` is read before every token."""
         import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
-
-        inputs = self.render(messages).to(self.model.device)
-        stop = threading.Event()
+        from transformers import StoppingCriteria, StoppingCriteriaList
 
         class _Stop(StoppingCriteria):
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                halt = stop.is_set() or (cancel is not None and cancel.is_set())
                 return torch.full(
-                    (input_ids.shape[0],), halt, dtype=torch.bool, device=input_ids.device
+                    (input_ids.shape[0],), halt(), dtype=torch.bool, device=input_ids.device
                 )
 
-        streamer = TextIteratorStreamer(
-            self.tokenizer,
-            skip_prompt=True,
-            skip_special_tokens=True,
-            timeout=self.config.poll_seconds,
-        )
         kwargs: dict[str, Any] = {
-            **inputs,
+            **self.render(messages).to(self.model.device),
             "max_new_tokens": options.max_new_tokens,
-            "streamer": streamer,
             "stopping_criteria": StoppingCriteriaList([_Stop()]),
             "eos_token_id": self._eos_ids,
             "pad_token_id": self.tokenizer.pad_token_id
@@ -417,6 +407,58 @@ class HFModel:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         if logits_processor is not None:
             kwargs["logits_processor"] = [logits_processor]
+        return kwargs
+
+    def _generate_text(
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        cancel: threading.Event | None,
+        logits_processor: Any = None,
+    ) -> str:
+        """Generate without streaming, in the caller's thread (structured output needs the
+        whole text anyway, and skipping the streamer saves a decode per token)."""
+        import torch
+
+        kwargs = self._generation_kwargs(
+            messages, options, lambda: cancel is not None and cancel.is_set(), logits_processor
+        )
+        prompt_length = kwargs["input_ids"].shape[1]
+        with self._lock:
+            try:
+                with torch.inference_mode():
+                    output = self.model.generate(**kwargs)
+            except Exception as exc:
+                raise self._generation_error(exc) from exc
+        if cancel is not None and cancel.is_set():
+            raise GenerationCancelled("generation cancelled")
+        text: str = self.tokenizer.decode(output[0, prompt_length:], skip_special_tokens=True)
+        return text
+
+    def _generate(
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        cancel: threading.Event | None,
+        logits_processor: Any = None,
+    ) -> Iterator[str]:
+        import torch
+        from transformers import TextIteratorStreamer
+
+        stop = threading.Event()
+        kwargs = self._generation_kwargs(
+            messages,
+            options,
+            lambda: stop.is_set() or (cancel is not None and cancel.is_set()),
+            logits_processor,
+        )
+        streamer = TextIteratorStreamer(
+            self.tokenizer,
+            skip_prompt=True,
+            skip_special_tokens=True,
+            timeout=self.config.poll_seconds,
+        )
+        kwargs["streamer"] = streamer
         failure: list[BaseException] = []
 
         def work() -> None:
@@ -510,14 +552,14 @@ class HFModel:
             from xgrammar.contrib.hf import LogitsProcessor
         except ImportError:
             return generate_with_retries(
-                lambda conversation: "".join(self.stream(conversation, options, cancel)),
+                lambda conversation: self._generate_text(conversation, options, cancel),
                 messages,
                 output_type,
             )
         problem = ""
         for _ in range(2):
             processor = LogitsProcessor(self._grammar(output_type))  # one per generate() call
-            text = "".join(self._generate(messages, options, cancel, processor))
+            text = self._generate_text(messages, options, cancel, processor)
             for candidate in (text, repair_truncated(text)):
                 try:
                     return parse_structured(candidate, output_type)

@@ -14,18 +14,46 @@ again.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from interviewer.bank.loader import BankError, load_bank
 from interviewer.bank.models import Bank
 from interviewer.engine.grading import Grader
 from interviewer.engine.interview import Interview
 from interviewer.engine.snapshot import SnapshotMismatchError, check_snapshot_fits
 from interviewer.llm.base import ChatModel
 from interviewer.prompts import PromptLibrary
-from interviewer.store.db import SessionStore, StoreError
+from interviewer.store.db import SessionStore, SessionSummary, StoreError
 from interviewer.store.recorder import SessionRecorder
 
 
 class ResumeError(StoreError):
     """The session cannot continue; the message says why and ``hint`` what to do instead."""
+
+
+def find_session_bank(
+    summary: SessionSummary, bank_dir: Path | None = None
+) -> tuple[Bank | None, list[str]]:
+    """The bank a stored session was taken on: ``bank_dir`` if given, else the folder it came
+    from, else the built-in bank; with what was wrong with each place that did not fit."""
+    from interviewer.resources import default_bank_dir
+
+    if bank_dir is not None:
+        candidates = [bank_dir]
+    else:
+        candidates = [Path(summary.bank_path)] if summary.bank_path else []
+        candidates.append(default_bank_dir())
+    problems: list[str] = []
+    for folder in candidates:
+        try:
+            bank = load_bank(folder)
+        except BankError as exc:
+            problems.append(f"{folder}: {exc}")
+            continue
+        if bank.id == summary.bank_id:
+            return bank, problems
+        problems.append(f"{folder}: holds the bank '{bank.id}'")
+    return None, problems
 
 
 def check_resumable(store: SessionStore, session_id: str, bank: Bank) -> None:

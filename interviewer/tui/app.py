@@ -8,8 +8,9 @@ torch is imported only inside the loading worker, so the first paint does not wa
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -99,6 +100,10 @@ class InterviewerApp(App[None]):
         self._load_generation = 0
         self._quitting = False
         self.last_export: Path | None = None
+        self.store: Any = None
+        """The session store (opened on first use; None when saving is off or it failed)."""
+        self.recorder: Callable[[Event], None] | None = None
+        self.resume_id: str | None = None
 
     # ----------------------------------------------------------------- start and load
 
@@ -111,17 +116,21 @@ class InterviewerApp(App[None]):
         else:
             self.push_screen(StartScreen(self.settings))
 
-    def begin(self, settings: Settings) -> None:
-        """Check the bank, then load the model behind the loading screen."""
+    def begin(self, settings: Settings, resume_id: str | None = None) -> None:
+        """Check the bank (the session's own when resuming), then load the model."""
         from interviewer.bank import BankError, load_bank
         from interviewer.resources import default_bank_dir
         from interviewer.tui.screens import LoadingScreen
 
+        self.resume_id = resume_id
         try:
-            self.bank = load_bank(settings.bank or default_bank_dir())
-        except BankError as exc:
-            self.notify(str(exc), title="The bank cannot be used", severity="error", timeout=15)
-            if not self.screen_stack or len(self.screen_stack) <= 1:
+            if resume_id is not None:
+                settings = self._prepare_resume(settings, resume_id)
+            else:
+                self.bank = load_bank(settings.bank or default_bank_dir())
+        except (BankError, ValueError) as exc:
+            self.notify(str(exc), title="Cannot start", severity="error", timeout=15)
+            if len(self.screen_stack) <= 1:
                 from interviewer.tui.screens import StartScreen
 
                 self.push_screen(StartScreen(settings))
@@ -130,6 +139,50 @@ class InterviewerApp(App[None]):
         self._load_generation += 1
         self.push_screen(LoadingScreen(self._model_label(settings)))
         self._load_model(settings, self._load_generation)
+
+    def _prepare_resume(self, settings: Settings, session_id: str) -> Settings:
+        """Find the session's bank and model; raise ValueError with what is wrong."""
+        from interviewer.store import StoreError, check_resumable
+        from interviewer.store.resume import find_session_bank
+
+        store = self.open_store()
+        if store is None:
+            raise ValueError("the session store cannot be opened")
+        try:
+            summary = store.get(session_id)
+            bank, problems = find_session_bank(summary)
+            if bank is None:
+                raise ValueError(
+                    f"the bank '{summary.bank_id}' of this session cannot be found: "
+                    + "; ".join(problems)
+                )
+            check_resumable(store, summary.id, bank)
+        except StoreError as exc:
+            raise ValueError(f"{exc} ({exc.hint})" if exc.hint else str(exc)) from exc
+        self.bank = bank
+        same_backend = summary.backend == settings.backend == "hf"
+        if same_backend and settings.model is None and summary.model_id:
+            settings = settings.model_copy(update={"model": summary.model_id})
+        if summary.grader == "evidence":
+            settings = settings.model_copy(update={"grader": "evidence"})
+        return settings.model_copy(update={"mode": summary.mode})
+
+    def open_store(self) -> Any:
+        """The session store, opened once; None (after a warning) when it cannot be used."""
+        if self.store is None and self.settings.save:
+            from interviewer.store import SessionStore, StoreError
+
+            try:
+                self.store = SessionStore(self.settings.store_path)
+            except StoreError as exc:
+                self.notify(
+                    f"{exc}. This interview will not be saved. {exc.hint}",
+                    title="Session store unavailable",
+                    severity="warning",
+                    timeout=15,
+                )
+                self.settings = self.settings.model_copy(update={"save": False})
+        return self.store
 
     def _model_label(self, settings: Settings) -> str:
         if settings.backend == "scripted":
@@ -205,6 +258,7 @@ class InterviewerApp(App[None]):
         from interviewer.engine.grading import Grader
         from interviewer.llm.factory import can_grade
         from interviewer.prompts import PromptLibrary
+        from interviewer.store import SessionRecorder, StoreError, resume_session
         from interviewer.transcript import InterviewSettings
         from interviewer.tui.screens import InterviewScreen
 
@@ -215,22 +269,38 @@ class InterviewerApp(App[None]):
         grader: Grader = (
             LLMGrader(message.model, prompts) if grader_name == "llm" else EvidenceGrader()
         )
-        self.interview = Interview(
-            self.bank,
-            message.model,
-            grader,
-            InterviewSettings(mode=self.settings.mode, max_follow_ups=self.settings.max_follow_ups),
-            prompts,
-        )
+        store = self.open_store()
+        try:
+            if self.resume_id is not None and store is not None:
+                self.interview, self.recorder = resume_session(
+                    store, self.resume_id, self.bank, message.model, grader, prompts
+                )
+            else:
+                self.interview = Interview(
+                    self.bank,
+                    message.model,
+                    grader,
+                    InterviewSettings(
+                        mode=self.settings.mode, max_follow_ups=self.settings.max_follow_ups
+                    ),
+                    prompts,
+                )
+                self.recorder = SessionRecorder(store, self.interview) if store else None
+        except StoreError as exc:
+            self.notify(f"{exc}. {exc.hint}", title="Cannot start", severity="error", timeout=15)
+            self.cancel_load()
+            return
         self.switch_screen(InterviewScreen(self.interview))
-        self.run_engine(None)
+        self.run_engine(None, resume=self.resume_id is not None)
 
     # ----------------------------------------------------------------- the engine
 
     @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
-    def run_engine(self, reply: str | None, end: bool = False) -> None:
-        """Advance the interview by one candidate message (None: start; ``end``: finish now)."""
+    def run_engine(self, reply: str | None, end: bool = False, resume: bool = False) -> None:
+        """Advance the interview by one candidate message (None: start or resume; ``end``:
+        finish now). Each event is recorded in the store before the screen sees it."""
         from interviewer.llm.base import GenerationCancelled, ModelError
+        from interviewer.store import StoreError
 
         interview = self.interview
         assert interview is not None
@@ -238,17 +308,28 @@ class InterviewerApp(App[None]):
             self.cancel = threading.Event()  # one signal per step: a stop ends this step only
         self.engine_idle.clear()
         error: str | None = None
-        try:
-            if reply is None and not end:
-                events = interview.start()
-            elif end:
-                events = interview.end(self.cancel, quick=self.cancel.is_set())
-            else:
-                events = interview.reply(reply or "", self.cancel)
+
+        def pump(events: Iterable[Event]) -> None:
             for event in events:
+                if self.recorder is not None:
+                    self.recorder(event)
                 self.post_message(EngineEvent(event))
+
+        try:
+            if resume:
+                pump(interview.resume(self.cancel))
+            elif reply is None and not end:
+                pump(interview.start())
+            elif end:
+                pump(interview.end(self.cancel, quick=self.cancel.is_set()))
+            else:
+                pump(interview.reply(reply or "", self.cancel))
         except GenerationCancelled:
-            error = None
+            if not self._quitting and interview.state == "awaiting_reply":
+                # Ctrl+C: keep what the candidate said, drop the half-spoken reply.
+                pump(interview.abandon())
+        except StoreError as exc:
+            error = f"the session could not be saved: {exc}. {exc.hint}"
         except ModelError as exc:
             error = exc.describe()
         except Exception as exc:  # shown, and the interview can still be ended and exported
@@ -299,21 +380,26 @@ class InterviewerApp(App[None]):
 
         return await asyncio.to_thread(self.engine_idle.wait, seconds)
 
-    def export_transcript(self, path: Path | None = None) -> Path | None:
-        """Write the transcript JSON (atomically); return where, or None after a clear notice."""
-        from interviewer.headless import TranscriptWriteError, write_transcript
+    def export_report(self, fmt: str = "json", path: Path | None = None) -> Path | None:
+        """Write the report (md, html or json) atomically; return where, or None after a notice."""
+        from interviewer.report import ReportWriteError, render, write_report
 
         if self.interview is None:
             return None
         transcript = self.interview.transcript
-        target = path or Path.cwd() / f"interview-{transcript.session_id}.json"
+        if self.store is not None:  # the stored one also carries any regrades
+            from interviewer.store import StoreError
+
+            with contextlib.suppress(StoreError):
+                transcript = self.store.load_transcript(transcript.session_id)
+        target = path or Path.cwd() / f"interview-{transcript.session_id}.{fmt}"
         try:
-            write_transcript(transcript, target)
-        except TranscriptWriteError as exc:
+            write_report(render(transcript, self.bank, fmt), target)  # type: ignore[arg-type]
+        except ReportWriteError as exc:
             self.notify(str(exc), title="Export failed", severity="error", timeout=10)
             return None
         self.last_export = target
-        self.notify(f"Transcript written to {target}", title="Exported")
+        self.notify(f"Report written to {target}", title="Exported")
         return target
 
 

@@ -104,17 +104,54 @@ class StartScreen(Screen[None]):
             yield Static(Content("GPU: checking..."), id="gpu")
             with Center():
                 yield Button("Start the interview", variant="primary", id="start")
+            with Vertical(id="resume", classes="hidden"):
+                yield Label("Unfinished interviews (stopped by a crash, a closed window, ...)")
+                yield Select[str]([], id="resume-session", allow_blank=True, prompt="choose one")
+                with Center():
+                    yield Button("Resume", id="resume-button")
         yield Footer()
 
     def on_mount(self) -> None:
         if not _app(self).live:
             for field in self.query(Input):
                 field.cursor_blink = False
+        self.call_after_refresh(self._offer_resume)
         if self.settings.backend == "scripted":
             self.query_one("#gpu", Static).update(Content("Backend: scripted (no model is loaded)"))
         else:
             # Well after the first frame: importing torch, even in a thread, holds the GIL.
             self.set_timer(0.3, self._probe_gpu)
+
+    def _offer_resume(self) -> None:
+        from interviewer.store import StoreError
+
+        store = _app(self).open_store()
+        if store is None:
+            return
+        try:
+            unfinished = store.unfinished()
+        except StoreError:
+            return
+        if not unfinished:
+            return
+        options = [
+            (
+                f"{s.started_at:%Y-%m-%d %H:%M} | {s.bank_title} | {s.mode} | "
+                f"{s.answered}/{s.question_count} answered | {s.model_id}",
+                s.id,
+            )
+            for s in unfinished
+        ]
+        choice = self.query_one("#resume-session", Select)
+        choice.set_options(options)
+        choice.value = options[0][1]
+        self.query_one("#resume").remove_class("hidden")
+
+    @on(Button.Pressed, "#resume-button")
+    def resume(self) -> None:
+        choice = self.query_one("#resume-session", Select)
+        if isinstance(choice.value, str):
+            _app(self).begin(self.settings, resume_id=choice.value)
 
     @work(thread=True, exclusive=True, group="probe", exit_on_error=False)
     def _probe_gpu(self) -> None:
@@ -231,8 +268,18 @@ class InterviewScreen(Screen[None]):
         )
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.query_one("#conversation", VerticalScroll).anchor()
+    async def on_mount(self) -> None:
+        conversation = self.query_one("#conversation", VerticalScroll)
+        # A resumed interview: show the conversation so far before it goes on.
+        restored = [
+            CandidateMessage(t.text, kind=t.kind)
+            if t.role == "candidate"
+            else InterviewerMessage(strip_control(t.text), kind=t.kind)
+            for t in self.interview.turns
+        ]
+        if restored:
+            await conversation.mount_all(restored)
+        conversation.anchor()
         answer = self.query_one("#answer", TextArea)
         answer.focus()
         if _app(self).live:
@@ -382,7 +429,9 @@ class ReportScreen(Screen[None]):
     """Scores, a chart, every key point with the evidence, and export."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("x", "export", "Export JSON"),
+        Binding("m", "export('md')", "Export Markdown"),
+        Binding("h", "export('html')", "Export HTML"),
+        Binding("x", "export('json')", "Export JSON"),
         Binding("q", "app.quit", "Quit", show=False),
     ]
 
@@ -405,13 +454,26 @@ class ReportScreen(Screen[None]):
             yield ScoreChart(t.results, id="chart")
             yield Markdown(report_markdown(t, self.bank), id="details")
             with Horizontal(id="report-buttons"):
-                yield Button("Export JSON", variant="primary", id="export")
+                yield Button("Export Markdown", variant="primary", id="export-md")
+                yield Button("Export HTML", id="export-html")
+                yield Button("Export JSON", id="export-json")
                 yield Button("Quit", id="quit")
         yield Footer()
 
-    @on(Button.Pressed, "#export")
-    def action_export(self) -> None:
-        _app(self).export_transcript()
+    def action_export(self, fmt: str) -> None:
+        _app(self).export_report(fmt)
+
+    @on(Button.Pressed, "#export-md")
+    def export_md(self) -> None:
+        self.action_export("md")
+
+    @on(Button.Pressed, "#export-html")
+    def export_html(self) -> None:
+        self.action_export("html")
+
+    @on(Button.Pressed, "#export-json")
+    def export_json(self) -> None:
+        self.action_export("json")
 
     @on(Button.Pressed, "#quit")
     async def quit(self) -> None:

@@ -65,9 +65,14 @@ async def test_a_whole_interview(demo_app, tmp_path, monkeypatch, mode):
         assert transcript.results[0].follow_ups == 1
         assert len(bubbles(app)) == 0  # the report is its own screen
 
-        await pilot.press("x")
+        for key in ("x", "m", "h"):
+            await pilot.press(key)
         await pilot.pause()
         exported = tmp_path / f"interview-{transcript.session_id}.json"
+        markdown = (tmp_path / f"interview-{transcript.session_id}.md").read_text()
+        assert "Serverless runs on a shared pool" in markdown
+        html = (tmp_path / f"interview-{transcript.session_id}.html").read_text()
+        assert "<svg" in html and "<script" not in html
         data = json.loads(exported.read_text())
         schema = json.loads((resource_dir("schemas") / "transcript.schema.json").read_text())
         jsonschema.validate(data, schema)
@@ -183,3 +188,43 @@ def test_first_paint_comes_before_torch_is_imported():
     seconds, torch_loaded = module.measure()
     assert not torch_loaded
     assert seconds < 5.0  # generous: CI machines are busy; the target (1 s) is measured apart
+
+
+async def test_an_interrupted_interview_is_offered_and_resumed(demo_app):
+    from interviewer.config import Settings
+    from interviewer.store import SessionStore
+
+    first = demo_app(mode="exam", max_follow_ups=0)
+    async with first.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        await answer(pilot, GOOD)
+        session_id = first.interview.session_id
+        # the window closes mid-interview: no /end, no report
+    store = SessionStore(Settings().store_path)
+    (unfinished,) = store.unfinished()
+    assert unfinished.id == session_id and unfinished.answered == 1
+
+    second = demo_app(start_now=False)
+    async with second.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        assert not second.screen.query_one("#resume").has_class("hidden")
+        assert second.screen.query_one("#resume-session").value == session_id
+        second.screen.query_one("#resume-button").press()
+        await settle(pilot)
+        assert isinstance(second.screen, InterviewScreen), [
+            n.message for n in second._notifications
+        ]
+        assert second.interview.session_id == session_id
+        shown = [
+            str(m.query_one(".body", Static).render())
+            for m in second.screen.query(CandidateMessage)
+        ]
+        assert shown == [GOOD]  # the conversation so far is back on screen
+        assert second.screen.query_one(StatusBar).progress.startswith("Question 2/6")
+        for _ in range(5):
+            await answer(pilot, "/skip")
+        assert isinstance(second.screen, ReportScreen)
+    finished = SessionStore(Settings().store_path).load_transcript(session_id)
+    assert finished.status == "finished"
+    assert finished.results[0].answers == [GOOD]

@@ -47,15 +47,19 @@ async def test_a_tiny_real_model_streams_into_the_conversation(load_tiny):
 
 
 class Endless:
-    """The real tiny model, asked for (nearly) endless replies."""
+    """The real tiny model, asked for endless replies (its end-of-turn tokens suppressed, so a
+    random model cannot stop early by chance)."""
 
     def __init__(self, model: Any) -> None:
         self.model = model
         self.info = model.info
 
     def stream(self, messages, options, cancel=None):
+        from transformers import SuppressTokensLogitsProcessor
+
         endless = GenerationOptions(purpose=options.purpose, max_new_tokens=100_000)
-        return self.model.stream(messages, endless, cancel)
+        no_eos = SuppressTokensLogitsProcessor(self.model._eos_ids)
+        return self.model._generate(messages, endless, cancel, no_eos)
 
     def generate_structured(self, messages, output_type, options, cancel=None):
         return self.model.generate_structured(messages, output_type, options, cancel)
