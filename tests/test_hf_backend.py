@@ -370,3 +370,25 @@ def test_headless_interview_end_to_end_with_a_tiny_model(tiny_models, tmp_path):
     assert first.grade is not None and len(first.grade.key_points) == 2
     assert first.follow_ups <= 1 and second.follow_ups <= 1
     assert any(t.kind == "repeat" for t in transcript.turns)
+
+
+def test_download_progress_reaches_the_callback_in_bytes():
+    from interviewer.llm.hf import progress_bar_class
+
+    seen = []
+    bar = progress_bar_class(lambda done, total: seen.append((done, total)))(
+        total=1000, unit="B", desc="Downloading bytes"
+    )
+    bar.update(300)
+    bar.update(700)
+    bar.close()
+    files = progress_bar_class(lambda done, total: seen.append(("files", done)))(total=3)
+    files.update(1)  # huggingface_hub's per-file bar counts files, not bytes: not reported
+    files.close()
+    assert seen == [(300, 1000), (1000, 1000)]
+
+
+def test_a_local_model_reports_its_size(tiny_models):
+    statuses = []
+    load_hf_model(HFModelConfig(model=str(tiny_models["chatml"])), on_status=statuses.append)
+    assert any("GiB of weights" in s for s in statuses)

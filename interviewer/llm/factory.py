@@ -18,8 +18,14 @@ def can_grade(settings: Settings) -> bool:
     return settings.backend == "hf" or settings.script is not None
 
 
-def open_model(settings: Settings, on_status: Callable[[str], None]) -> ChatModel:
-    """Build or load the chat model; raises ModelError with advice when it cannot."""
+def open_model(
+    settings: Settings,
+    on_status: Callable[[str], None],
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ChatModel:
+    """Build or load the chat model; raises ModelError with advice when it cannot.
+
+    ``on_status`` hears each stage; ``on_progress`` (bytes done, bytes total) a download."""
     if settings.backend == "scripted":
         if settings.script is not None:
             return ScriptedModel.from_file(settings.script)
@@ -44,7 +50,9 @@ def open_model(settings: Settings, on_status: Callable[[str], None]) -> ChatMode
         allow_pickle=settings.allow_pickle,
         chat_template=settings.chat_template,
     )
-    model = load_hf_model(config, smaller=smaller_than(model_id), on_status=on_status)
+    model = load_hf_model(
+        config, smaller=smaller_than(model_id), on_status=on_status, on_progress=on_progress
+    )
     on_status(
         f"Loaded {model.info.model_id} ({model.info.quantization}) in {model.load_seconds:.1f} s"
     )

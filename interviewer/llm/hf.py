@@ -576,13 +576,96 @@ def _commit_hash(model: Any) -> str | None:
     return str(value) if value else None
 
 
+GIB = 1024**3
+
+_HUB_FILES = ["*.json", "*.safetensors", "*.jinja", "tokenizer*", "*.model", "*.txt", "*.tiktoken"]
+
+
+def weights_size(plan: LoadPlan) -> int:
+    """Bytes of weights a local plan will read."""
+    folder = Path(plan.source)
+    if plan.gguf_file:
+        return (folder / plan.gguf_file).stat().st_size
+    patterns = ("*.safetensors", "*.bin") if plan.use_safetensors is None else ("*.safetensors",)
+    return sum(f.stat().st_size for pattern in patterns for f in folder.glob(pattern))
+
+
+def progress_bar_class(on_progress: Callable[[int, int], None]) -> type[Any]:
+    """A tqdm class for huggingface_hub that reports downloaded bytes instead of drawing."""
+    import os
+
+    from tqdm.auto import tqdm
+
+    class _Progress(tqdm):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["file"] = Path(os.devnull).open("w")  # noqa: SIM115 - closed with the bar
+            kwargs.pop("name", None)
+            super().__init__(*args, **kwargs)
+
+        def update(self, n: float | None = 1) -> bool | None:
+            shown: bool | None = super().update(n)
+            if self.unit == "B" and self.total:
+                on_progress(int(self.n), int(self.total))
+            return shown
+
+        def close(self) -> None:
+            super().close()
+            if self.fp is not None and not self.fp.closed:
+                self.fp.close()
+
+    return _Progress
+
+
+def download_model(
+    config: HFModelConfig,
+    plan: LoadPlan,
+    say: Callable[[str], None],
+    on_progress: Callable[[int, int], None] | None,
+    smaller: str | None,
+) -> tuple[str, str | None]:
+    """The local snapshot folder of a Hub model (downloaded first when it is not cached), and
+    its commit hash. HF_TOKEN is used for gated models; HF_HUB_OFFLINE is honoured."""
+    from huggingface_hub import snapshot_download
+
+    patterns = [*_HUB_FILES, *(["*.bin"] if config.allow_pickle else [])]
+    try:
+        folder = snapshot_download(
+            config.model, revision=config.revision, allow_patterns=patterns, local_files_only=True
+        )
+        say(f"{config.model} is in the local Hugging Face cache")
+    except Exception:
+        say(f"Downloading {config.model} into the Hugging Face cache")
+        try:
+            folder = snapshot_download(
+                config.model,
+                revision=config.revision,
+                allow_patterns=patterns,
+                tqdm_class=progress_bar_class(on_progress) if on_progress else None,
+            )
+        except Exception as exc:
+            raise explain_load_error(exc, plan, smaller) from exc
+    path = Path(str(folder))
+    if not any(path.glob("*.safetensors")) and not config.allow_pickle:
+        raise ModelError(
+            f"{config.model} has no safetensors weights, only pickle files that can run code on "
+            "load",
+            hint="pick a repository with safetensors, or pass --allow-pickle if you trust it",
+        )
+    return str(path), path.name if path.parent.name == "snapshots" else None
+
+
 def load_hf_model(
     config: HFModelConfig,
     *,
     smaller: str | None = None,
     on_status: Callable[[str], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> HFModel:
-    """Load tokenizer and model as ``config`` says; every failure becomes a :class:`ModelError`."""
+    """Load tokenizer and model as ``config`` says; every failure becomes a :class:`ModelError`.
+
+    ``on_status`` hears each stage in words; ``on_progress`` hears (bytes done, bytes total) while
+    a Hub model downloads.
+    """
     say = on_status or (lambda _message: None)
     try:
         import torch
@@ -602,7 +685,20 @@ def load_hf_model(
     }
     if plan.gguf_file:
         common["gguf_file"] = plan.gguf_file
-    say(f"Loading the tokenizer of {config.model}")
+    if plan.kind == "hub":
+        folder, commit = download_model(config, plan, say, on_progress, smaller)
+        plan = LoadPlan(
+            folder,
+            "folder",
+            None,
+            plan.device,
+            plan.quantization,
+            plan.compute_dtype,
+            plan.use_safetensors,
+        )
+        common["revision"] = None
+        config = config.model_copy(update={"revision": config.revision or commit})
+    say(f"Loading the tokenizer of {config.model} ({weights_size(plan) / GIB:.2f} GiB of weights)")
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(plan.source, **common)
     except Exception as exc:

@@ -11,13 +11,15 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.screen import Screen
 
 from interviewer.engine.events import Event
 
@@ -27,7 +29,8 @@ if TYPE_CHECKING:
     from interviewer.engine.interview import Interview
     from interviewer.llm.base import ChatModel
 
-ModelOpener = Callable[["Settings", Callable[[str], None]], "ChatModel"]
+ModelOpener = Callable[["Settings", Callable[[str], None], Callable[[int, int], None]], "ChatModel"]
+"""How the app gets its model: (settings, on_status, on_progress) -> model. Tests inject one."""
 
 
 class EngineEvent(Message):
@@ -50,6 +53,13 @@ class LoadStatus(Message):
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text
+
+
+class LoadProgress(Message):
+    def __init__(self, done: int, total: int) -> None:
+        super().__init__()
+        self.done = done
+        self.total = total
 
 
 class ModelReady(Message):
@@ -199,8 +209,11 @@ class InterviewerApp(App[None]):
         def status(text: str) -> None:
             self.post_message(LoadStatus(text))
 
+        def progress(done: int, total: int) -> None:
+            self.post_message(LoadProgress(done, total))
+
         try:
-            model = opener(settings, status)
+            model = opener(settings, status, progress)
         except ModelError as exc:
             if generation == self._load_generation:
                 self.post_message(LoadFailed(str(exc), exc.hint))
@@ -224,6 +237,13 @@ class InterviewerApp(App[None]):
         screen = self._find_screen(LoadingScreen)
         if screen is not None:
             screen.show_status(message)
+
+    def on_load_progress(self, message: LoadProgress) -> None:
+        from interviewer.tui.screens import LoadingScreen
+
+        screen = self._find_screen(LoadingScreen)
+        if screen is not None:
+            screen.show_progress(message)
 
     def on_load_failed(self, message: LoadFailed) -> None:
         from interviewer.tui.screens import LoadingScreen
@@ -345,6 +365,31 @@ class InterviewerApp(App[None]):
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The command palette: the interview's own actions first, then Textual's."""
+        from interviewer.tui.screens import InterviewScreen, ReportScreen
+
+        if isinstance(screen, InterviewScreen):
+            yield SystemCommand(
+                "Send answer", "Send what is in the answer box", screen.action_submit
+            )
+            for title, command, text in (
+                ("Repeat the question", "/repeat", "The interviewer says the question again"),
+                ("Ask to clarify", "/clarify", "The interviewer rephrases the question"),
+                ("Skip this question", "/skip", "Move on (the question scores 0)"),
+                ("Finish the interview", "/end", "End now; your answers are kept and graded"),
+            ):
+                yield SystemCommand(title, text, partial(screen.action_command, command))
+        if isinstance(screen, ReportScreen):
+            for fmt, name in (("md", "Markdown"), ("html", "HTML"), ("json", "JSON")):
+                yield SystemCommand(
+                    f"Export {name}",
+                    f"Write the report as {name}",
+                    partial(self.export_report, fmt),
+                )
+        yield SystemCommand("Help", "Keys and how the interview works", self.action_help)
+        yield from super().get_system_commands(screen)
 
     def exit(self, *args: Any, **kwargs: Any) -> None:
         """Every way out stops the model first, so no generation outlives the app."""

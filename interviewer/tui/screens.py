@@ -18,6 +18,7 @@ from textual.widgets import (
     Label,
     LoadingIndicator,
     Markdown,
+    ProgressBar,
     Select,
     Static,
     TextArea,
@@ -42,6 +43,7 @@ from interviewer.tui.app import (
     EngineStopped,
     InterviewerApp,
     LoadFailed,
+    LoadProgress,
     LoadStatus,
 )
 from interviewer.tui.widgets import (
@@ -205,6 +207,7 @@ class LoadingScreen(Screen[None]):
             yield Label(Content(f"Loading {self.model_label}"), classes="title")
             yield LoadingIndicator()
             yield Static(Content("Starting..."), id="load-status")
+            yield ProgressBar(id="download", classes="hidden", show_eta=True)
             yield Static("", id="load-error")
             with Horizontal(id="load-buttons"):
                 yield Button("Cancel", id="cancel")
@@ -214,6 +217,12 @@ class LoadingScreen(Screen[None]):
     def show_status(self, message: LoadStatus) -> None:
         status = self.query_one("#load-status", Static)
         status.update(Content(message.text))
+
+    def show_progress(self, message: LoadProgress) -> None:
+        """Bytes of a download: a real bar, with the size in GiB beside the status."""
+        bar = self.query_one("#download", ProgressBar)
+        bar.remove_class("hidden")
+        bar.update(total=message.total, progress=message.done)
 
     def show_failure(self, message: LoadFailed) -> None:
         self.query_one(LoadingIndicator).display = False

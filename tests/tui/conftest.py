@@ -63,7 +63,7 @@ def demo_settings(**overrides: Any) -> Settings:
 @pytest.fixture
 def demo_app() -> Callable[..., InterviewerApp]:
     def build(*, start_now: bool = True, model: Any = None, **overrides: Any) -> InterviewerApp:
-        opener = (lambda settings, status: model) if model is not None else None
+        opener = (lambda settings, status, progress: model) if model is not None else None
         return create_app(
             demo_settings(**overrides), start_now=start_now, open_model=opener, live=False
         )

@@ -108,8 +108,9 @@ async def test_a_broken_bank_is_reported_on_the_start_screen(demo_app, tmp_path)
 async def test_a_model_that_fails_to_load_shows_why_and_a_way_back(demo_app):
     from interviewer.llm.base import ModelError
 
-    def broken(settings, status):
-        status("Loading the tokenizer of broken/model")
+    def broken(settings, status, progress):
+        status("Downloading broken/model into the Hugging Face cache")
+        progress(512 * 2**20, 2048 * 2**20)
         raise ModelError("there is no model 'broken/model'", hint="check the spelling")
 
     app = demo_app(start_now=False)
@@ -118,6 +119,11 @@ async def test_a_model_that_fails_to_load_shows_why_and_a_way_back(demo_app):
         await pilot.click("#start")
         await settle(pilot)
         assert isinstance(app.screen, LoadingScreen)
+        bar = app.screen.query_one("#download")
+        assert not bar.has_class("hidden") and (bar.progress, bar.total) == (
+            512 * 2**20,
+            2048 * 2**20,
+        )
         error = str(app.screen.query_one("#load-error", Static).render())
         assert "there is no model 'broken/model'" in error and "check the spelling" in error
         await pilot.click("#back")
@@ -160,9 +166,23 @@ async def test_help_and_the_command_palette(demo_app):
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
         assert isinstance(app.screen, InterviewScreen)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert titles[:5] == [
+            "Send answer",
+            "Repeat the question",
+            "Ask to clarify",
+            "Skip this question",
+            "Finish the interview",
+        ]
+        assert "Help" in titles and "Quit" in titles
         await pilot.press("ctrl+p")
         await pilot.pause()
         assert app.screen.__class__.__name__ == "CommandPalette"
+        await pilot.press(*"skip this")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.interview.results[0].status == "skipped"
 
 
 async def test_the_interviewer_bubbles_render_markdown(demo_app):

@@ -31,7 +31,7 @@ async def test_a_tiny_real_model_streams_into_the_conversation(load_tiny):
     app = create_app(
         Settings(backend="hf", grader="llm", mode="exam", max_follow_ups=1),
         start_now=True,
-        open_model=lambda settings, status: model,
+        open_model=lambda settings, status, progress: model,
         live=False,
     )
     async with app.run_test(size=(100, 40)) as pilot:
@@ -70,7 +70,7 @@ async def test_quitting_mid_generation_stops_it_within_a_second(load_tiny):
     app = create_app(
         Settings(backend="hf", grader="evidence", mode="exam"),
         start_now=True,
-        open_model=lambda settings, status: model,
+        open_model=lambda settings, status, progress: model,
         live=False,
     )
     async with app.run_test(size=(100, 40)) as pilot:
@@ -93,7 +93,7 @@ async def test_ctrl_c_stops_the_interviewer_and_the_interview_goes_on(load_tiny)
     app = create_app(
         Settings(backend="hf", grader="evidence", mode="exam", max_follow_ups=0),
         start_now=True,
-        open_model=lambda settings, status: model,
+        open_model=lambda settings, status, progress: model,
         live=False,
     )
     async with app.run_test(size=(100, 40)) as pilot:
