@@ -82,6 +82,11 @@ class StartScreen(Screen[None]):
         yield Header()
         with VerticalScroll(id="start-form"):
             yield Label("Mock interview", classes="title")
+            with Vertical(id="resume", classes="hidden"):
+                yield Label("Unfinished interviews (stopped by a crash, a closed window, ...)")
+                yield Select[str]([], id="resume-session", allow_blank=True, prompt="choose one")
+                with Center():
+                    yield Button("Resume", id="resume-button")
             yield Label("Question bank (a folder; empty: the six Hugging Face questions)")
             yield Input(str(s.bank or ""), placeholder="built-in bank", id="bank")
             yield Label("Mode")
@@ -106,11 +111,6 @@ class StartScreen(Screen[None]):
             yield Static(Content("GPU: checking..."), id="gpu")
             with Center():
                 yield Button("Start the interview", variant="primary", id="start")
-            with Vertical(id="resume", classes="hidden"):
-                yield Label("Unfinished interviews (stopped by a crash, a closed window, ...)")
-                yield Select[str]([], id="resume-session", allow_blank=True, prompt="choose one")
-                with Center():
-                    yield Button("Resume", id="resume-button")
         yield Footer()
 
     def on_mount(self) -> None:
