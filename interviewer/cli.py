@@ -504,24 +504,9 @@ def sessions(limit: int, unfinished: bool) -> None:
     if not found:
         click.echo("No unfinished sessions." if unfinished else "No sessions yet.")
         return
-    rows = [
-        [
-            s.id,
-            f"{s.started_at.astimezone():%Y-%m-%d %H:%M}",
-            s.bank_id,
-            s.mode,
-            s.model_id,
-            f"{s.score * 100:.0f}%",
-            f"{s.answered}/{s.question_count}",
-            {"in_progress": "unfinished", "ended_early": "ended early"}.get(s.status, s.status)
-            + (f", {s.regrades} regrade(s)" if s.regrades else ""),
-        ]
-        for s in found[:limit]
-    ]
-    header = ["session", "date", "bank", "mode", "model", "score", "answered", "status"]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    for row in [header, ["-" * w for w in widths], *rows]:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    from interviewer.report.stats import sessions_table
+
+    click.echo(sessions_table(found[:limit]))
     if len(found) > limit:
         click.echo(f"... and {len(found) - limit} older (--limit N shows more)")
     if any(s.status == "in_progress" for s in found[:limit]):

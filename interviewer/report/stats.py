@@ -11,11 +11,15 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from interviewer.bank.models import Bank
 from interviewer.transcript import Transcript
 
 _SPARK = "▁▂▃▄▅▆▇█"
+
+if TYPE_CHECKING:
+    from interviewer.store.db import SessionSummary
 
 
 @dataclass
@@ -172,3 +176,27 @@ def render_stats(stats: BankStats, bank: Bank | None = None, *, top: int = 10) -
             )
         ]
     return "\n".join(out) + "\n"
+
+
+def sessions_table(summaries: Sequence[SessionSummary]) -> str:
+    """`interviewer sessions` as text: one line per session, newest first."""
+    rows = [
+        [
+            s.id,
+            f"{s.started_at.astimezone():%Y-%m-%d %H:%M}",
+            s.bank_id,
+            s.mode,
+            s.model_id,
+            f"{s.score * 100:.0f}%",
+            f"{s.answered}/{s.question_count}",
+            {"in_progress": "unfinished", "ended_early": "ended early"}.get(s.status, s.status)
+            + (f", {s.regrades} regrade(s)" if s.regrades else ""),
+        ]
+        for s in summaries
+    ]
+    header = ["session", "date", "bank", "mode", "model", "score", "answered", "status"]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, ["-" * w for w in widths], *rows]
+    )

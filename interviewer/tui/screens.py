@@ -438,9 +438,11 @@ class ReportScreen(Screen[None]):
     """Scores, a chart, every key point with the evidence, and export."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("m", "export('md')", "Export Markdown"),
-        Binding("h", "export('html')", "Export HTML"),
-        Binding("x", "export('json')", "Export JSON"),
+        Binding("m", "export('md')", "Markdown"),
+        Binding("h", "export('html')", "HTML"),
+        Binding("x", "export('json')", "JSON"),
+        Binding("r", "regrade", "Regrade"),
+        Binding("s", "history", "Sessions"),
         Binding("q", "app.quit", "Quit", show=False),
     ]
 
@@ -461,6 +463,7 @@ class ReportScreen(Screen[None]):
                 classes="title",
             )
             yield ScoreChart(t.results, id="chart")
+            yield Static("", id="regrade")
             yield Markdown(report_markdown(t, self.bank), id="details")
             with Horizontal(id="report-buttons"):
                 yield Button("Export Markdown", variant="primary", id="export-md")
@@ -471,6 +474,50 @@ class ReportScreen(Screen[None]):
 
     def action_export(self, fmt: str) -> None:
         _app(self).export_report(fmt)
+
+    def action_history(self) -> None:
+        self.app.push_screen(HistoryScreen())
+
+    def action_regrade(self) -> None:
+        """Grade the stored answers again with the loaded model against the current rubric."""
+        app = _app(self)
+        if app.store is None or app.interview is None:
+            self.notify("Regrading needs the session store (saving is off).", severity="warning")
+            return
+        self.query_one("#regrade", Static).update(Content("Regrading..."))
+        self._regrade(app)
+
+    @work(thread=True, exclusive=True, group="regrade", exit_on_error=False)
+    def _regrade(self, app: InterviewerApp) -> None:
+        from interviewer.engine.regrade import regrade_transcript
+        from interviewer.llm.base import ModelError
+        from interviewer.store import StoreError
+
+        assert app.interview is not None and app.model is not None
+        try:
+            result = regrade_transcript(
+                self.transcript,
+                self.bank,
+                app.interview.grader,
+                app.model.info,
+                cancel=app.cancel,
+            )
+            app.store.add_regrade(self.transcript.session_id, result)
+        except (ModelError, StoreError) as exc:
+            text = f"The regrade stopped: {exc}. Nothing was stored."
+        else:
+            lines = [f"Regraded with {result.grader}: {self.transcript.score * 100:.0f}% before."]
+            for before, after in zip(self.transcript.results, result.results, strict=True):
+                if after.grading_error:
+                    lines.append(f"  {before.title}: not graded ({after.grading_error})")
+                elif after.grade is not None:
+                    lines.append(
+                        f"  {before.title}: {before.score * 100:.0f}% -> "
+                        f"{after.grade.score * 100:.0f}%"
+                    )
+            lines.append("Both grades are stored; exported reports show what changed.")
+            text = "\n".join(lines)
+        self.app.call_from_thread(self.query_one("#regrade", Static).update, Content(text))
 
     @on(Button.Pressed, "#export-md")
     def export_md(self) -> None:
@@ -487,6 +534,48 @@ class ReportScreen(Screen[None]):
     @on(Button.Pressed, "#quit")
     async def quit(self) -> None:
         await _app(self).action_quit()
+
+
+# --------------------------------------------------------------------------- history
+
+
+class HistoryScreen(Screen[None]):
+    """Past sessions and progress over time (the same tables as `sessions` and `stats`)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back")]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="history"):
+            yield Label("Sessions", classes="title")
+            yield Static("", id="sessions")
+            yield Label("Progress", classes="title")
+            yield Static("", id="stats")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        from interviewer.report.stats import render_stats, session_stats, sessions_table
+        from interviewer.store import StoreError
+
+        store = _app(self).open_store()
+        if store is None:
+            self.query_one("#sessions", Static).update(Content("Saving is off: no history."))
+            return
+        try:
+            summaries = store.list_sessions()
+            transcripts = store.transcripts()
+        except StoreError as exc:
+            self.query_one("#sessions", Static).update(Content(f"{exc} ({exc.hint})"))
+            return
+        self.query_one("#sessions", Static).update(
+            Content(sessions_table(summaries[:30]) if summaries else "No sessions yet.")
+        )
+        bank = _app(self).bank
+        blocks = [
+            render_stats(stats, bank if bank is not None and bank.id == stats.bank_id else None)
+            for stats in session_stats(transcripts)
+        ]
+        self.query_one("#stats", Static).update(Content("\n".join(blocks) or "No progress yet."))
 
 
 # --------------------------------------------------------------------------- help

@@ -12,6 +12,7 @@ from interviewer.resources import resource_dir
 from interviewer.transcript import Transcript
 from interviewer.tui.screens import (
     HelpScreen,
+    HistoryScreen,
     InterviewScreen,
     LoadingScreen,
     ReportScreen,
@@ -77,6 +78,21 @@ async def test_a_whole_interview(demo_app, tmp_path, monkeypatch, mode):
         schema = json.loads((resource_dir("schemas") / "transcript.schema.json").read_text())
         jsonschema.validate(data, schema)
         assert Transcript.model_validate(data).results == transcript.results
+
+        if mode == "exam":  # sessions, stats and regrade from the report screen
+            await pilot.press("s")
+            await pilot.pause()
+            assert isinstance(app.screen, HistoryScreen)
+            assert transcript.session_id in str(app.screen.query_one("#sessions").render())
+            assert "Serverless inference vs Endpoints" in str(
+                app.screen.query_one("#stats").render()
+            )
+            await pilot.press("escape")
+            await pilot.press("r")
+            await settle(pilot)
+            regrade = str(app.screen.query_one("#regrade").render())
+            assert "Regraded with evidence" in regrade and "Serverless inference" in regrade
+            assert len(app.store.load_transcript(transcript.session_id).regrades) == 1
 
 
 async def test_the_start_screen_prefills_and_starts(demo_app):
