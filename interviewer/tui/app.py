@@ -271,7 +271,11 @@ class InterviewerApp(App[None]):
         from interviewer.tui.screens import StartScreen
 
         self._load_generation += 1
-        self.switch_screen(StartScreen(self.settings))
+        below = self.screen_stack[-2] if len(self.screen_stack) > 2 else None
+        if isinstance(below, StartScreen):
+            self.pop_screen()  # back to the form as the candidate left it
+        else:
+            self.switch_screen(StartScreen(self.settings))
 
     def on_model_ready(self, message: ModelReady) -> None:
         from interviewer.engine import EvidenceGrader, Interview, LLMGrader

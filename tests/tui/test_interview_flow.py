@@ -145,6 +145,7 @@ async def test_a_model_that_fails_to_load_shows_why_and_a_way_back(demo_app):
         await pilot.click("#back")
         await pilot.pause()
         assert isinstance(app.screen, StartScreen)
+        assert len(app.screen_stack) == 2  # the same form, not a new one on top
 
 
 HOSTILE = [
