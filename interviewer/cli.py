@@ -48,7 +48,7 @@ def _load_settings(**overrides: Any) -> Any:
 def cli(ctx: click.Context) -> None:
     """A private, local mock interviewer for ML engineers.
 
-    Run without a command to start an interview in the terminal.
+    Run without a command to open the interview TUI (its start screen).
     """
     if ctx.invoked_subcommand is None:
         if _interactive():
