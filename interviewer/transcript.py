@@ -22,6 +22,9 @@ VERDICT_CREDIT: dict[str, float] = {"covered": 1.0, "partial": 0.5, "missing": 0
 
 VERDICT_RANK: dict[str, int] = {"missing": 0, "partial": 1, "covered": 2}
 
+VERDICT_WORDS: dict[str, str] = {"covered": "covered", "partial": "partial", "missing": "missed"}
+"""How a verdict is said to the candidate."""
+
 TurnKind = Literal[
     # interviewer turns
     "greeting",

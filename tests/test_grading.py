@@ -232,3 +232,18 @@ def test_evidence_the_candidate_never_wrote_is_downgraded():
         ("missing", ""),
     ]
     assert "downgraded" in checked[1].rationale
+
+
+@pytest.mark.parametrize(
+    ("text", "repaired"),
+    [
+        ('{"k":[{"a":"x}\\"","b":[1]},{"a":"y', '{"k":[{"a":"x}\\"","b":[1]}]}'),
+        ('noise {"k":[{"a":1}]} more', '{"k":[{"a":1}]}'),
+        ('{"k":[{"a', '{"k":[{"a'),  # nothing completed: left as it is, parsing then fails
+        ("no object", "no object"),
+    ],
+)
+def test_repair_truncated_keeps_what_completed(text, repaired):
+    from interviewer.llm.structured import repair_truncated
+
+    assert repair_truncated(text) == repaired

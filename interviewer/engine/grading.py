@@ -18,7 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from interviewer.bank.models import KeyPoint, Question
 from interviewer.llm.base import ChatModel, GenerationOptions
 from interviewer.prompts import PromptLibrary
-from interviewer.transcript import VERDICT_CREDIT, VERDICT_RANK, KeyPointGrade, Verdict
+from interviewer.transcript import (
+    VERDICT_CREDIT,
+    VERDICT_RANK,
+    VERDICT_WORDS,
+    Grade,
+    KeyPointGrade,
+    Verdict,
+)
 
 RATIONALE_MAX = 120
 EVIDENCE_MAX = 100
@@ -38,6 +45,17 @@ def missing_verdicts(question: Question, rationale: str) -> list[KeyPointGrade]:
     return [
         KeyPointGrade(key_point_id=p.id, rationale=rationale, verdict="missing")
         for p in question.key_points
+    ]
+
+
+def graded_points(question: Question, grade: Grade) -> list[tuple[str, KeyPoint, KeyPointGrade]]:
+    """(verdict as said to the candidate, key point, verdict) for each point of the grade that
+    the question still has: what the feedback card and the report list."""
+    points = question.key_points_by_id
+    return [
+        (VERDICT_WORDS[v.verdict], points[v.key_point_id], v)
+        for v in grade.key_points
+        if v.key_point_id in points
     ]
 
 

@@ -41,6 +41,7 @@ from interviewer.engine.events import (
 from interviewer.engine.events import Event as _Event
 from interviewer.engine.grading import (
     Grader,
+    graded_points,
     merge_verdicts,
     missing_verdicts,
     score_verdicts,
@@ -693,13 +694,7 @@ def feedback_markdown(question: Question, result: QuestionResult, prose: str) ->
     parts = _feedback_intro(result, prose)
     if result.grade is not None:
         rows = []
-        for verdict in result.grade.key_points:
-            point = question.key_points_by_id.get(verdict.key_point_id)
-            if point is None:
-                continue
-            mark = {"covered": "covered", "partial": "partial", "missing": "missed"}[
-                verdict.verdict
-            ]
+        for mark, point, verdict in graded_points(question, result.grade):
             line = f"- **{mark}**: {point.statement}"
             if verdict.evidence:
                 line += f' (you said: "{escape_markdown(verdict.evidence)}")'

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -18,47 +19,25 @@ from interviewer.llm.base import ChatMessage, StructuredOutputError
 T = TypeVar("T", bound=BaseModel)
 
 
-def _extract_json_object(text: str) -> str:
-    """The first balanced ``{...}`` in ``text`` (models like to wrap JSON in prose or fences)."""
+@dataclass(frozen=True)
+class _Scan:
+    """Where the first JSON object of a text starts, and how far it got."""
+
+    start: int
+    """Index of its ``{`` (-1: there is none)."""
+    end: int | None
+    """Index just past its closing ``}``, or None when it is not closed."""
+    cut: tuple[int, tuple[str, ...]] | None
+    """The last place a nested container closed, with the containers still open there."""
+
+
+def _scan_first_object(text: str) -> _Scan:
     start = text.find("{")
     if start < 0:
-        raise ValueError("no JSON object in the reply")
-    depth = 0
-    in_string = False
-    escaped = False
-    for index in range(start, len(text)):
-        char = text[index]
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                return text[start : index + 1]
-    raise ValueError("the JSON object in the reply is not closed (output cut short?)")
-
-
-def repair_truncated(text: str) -> str:
-    """Close a JSON prefix that ran out of tokens, keeping only the elements that completed.
-
-    Constrained decoding guarantees every prefix is valid JSON so far; when the token budget
-    ends mid-object, cutting back to the last closed container and closing what is still open
-    yields valid JSON holding everything the model finished.
-    """
-    start = text.find("{")
-    if start < 0:
-        return text
+        return _Scan(-1, None, None)
     stack: list[str] = []
     in_string = escaped = False
-    cut: tuple[int, list[str]] | None = None
+    cut: tuple[int, tuple[str, ...]] | None = None
     for index in range(start, len(text)):
         char = text[index]
         if in_string:
@@ -77,13 +56,36 @@ def repair_truncated(text: str) -> str:
                 break
             stack.pop()
             if not stack:
-                return text[start : index + 1]
-            cut = (index + 1, list(stack))
-    if cut is None:
+                return _Scan(start, index + 1, cut)
+            cut = (index + 1, tuple(stack))
+    return _Scan(start, None, cut)
+
+
+def _extract_json_object(text: str) -> str:
+    """The first balanced ``{...}`` in ``text`` (models like to wrap JSON in prose or fences)."""
+    scan = _scan_first_object(text)
+    if scan.start < 0:
+        raise ValueError("no JSON object in the reply")
+    if scan.end is None:
+        raise ValueError("the JSON object in the reply is not closed (output cut short?)")
+    return text[scan.start : scan.end]
+
+
+def repair_truncated(text: str) -> str:
+    """Close a JSON prefix that ran out of tokens, keeping only the elements that completed.
+
+    Constrained decoding guarantees every prefix is valid JSON so far; when the token budget
+    ends mid-object, cutting back to the last closed container and closing what is still open
+    yields valid JSON holding everything the model finished.
+    """
+    scan = _scan_first_object(text)
+    if scan.end is not None:
+        return text[scan.start : scan.end]
+    if scan.cut is None:
         return text
-    end, still_open = cut
+    end, still_open = scan.cut
     closers = "".join("}" if opener == "{" else "]" for opener in reversed(still_open))
-    return text[start:end] + closers
+    return text[scan.start : end] + closers
 
 
 def parse_structured(text: str, output_type: type[T]) -> T:

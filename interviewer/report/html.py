@@ -13,13 +13,13 @@ import html
 import re
 
 from interviewer.report.view import (
-    VERDICT_WORDS,
     QuestionView,
     ReportView,
     percent,
     speaker,
 )
 from interviewer.textutil import visible_control
+from interviewer.transcript import VERDICT_WORDS
 
 _CSS = """
 :root { --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --bg: #ffffff; --panel: #f6f8fa;

@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 
 from interviewer.report.view import (
-    VERDICT_WORDS,
     QuestionView,
     ReportView,
     percent,
     speaker,
 )
 from interviewer.textutil import visible_control
+from interviewer.transcript import VERDICT_WORDS
 
 # Every ASCII punctuation character may be backslash-escaped in CommonMark; these are the ones
 # that can start markup anywhere in a line (entities and autolinks included).

@@ -10,14 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from interviewer.bank.models import Bank, Question
-from interviewer.transcript import QuestionResult, Regrade, Transcript, Turn
+from interviewer.transcript import VERDICT_WORDS, QuestionResult, Regrade, Transcript, Turn
 
 STATUS_WORDS = {
     "finished": "finished",
     "ended_early": "ended early",
     "in_progress": "not finished (resumable)",
 }
-VERDICT_WORDS = {"covered": "covered", "partial": "partial", "missing": "missed"}
 
 
 @dataclass(frozen=True)

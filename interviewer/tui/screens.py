@@ -37,6 +37,7 @@ from interviewer.engine.events import (
     TurnRecorded,
     TurnStarted,
 )
+from interviewer.engine.grading import graded_points
 from interviewer.textutil import escape_markdown, strip_control
 from interviewer.tui.app import (
     EngineEvent,
@@ -420,13 +421,7 @@ def report_markdown(transcript: Transcript, bank: Bank) -> str:
             parts.append(f"Not graded: {escape_markdown(result.grading_error)}")
         if result.grade is not None:
             question = bank.question(result.question_id)
-            for verdict in result.grade.key_points:
-                point = question.key_points_by_id.get(verdict.key_point_id)
-                if point is None:
-                    continue
-                mark = {"covered": "covered", "partial": "partial", "missing": "missed"}[
-                    verdict.verdict
-                ]
+            for mark, point, verdict in graded_points(question, result.grade):
                 line = f"- **{mark}**: {escape_markdown(point.statement)}"
                 if verdict.evidence:
                     line += f'  \n  you said: "{escape_markdown(verdict.evidence)}"'
