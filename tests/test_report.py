@@ -30,7 +30,22 @@ HOSTILE = (
     "&lt;entity&gt; &amp; | table | \\backslash `tick` ~~strike~~ {{ jinja }} [bold]rich[/bold]"
     "\n\x1b[31mred\x1b[0m \x07bell \x00nul\x7f del \x9b csi\n    indented line"
 )
-BIG = HOSTILE + "\n" + ("all the way to one hundred kilobytes " * 2800)
+# 100 KB that reads as an answer (a phrase repeated 2800 times would be screened as gibberish).
+BIG = (
+    HOSTILE
+    + "\n"
+    + " ".join(f"Endpoint {i} serves model {i * 7 % 1000} on GPU {i % 8}." for i in range(3000))
+)
+
+
+# On the subject, so the answer is graded (and quoted) despite the hostile text after it.
+CHAT_TEMPLATE_ANSWER = (
+    "apply_chat_template renders the list of messages with the jinja chat template that is "
+    "stored with the tokenizer, so the same code works for any model. With "
+    "add_generation_prompt the template opens the assistant turn for generation, and "
+    "tokenize=False returns the formatted string instead of token ids. Special tokens differ "
+    "between model families, and a malformed prompt fails silently with worse output. "
+)
 
 
 def invoke(*args: str) -> object:
@@ -67,7 +82,7 @@ def hostile_session(tmp_path) -> tuple[str, Path]:
             {
                 "answers": {
                     "inference-api-vs-endpoints": [BIG, HOSTILE],
-                    "apply-chat-template": ["apply_chat_template with a jinja template " + HOSTILE],
+                    "apply-chat-template": [CHAT_TEMPLATE_ANSWER + HOSTILE],
                 }
             }
         )

@@ -7,7 +7,6 @@ bank's weights, and :func:`merge_verdicts` keeps the best verdict a point has ea
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Sequence
 from functools import cache
@@ -16,7 +15,10 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from interviewer.bank.models import KeyPoint, Question
-from interviewer.llm.base import ChatModel, GenerationOptions
+from interviewer.config import EvidenceThresholds
+from interviewer.engine.evidence import EVIDENCE_MAX, Embedder, EvidenceGrader
+from interviewer.engine.prefilter import PREFILTER_REASONS, screen
+from interviewer.llm.base import ChatModel, GenerationOptions, ReadsConfidence
 from interviewer.prompts import PromptLibrary
 from interviewer.transcript import (
     VERDICT_CREDIT,
@@ -28,7 +30,8 @@ from interviewer.transcript import (
 )
 
 RATIONALE_MAX = 120
-EVIDENCE_MAX = 100
+MIN_CONFIDENCE = 0.6
+"""Below this probability for its verdict, the LLM's verdict is marked uncertain."""
 
 
 def score_verdicts(question: Question, verdicts: Sequence[KeyPointGrade]) -> float:
@@ -81,16 +84,36 @@ def normalize_verdicts(
 def merge_verdicts(
     previous: Sequence[KeyPointGrade], latest: Sequence[KeyPointGrade]
 ) -> list[KeyPointGrade]:
-    """Per key point, keep the better verdict: a follow-up reply can add credit, never take it."""
+    """Per key point, keep the better verdict: a follow-up reply can add credit, never take it.
+
+    A doubtful verdict is the exception: a sure verdict given after a follow-up replaces it
+    (the follow-up was asked to settle it), and between two equal verdicts the sure one wins.
+    """
     earlier = {v.key_point_id: v for v in previous}
     merged: list[KeyPointGrade] = []
     for verdict in latest:
         before = earlier.get(verdict.key_point_id)
-        if before is not None and VERDICT_RANK[before.verdict] > VERDICT_RANK[verdict.verdict]:
+        if before is not None and before.uncertain and not verdict.uncertain:
+            merged.append(verdict)
+        elif before is not None and (
+            VERDICT_RANK[before.verdict] > VERDICT_RANK[verdict.verdict]
+            or (
+                VERDICT_RANK[before.verdict] == VERDICT_RANK[verdict.verdict]
+                and verdict.uncertain
+                and not before.uncertain
+            )
+        ):
             merged.append(before)
         else:
             merged.append(verdict)
     return merged
+
+
+def grader_view(answers: Sequence[str]) -> list[str]:
+    """What graders read of the answers: sentences addressed to the grader are cut out, and a
+    reply that was nothing else is dropped."""
+    texts = [screen(answer).text for answer in answers]
+    return [text for text in texts if text]
 
 
 def _squash(text: str) -> str:
@@ -114,12 +137,13 @@ def verify_evidence(
             continue
         lower: Verdict = "partial" if verdict.verdict == "covered" else "missing"
         checked.append(
-            KeyPointGrade(
-                key_point_id=verdict.key_point_id,
-                rationale=f"{verdict.rationale} [downgraded: the quoted evidence is not in the "
-                "answer]".strip(),
-                verdict=lower,
-                evidence="",
+            verdict.model_copy(
+                update={
+                    "rationale": f"{verdict.rationale} [downgraded: the quoted evidence is not "
+                    "in the answer]".strip(),
+                    "verdict": lower,
+                    "evidence": "",
+                }
             )
         )
     return checked
@@ -201,11 +225,20 @@ def grading_token_budget(question: Question) -> int:
 
 
 class LLMGrader:
-    """Reference-guided grading by the chat model, greedy, in a fresh context."""
+    """Reference-guided grading by the chat model, greedy, in a fresh context.
 
-    def __init__(self, model: ChatModel, prompts: PromptLibrary) -> None:
+    The model reads the answers without the sentences addressed to the grader; its quotes are
+    checked against those same answers. Where the backend can read token probabilities, each
+    verdict carries the model's confidence, and a verdict under ``min_confidence`` is marked
+    uncertain.
+    """
+
+    def __init__(
+        self, model: ChatModel, prompts: PromptLibrary, *, min_confidence: float = MIN_CONFIDENCE
+    ) -> None:
         self._model = model
         self._prompts = prompts
+        self.min_confidence = min_confidence
 
     @property
     def name(self) -> str:
@@ -217,55 +250,61 @@ class LLMGrader:
         answers: Sequence[str],
         cancel: threading.Event | None = None,
     ) -> list[KeyPointGrade]:
+        texts = grader_view(answers)
+        if not texts:
+            return missing_verdicts(question, "nothing in the answer to grade")
         output_type = grader_output_type(question)
         options = GenerationOptions(
             purpose="grade",
             temperature=0.0,
             max_new_tokens=grading_token_budget(question),
         )
-        output = self._model.generate_structured(
-            self._prompts.grader_messages(
-                question, answers, rationale_max=RATIONALE_MAX, evidence_max=EVIDENCE_MAX
-            ),
-            output_type,
-            options,
-            cancel,
+        messages = self._prompts.grader_messages(
+            question, texts, rationale_max=RATIONALE_MAX, evidence_max=EVIDENCE_MAX
         )
-        raw: list[Any] = getattr(output, "key_points", [])
-        verdicts = [
-            KeyPointGrade(
-                key_point_id=item.key_point_id,
-                rationale=item.rationale.strip()[: RATIONALE_MAX * 2],
-                verdict=item.verdict,
-                evidence=item.evidence.strip()[: EVIDENCE_MAX * 2]
-                if item.verdict != "missing"
-                else "",
+        confidences: list[float] = []
+        if isinstance(self._model, ReadsConfidence):
+            output, confidences = self._model.generate_structured_scored(
+                messages, output_type, options, cancel, scored_field="verdict"
             )
-            for item in raw
-        ]
-        return verify_evidence(normalize_verdicts(question, verdicts), answers)
+        else:
+            output = self._model.generate_structured(messages, output_type, options, cancel)
+        raw: list[Any] = getattr(output, "key_points", [])
+        verdicts = []
+        for index, item in enumerate(raw):
+            confidence = round(confidences[index], 4) if index < len(confidences) else None
+            verdicts.append(
+                KeyPointGrade(
+                    key_point_id=item.key_point_id,
+                    rationale=item.rationale.strip()[: RATIONALE_MAX * 2],
+                    verdict=item.verdict,
+                    evidence=item.evidence.strip()[: EVIDENCE_MAX * 2]
+                    if item.verdict != "missing"
+                    else "",
+                    confidence=confidence,
+                    uncertain=confidence is not None and confidence < self.min_confidence,
+                )
+            )
+        return verify_evidence(normalize_verdicts(question, verdicts), texts)
 
 
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?;])\s+|\n+")
+class CombinedGrader:
+    """The LLM's verdicts, cross-checked against the model-free evidence signal.
 
-
-def _terms(point: KeyPoint) -> list[str]:
-    return sorted({k.lower().strip() for k in point.keywords if k.strip()})
-
-
-def _contains(haystack: str, term: str) -> bool:
-    """Whole-word (or whole-phrase) containment, so 'bin' does not match 'binary'."""
-    return re.search(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", haystack) is not None
-
-
-class EvidenceGrader:
-    """A model-free grader: a key point counts where the answer uses its listed keywords.
-
-    Coarse but cheap, deterministic, and impossible to talk into a better grade. It is what the
-    demo uses, a fallback when no LLM is available, and (later) a cross-check on the LLM.
+    The LLM reads meaning (a wrong statement full of the right words is still wrong), so its
+    verdict stands. Where the two signals are two levels apart (covered against missing) or the
+    model was unsure, the verdict is marked uncertain: the interview then asks a targeted
+    follow-up on that point, and the report flags it. A credited verdict left without a quote
+    borrows the evidence signal's sentence; a missing verdict borrows nothing.
     """
 
-    name = "evidence"
+    def __init__(self, llm: LLMGrader, evidence: EvidenceGrader) -> None:
+        self.llm = llm
+        self.evidence = evidence
+
+    @property
+    def name(self) -> str:
+        return f"{self.llm.name}+evidence"
 
     def grade(
         self,
@@ -273,36 +312,81 @@ class EvidenceGrader:
         answers: Sequence[str],
         cancel: threading.Event | None = None,
     ) -> list[KeyPointGrade]:
-        sentences = [s.strip() for a in answers for s in _SENTENCE_SPLIT.split(a) if s.strip()]
-        verdicts: list[KeyPointGrade] = []
-        for point in question.key_points:
-            terms = _terms(point)
-            best_sentence, best_hits = "", list[str]()
-            found: set[str] = set()
-            for sentence in sentences:
-                hits = [t for t in terms if _contains(sentence.lower(), t)]
-                found.update(hits)
-                if len(hits) > len(best_hits):
-                    best_sentence, best_hits = sentence, hits
-            needed = min(2, len(terms))
-            verdict: Verdict
-            if terms and len(found) >= needed:
-                verdict = "covered"
-            elif found:
-                verdict = "partial"
-            else:
-                verdict = "missing"
-            rationale = (
-                f"mentions {', '.join(repr(t) for t in sorted(found))}"
-                if found
-                else "none of the point's keywords appear in the answer"
-            )
-            verdicts.append(
-                KeyPointGrade(
-                    key_point_id=point.id,
-                    rationale=rationale,
-                    verdict=verdict,
-                    evidence=best_sentence[:EVIDENCE_MAX] if verdict != "missing" else "",
-                )
-            )
-        return verdicts
+        llm = self.llm.grade(question, answers, cancel)
+        signal = {v.key_point_id: v for v in self.evidence.grade(question, grader_view(answers))}
+        combined = []
+        for verdict in llm:
+            other = signal[verdict.key_point_id]
+            apart = abs(VERDICT_RANK[verdict.verdict] - VERDICT_RANK[other.verdict]) >= 2
+            update: dict[str, Any] = {
+                "cross_check": other.verdict,
+                "uncertain": verdict.uncertain or apart,
+            }
+            if verdict.verdict != "missing" and not verdict.evidence and other.evidence:
+                # The model credited the point without a usable quote: show the sentence the
+                # evidence signal matches to it (verbatim from the answer, so it verifies).
+                update["evidence"] = other.evidence
+            combined.append(verdict.model_copy(update=update))
+        return combined
+
+
+def grade_answers(
+    question: Question,
+    answers: Sequence[str],
+    grader: Grader,
+    cancel: threading.Event | None = None,
+) -> Grade:
+    """Grade everything said on ``question`` at once, as the interview would: each reply is
+    screened first, and when none is left to grade the prefilter's reason gives the 0."""
+    screened = [screen(answer, question) for answer in answers]
+    ignored = [sentence for s in screened for sentence in s.ignored]
+    graded = [s.text for s in screened if s.reason is None]
+    if not graded:
+        reason = next((s.reason for s in screened if s.reason is not None), "empty")
+        return Grade(
+            key_points=missing_verdicts(question, PREFILTER_REASONS[reason]),
+            score=0.0,
+            grader="prefilter",
+            prefilter_reason=reason,
+            ignored=ignored,
+        )
+    verdicts = grader.grade(question, graded, cancel)
+    return Grade(
+        key_points=verdicts,
+        score=score_verdicts(question, verdicts),
+        grader=grader.name,
+        ignored=ignored,
+    )
+
+
+GraderName = Literal["llm", "evidence", "both"]
+
+
+def make_grader(
+    name: GraderName,
+    model: ChatModel | None,
+    prompts: PromptLibrary,
+    embedder: Embedder | None = None,
+    thresholds: EvidenceThresholds | None = None,
+    *,
+    min_confidence: float = MIN_CONFIDENCE,
+) -> Grader:
+    """The grader called ``name``; ``llm`` and ``both`` need a model that can grade."""
+    evidence = EvidenceGrader(embedder, thresholds)
+    if name == "evidence":
+        return evidence
+    if model is None:
+        raise ValueError(f"the {name} grader needs a model")
+    llm = LLMGrader(model, prompts, min_confidence=min_confidence)
+    return llm if name == "llm" else CombinedGrader(llm, evidence)
+
+
+__all__ = [
+    "CombinedGrader",
+    "EvidenceGrader",
+    "EvidenceThresholds",
+    "Grader",
+    "LLMGrader",
+    "grade_answers",
+    "make_grader",
+]

@@ -47,7 +47,7 @@ from interviewer.engine.grading import (
     score_verdicts,
 )
 from interviewer.engine.intents import Intent, classify_reply
-from interviewer.engine.prefilter import prefilter
+from interviewer.engine.prefilter import PREFILTER_REASONS, screen
 from interviewer.engine.snapshot import (
     InterviewSnapshot,
     QuestionSnapshot,
@@ -86,16 +86,16 @@ _CANDIDATE_KIND: dict[Intent, TurnKind] = {
     "end": "end",
 }
 
-_PREFILTER_RATIONALE = {
-    "empty": "no answer was given",
-    "dont_know": "the candidate said they don't know",
-}
-
-
 _PREFILTER_FEEDBACK = {
     "empty": "No answer was given, so this question scores 0.",
     "dont_know": "You said you don't know, so this question scores 0. That is an honest answer "
     "in a real interview too; the key points below are what to study.",
+    "gibberish": "The answer was not words the grader could read (keyboard mash or one word "
+    "repeated), so this question scores 0.",
+    "injection": "The answer only gave instructions to the grader, and those earn nothing, so "
+    "this question scores 0.",
+    "off_topic": "The answer was about something else, so this question scores 0. The key "
+    "points below are what the question was after.",
 }
 
 
@@ -447,22 +447,26 @@ class Interview:
     ) -> Iterator[Event]:
         qs.status = "answered"
         qs.answers.append(text)
-        reason = prefilter(text)
-        if reason is not None:
+        screened = screen(text, qs.question)
+        ignored = [*(qs.grade.ignored if qs.grade is not None else []), *screened.ignored]
+        if screened.reason is not None:
             if qs.grade is None:
-                verdicts = missing_verdicts(qs.question, _PREFILTER_RATIONALE[reason])
+                verdicts = missing_verdicts(qs.question, PREFILTER_REASONS[screened.reason])
                 qs.grade = Grade(
                     key_points=verdicts,
                     score=0.0,
                     grader="prefilter",
-                    prefilter_reason=reason,
+                    prefilter_reason=screened.reason,
+                    ignored=ignored,
                 )
                 yield Graded(question_id=qs.question.id, grade=qs.grade)
+            elif screened.ignored:
+                qs.grade = qs.grade.model_copy(update={"ignored": ignored})
             yield from self._finish_question(qs, cancel)
             yield from self._advance(acknowledge=True, cancel=cancel)
             return
 
-        qs.graded_answers.append(text)
+        qs.graded_answers.append(screened.text)
         yield GradingStarted(question_id=qs.question.id)
         try:
             latest = self.grader.grade(qs.question, qs.graded_answers, cancel)
@@ -480,6 +484,7 @@ class Interview:
             key_points=verdicts,
             score=score_verdicts(qs.question, verdicts),
             grader=self.grader.name,
+            ignored=ignored,
         )
         qs.grading_error = None
         yield Graded(question_id=qs.question.id, grade=qs.grade)
@@ -505,7 +510,8 @@ class Interview:
         yield from self._advance(acknowledge=True, cancel=cancel)
 
     def _probe_target(self, qs: _QuestionState) -> KeyPoint | None:
-        """The key point worth a follow-up: missing before partial, heavier first, then bank order.
+        """The key point worth a follow-up: a doubtful verdict first (asking beats guessing), then
+        missing before partial, heavier first, then bank order.
 
         None once the cap is reached or nothing is left to probe. Each point is probed once.
         """
@@ -516,13 +522,14 @@ class Interview:
         candidates: list[KeyPointGrade] = [
             v
             for v in qs.grade.key_points
-            if v.verdict != "covered" and v.key_point_id not in qs.probed
+            if (v.verdict != "covered" or v.uncertain) and v.key_point_id not in qs.probed
         ]
         if not candidates:
             return None
         best = min(
             candidates,
             key=lambda v: (
+                not v.uncertain,
                 VERDICT_RANK[v.verdict],
                 -weights[v.key_point_id].weight,
                 order[v.key_point_id],
@@ -696,6 +703,8 @@ def feedback_markdown(question: Question, result: QuestionResult, prose: str) ->
         rows = []
         for mark, point, verdict in graded_points(question, result.grade):
             line = f"- **{mark}**: {point.statement}"
+            if verdict.uncertain:
+                line += " *(uncertain)*"
             if verdict.evidence:
                 line += f' (you said: "{escape_markdown(verdict.evidence)}")'
             rows.append(line)

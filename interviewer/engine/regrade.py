@@ -2,8 +2,9 @@
 
 Each answered question is graded once over everything the candidate said on it (the interview
 graded after every reply and kept the best verdict per key point; one call over all the replies
-sees the same words). Empty and "I don't know" replies still score 0 without a model call,
-skipped questions stay skipped, and a failed grade is recorded as such, never invented.
+sees the same words). Every reply is screened as in the interview: empty, "I don't know",
+gibberish, instruction-only and off-topic replies score 0 without a model call. Skipped
+questions stay skipped, and a failed grade is recorded as such, never invented.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from interviewer.bank.models import Bank
-from interviewer.engine.grading import Grader, missing_verdicts, score_verdicts
-from interviewer.engine.prefilter import prefilter
+from interviewer.engine.grading import Grader, grade_answers
 from interviewer.llm.base import GenerationCancelled, ModelError
-from interviewer.transcript import Grade, ModelInfo, Regrade, RegradedQuestion, Transcript
+from interviewer.transcript import ModelInfo, Regrade, RegradedQuestion, Transcript
 
 
 def regrade_transcript(
@@ -43,26 +43,15 @@ def regrade_transcript(
                 )
             )
             continue
-        graded = [a for a in result.answers if prefilter(a) is None]
-        if result.status != "answered" or not graded:
-            grade = None
-            if result.grade is not None and result.grade.prefilter_reason is not None:
-                grade = Grade(
-                    key_points=missing_verdicts(question, "no answer to grade"),
-                    score=0.0,
-                    grader="prefilter",
-                    prefilter_reason=result.grade.prefilter_reason,
-                )
+        if result.status != "answered" or not result.answers:
             results.append(
-                RegradedQuestion(
-                    question_id=question.id, rubric_hash=question.rubric_hash, grade=grade
-                )
+                RegradedQuestion(question_id=question.id, rubric_hash=question.rubric_hash)
             )
             continue
         if on_progress is not None:
             on_progress(f"Grading {question.id}")
         try:
-            verdicts = grader.grade(question, graded, cancel)
+            grade = grade_answers(question, result.answers, grader, cancel)
         except GenerationCancelled:
             raise
         except ModelError as exc:
@@ -74,13 +63,12 @@ def regrade_transcript(
                 )
             )
             continue
-        score = score_verdicts(question, verdicts)
         results.append(
             RegradedQuestion(
                 question_id=question.id,
                 rubric_hash=question.rubric_hash,
-                grade=Grade(key_points=verdicts, score=score, grader=grader.name),
-                score=score,
+                grade=grade,
+                score=grade.score,
             )
         )
     total = round(sum(r.score for r in results) / len(results), 4) if results else 0.0

@@ -87,3 +87,23 @@ class ChatModel(Protocol):
     ) -> T:
         """Return an instance of ``output_type`` or raise :class:`StructuredOutputError`."""
         ...
+
+
+@runtime_checkable
+class ReadsConfidence(Protocol):
+    """A backend that can also say how sure the model was of some values it chose.
+
+    ``generate_structured_scored`` returns the object and, for every occurrence of the string
+    field ``scored_field`` in the generated JSON (in order), the probability the model gave the
+    value it wrote there: the product of its tokens' probabilities under the constraint.
+    """
+
+    def generate_structured_scored(
+        self,
+        messages: Sequence[ChatMessage],
+        output_type: type[T],
+        options: GenerationOptions,
+        cancel: threading.Event | None = None,
+        *,
+        scored_field: str,
+    ) -> tuple[T, list[float]]: ...

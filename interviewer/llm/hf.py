@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -415,14 +415,22 @@ class HFModel:
         options: GenerationOptions,
         cancel: threading.Event | None,
         logits_processor: Any = None,
-    ) -> str:
+        *,
+        record: _ChosenTokenProbability | None = None,
+    ) -> tuple[str, list[int]]:
         """Generate without streaming, in the caller's thread (structured output needs the
-        whole text anyway, and skipping the streamer saves a decode per token)."""
+        whole text anyway, and skipping the streamer saves a decode per token).
+
+        Returns the text and the generated token ids. ``record``, a logits processor placed
+        after every other, notes the probability of each chosen token (greedy decoding only).
+        """
         import torch
 
         kwargs = self._generation_kwargs(
             messages, options, lambda: cancel is not None and cancel.is_set(), logits_processor
         )
+        if record is not None:
+            kwargs["logits_processor"] = [*kwargs.get("logits_processor", []), record]
         prompt_length = kwargs["input_ids"].shape[1]
         with self._lock:
             try:
@@ -432,8 +440,9 @@ class HFModel:
                 raise self._generation_error(exc) from exc
         if cancel is not None and cancel.is_set():
             raise GenerationCancelled("generation cancelled")
-        text: str = self.tokenizer.decode(output[0, prompt_length:], skip_special_tokens=True)
-        return text
+        ids: list[int] = output[0, prompt_length:].tolist()
+        text: str = self.tokenizer.decode(ids, skip_special_tokens=True)
+        return text, ids
 
     def _generate(
         self,
@@ -548,27 +557,146 @@ class HFModel:
         options: GenerationOptions,
         cancel: threading.Event | None = None,
     ) -> T:
+        result, _ = self._structured(messages, output_type, options, cancel, scored_field=None)
+        return result
+
+    def generate_structured_scored(
+        self,
+        messages: Sequence[ChatMessage],
+        output_type: type[T],
+        options: GenerationOptions,
+        cancel: threading.Event | None = None,
+        *,
+        scored_field: str,
+    ) -> tuple[T, list[float]]:
+        """Like :meth:`generate_structured`, plus the model's probability for each value of the
+        string field ``scored_field`` (see :class:`~interviewer.llm.base.ReadsConfidence`).
+
+        Probabilities are read under the grammar (the JSON Schema constraint), so they compare
+        only the values the schema allows. Without xgrammar, or when decoding is not greedy,
+        the list is empty.
+        """
+        return self._structured(messages, output_type, options, cancel, scored_field=scored_field)
+
+    def _structured(
+        self,
+        messages: Sequence[ChatMessage],
+        output_type: type[T],
+        options: GenerationOptions,
+        cancel: threading.Event | None,
+        *,
+        scored_field: str | None,
+    ) -> tuple[T, list[float]]:
         try:
             from xgrammar.contrib.hf import LogitsProcessor
         except ImportError:
-            return generate_with_retries(
-                lambda conversation: self._generate_text(conversation, options, cancel),
+            result = generate_with_retries(
+                lambda conversation: self._generate_text(conversation, options, cancel)[0],
                 messages,
                 output_type,
             )
+            return result, []
         problem = ""
         for _ in range(2):
             processor = LogitsProcessor(self._grammar(output_type))  # one per generate() call
-            text = self._generate_text(messages, options, cancel, processor)
+            record = (
+                _chosen_token_probability()
+                if scored_field is not None and options.temperature == 0
+                else None
+            )
+            text, ids = self._generate_text(messages, options, cancel, processor, record=record)
             for candidate in (text, repair_truncated(text)):
                 try:
-                    return parse_structured(candidate, output_type)
+                    result = parse_structured(candidate, output_type)
                 except ValueError as exc:
                     problem = str(exc)
+                    continue
+                if record is None or scored_field is None or candidate is not text:
+                    return result, []
+                return result, field_confidences(
+                    self.tokenizer, ids, record.probabilities(), text, scored_field
+                )
         raise StructuredOutputError(
             f"the model's constrained output did not validate as {output_type.__name__}: {problem}",
             hint="raise the token budget or use another model",
         )
+
+
+class _ChosenTokenProbability(Protocol):
+    """The recorder made by :func:`_chosen_token_probability`."""
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any: ...
+
+    def probabilities(self) -> list[float]: ...
+
+
+def _chosen_token_probability() -> _ChosenTokenProbability:
+    """A logits processor that notes, per step, the probability of the token greedy decoding
+    will pick (the largest after every other processor, the grammar's mask included).
+
+    The values stay on the device until the end, so recording adds no synchronisation.
+    """
+    import torch
+    from transformers import LogitsProcessor
+
+    class Recorder(LogitsProcessor):
+        def __init__(self) -> None:
+            self.steps: list[Any] = []
+
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            self.steps.append(torch.softmax(scores[0].float(), dim=-1).max())
+            return scores
+
+        def probabilities(self) -> list[float]:
+            if not self.steps:
+                return []
+            values: list[float] = torch.stack(self.steps).cpu().tolist()
+            return values
+
+    recorder: _ChosenTokenProbability = Recorder()
+    return recorder
+
+
+def field_confidences(
+    tokenizer: Any, ids: Sequence[int], probabilities: Sequence[float], text: str, field: str
+) -> list[float]:
+    """For each ``"field": "value"`` in ``text`` (decoded from ``ids``), the product of the
+    probabilities of the tokens that wrote the value.
+
+    The grammar forces every character before the value and, once the value's first letters are
+    chosen, usually the rest of it, so the product is the model's probability for that value
+    (a lower bound where one value has several tokenizations). Tokens are mapped to characters
+    by decoding prefixes, found by bisection (a handful of decodes per value).
+    """
+    if len(probabilities) < len(ids) or not ids:
+        return []
+    lengths: dict[int, int] = {}
+
+    def decoded_length(count: int) -> int:
+        if count not in lengths:
+            lengths[count] = len(tokenizer.decode(list(ids[:count]), skip_special_tokens=True))
+        return lengths[count]
+
+    def token_at(offset: int) -> int:
+        """Index of the token that wrote character ``offset``."""
+        low, high = 1, len(ids)
+        while low < high:
+            middle = (low + high) // 2
+            if decoded_length(middle) > offset:
+                high = middle
+            else:
+                low = middle + 1
+        return low - 1
+
+    pattern = re.compile(rf'"{re.escape(field)}"\s*:\s*"([^"\\]*)"')
+    confidences: list[float] = []
+    for match in pattern.finditer(text):
+        first, last = token_at(match.start(1)), token_at(max(match.end(1) - 1, match.start(1)))
+        confidence = 1.0
+        for index in range(first, last + 1):
+            confidence *= float(probabilities[index])
+        confidences.append(confidence)
+    return confidences
 
 
 def _commit_hash(model: Any) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from interviewer.engine.prefilter import PREFILTER_REASONS
 from interviewer.report.view import (
     QuestionView,
     ReportView,
@@ -124,6 +125,16 @@ def _question(q: QuestionView) -> list[str]:
             f"(rubric `{r.rubric_hash}`), {r.follow_ups} follow-up(s).",
             "",
         ]
+        if r.grade.prefilter_reason is not None:
+            reason = PREFILTER_REASONS.get(r.grade.prefilter_reason, r.grade.prefilter_reason)
+            parts += [f"Scored 0 without grading: {reason}.", ""]
+        if r.grade.ignored:
+            parts += [
+                "Ignored as instructions to the grader: "
+                + "; ".join(f"“{_cell(s)}”" for s in r.grade.ignored),
+                "",
+            ]
+        parts += []
         for verdict in ("covered", "partial", "missing"):
             points = q.by_verdict(verdict)
             parts += [f"**{VERDICT_WORDS[verdict].capitalize()}** ({len(points)})", ""]
@@ -132,6 +143,8 @@ def _question(q: QuestionView) -> list[str]:
                 continue
             for kp in points:
                 line = f"- {kp.statement}"
+                if kp.doubt:
+                    line += f" *({_cell(kp.doubt)})*"
                 if kp.evidence:
                     line += f"  \n  Evidence: “{_cell(kp.evidence)}”"
                 if kp.rationale:

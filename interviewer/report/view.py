@@ -10,7 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from interviewer.bank.models import Bank, Question
-from interviewer.transcript import VERDICT_WORDS, QuestionResult, Regrade, Transcript, Turn
+from interviewer.transcript import (
+    VERDICT_WORDS,
+    KeyPointGrade,
+    QuestionResult,
+    Regrade,
+    Transcript,
+    Turn,
+)
 
 STATUS_WORDS = {
     "finished": "finished",
@@ -27,6 +34,9 @@ class KeyPointView:
     verdict: str
     rationale: str
     evidence: str
+    doubt: str = ""
+    """Why the verdict is uncertain ("" when it is not): the model's confidence and the
+    model-free signal's verdict, where known."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +141,7 @@ def _question_view(
                     verdict=verdict.verdict,
                     rationale=verdict.rationale,
                     evidence=verdict.evidence,
+                    doubt=_doubt(verdict),
                 )
             )
     note = None
@@ -188,3 +199,14 @@ def speaker(turn: Turn) -> str:
 
 def percent(score: float) -> str:
     return f"{score * 100:.0f}%"
+
+
+def _doubt(verdict: KeyPointGrade) -> str:
+    if not verdict.uncertain:
+        return ""
+    reasons = []
+    if verdict.confidence is not None:
+        reasons.append(f"model confidence {verdict.confidence:.0%}")
+    if verdict.cross_check is not None and verdict.cross_check != verdict.verdict:
+        reasons.append(f"the evidence signal says {verdict.cross_check}")
+    return "uncertain" + (f" ({', '.join(reasons)})" if reasons else "")

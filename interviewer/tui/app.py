@@ -26,6 +26,7 @@ from interviewer.engine.events import Event
 if TYPE_CHECKING:
     from interviewer.bank.models import Bank
     from interviewer.config import Settings
+    from interviewer.engine.grading import Grader
     from interviewer.engine.interview import Interview
     from interviewer.llm.base import ChatModel
 
@@ -63,9 +64,10 @@ class LoadProgress(Message):
 
 
 class ModelReady(Message):
-    def __init__(self, model: ChatModel) -> None:
+    def __init__(self, model: ChatModel, grader: Grader) -> None:
         super().__init__()
         self.model = model
+        self.grader = grader
 
 
 class LoadFailed(Message):
@@ -202,7 +204,8 @@ class InterviewerApp(App[None]):
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def _load_model(self, settings: Settings, generation: int) -> None:
         from interviewer.llm.base import ModelError
-        from interviewer.llm.factory import open_model
+        from interviewer.llm.factory import grader_name, open_grader, open_model
+        from interviewer.prompts import PromptLibrary
 
         opener: ModelOpener = self._open_model or open_model
 
@@ -214,6 +217,8 @@ class InterviewerApp(App[None]):
 
         try:
             model = opener(settings, status, progress)
+            # The evidence signal's embedding model loads here too, off the UI thread.
+            grader = open_grader(grader_name(settings), settings, model, PromptLibrary(), status)
         except ModelError as exc:
             if generation == self._load_generation:
                 self.post_message(LoadFailed(str(exc), exc.hint))
@@ -223,7 +228,7 @@ class InterviewerApp(App[None]):
                 self.post_message(LoadFailed(f"{type(exc).__name__}: {exc}", ""))
             return
         if generation == self._load_generation:  # a cancelled load is ignored
-            self.post_message(ModelReady(model))
+            self.post_message(ModelReady(model, grader))
 
     def _find_screen(self, kind: type[Any]) -> Any:
         for screen in reversed(self.screen_stack):
@@ -278,9 +283,7 @@ class InterviewerApp(App[None]):
             self.switch_screen(StartScreen(self.settings))
 
     def on_model_ready(self, message: ModelReady) -> None:
-        from interviewer.engine import EvidenceGrader, Interview, LLMGrader
-        from interviewer.engine.grading import Grader
-        from interviewer.llm.factory import can_grade
+        from interviewer.engine import Interview
         from interviewer.prompts import PromptLibrary
         from interviewer.store import SessionRecorder, StoreError, resume_session
         from interviewer.transcript import InterviewSettings
@@ -289,10 +292,7 @@ class InterviewerApp(App[None]):
         assert self.bank is not None
         self.model = message.model
         prompts = PromptLibrary()
-        grader_name = self.settings.grader or ("llm" if can_grade(self.settings) else "evidence")
-        grader: Grader = (
-            LLMGrader(message.model, prompts) if grader_name == "llm" else EvidenceGrader()
-        )
+        grader = message.grader
         store = self.open_store()
         try:
             if self.resume_id is not None and store is not None:

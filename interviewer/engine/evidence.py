@@ -1,0 +1,230 @@
+"""The model-free evidence signal: which sentence of the answer shows which key point.
+
+Each answer sentence is compared with each key point's statement and facts by meaning (a small
+sentence-embedding model) and by the point's listed keywords. The best-matching sentence is the
+point's evidence, quoted verbatim, so it always verifies. Sentences that restate one of the
+question's known misconceptions earn nothing.
+
+It is cheap (milliseconds once the embedding model is loaded), deterministic, and cannot be
+talked into a better grade: instructions to the grader are cut out before it runs, and it never
+reads instructions anyway. It serves three ways: as the grader of last resort when no LLM is
+available, as a cross-check on the LLM's verdicts, and as the source of evidence candidates.
+Without an embedding model it falls back to keywords alone (coarser).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from interviewer.bank.models import KeyPoint, Question
+from interviewer.config import EvidenceThresholds
+from interviewer.transcript import KeyPointGrade, Verdict
+
+EVIDENCE_MAX = 100
+
+
+class Embedder(Protocol):
+    """Unit-length sentence vectors (see :mod:`interviewer.llm.embeddings`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?;])\s+|\n+")
+
+
+_CLAUSE_SPLIT = re.compile(r",\s+(?:and|but|so|which|while|because)?\s*|\s+(?:and|but)\s+(?=\w+\s)")
+
+
+def answer_sentences(answers: Sequence[str]) -> list[str]:
+    """The sentences of the answers, as written (each can be quoted verbatim), and the clauses
+    of longer sentences: one sentence often makes two points."""
+    units: list[str] = []
+    for answer in answers:
+        for sentence in (s.strip() for s in _SENTENCE_SPLIT.split(answer)):
+            if not sentence:
+                continue
+            units.append(sentence)
+            clauses = [c.strip(" ,") for c in _CLAUSE_SPLIT.split(sentence)]
+            if len(clauses) > 1:
+                units += [c for c in clauses if len(c.split()) >= 4]
+    return list(dict.fromkeys(units))
+
+
+def _terms(point: KeyPoint) -> list[str]:
+    return sorted({k.lower().strip() for k in point.keywords if k.strip()})
+
+
+def _contains(haystack: str, term: str) -> bool:
+    """Whole-word (or whole-phrase) containment, so 'bin' does not match 'binary'."""
+    return re.search(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", haystack) is not None
+
+
+def _dot(a: Sequence[float], b: Sequence[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=True))
+
+
+@dataclass(frozen=True)
+class PointEvidence:
+    """The evidence signal on one key point."""
+
+    key_point_id: str
+    verdict: Verdict
+    signal: float
+    """The best sentence's similarity plus keyword bonus (keyword count without embeddings)."""
+    sentence: str
+    keywords: tuple[str, ...]
+
+
+class EvidenceGrader:
+    """Grades by matching answer sentences to key points (see the module docstring)."""
+
+    def __init__(
+        self, embedder: Embedder | None = None, thresholds: EvidenceThresholds | None = None
+    ) -> None:
+        self.embedder = embedder
+        self.thresholds = thresholds or EvidenceThresholds()
+
+    @property
+    def name(self) -> str:
+        return "evidence"
+
+    @property
+    def method(self) -> str:
+        """How the signal is computed, for reports and ``calibrate``."""
+        return f"embeddings ({self.embedder.name}) + keywords" if self.embedder else "keywords"
+
+    def grade(
+        self,
+        question: Question,
+        answers: Sequence[str],
+        cancel: threading.Event | None = None,
+    ) -> list[KeyPointGrade]:
+        return [self._verdict(e) for e in self.assess(question, answers)]
+
+    def assess(self, question: Question, answers: Sequence[str]) -> list[PointEvidence]:
+        """The signal per key point, in bank order."""
+        sentences = answer_sentences(answers)
+        if self.embedder is None:
+            return [_keyword_evidence(point, sentences) for point in question.key_points]
+        return self._embedding_evidence(question, sentences)
+
+    def similarities(
+        self, question: Question, answers: Sequence[str]
+    ) -> list[list[tuple[float, int]]]:
+        """Per key point, per usable sentence: (similarity to the point, keywords it uses).
+
+        Needs the embedder. Sentences that restate a known misconception are left out.
+        """
+        table, _ = self._table(question, answer_sentences(answers))
+        return [[(sim, len(hits)) for sim, hits, _ in row] for row in table]
+
+    def _table(
+        self, question: Question, sentences: list[str]
+    ) -> tuple[list[list[tuple[float, tuple[str, ...], str]]], list[str]]:
+        assert self.embedder is not None
+        t = self.thresholds
+        point_texts = [[p.statement, *p.facts] for p in question.key_points]
+        claims = [m.claim for m in question.misconceptions]
+        corrections = [m.correction for m in question.misconceptions]
+        flat = [text for texts in point_texts for text in texts]
+        vectors = self.embedder.embed([*sentences, *flat, *claims, *corrections])
+        sentence_vectors = vectors[: len(sentences)]
+        rest = vectors[len(sentences) :]
+        text_vectors, rest = rest[: len(flat)], rest[len(flat) :]
+        claim_vectors, correction_vectors = rest[: len(claims)], rest[len(claims) :]
+
+        def believes_misconception(vector: list[float]) -> bool:
+            return any(
+                _dot(vector, claim) >= t.misconception
+                and _dot(vector, claim) > _dot(vector, correction) + 0.05
+                for claim, correction in zip(claim_vectors, correction_vectors, strict=True)
+            )
+
+        usable: list[tuple[str, list[float]]] = []
+        flagged: list[str] = []
+        for sentence, vector in zip(sentences, sentence_vectors, strict=True):
+            (
+                flagged.append(sentence)
+                if believes_misconception(vector)
+                else usable.append((sentence, vector))
+            )
+        table: list[list[tuple[float, tuple[str, ...], str]]] = []
+        offset = 0
+        for point, texts in zip(question.key_points, point_texts, strict=True):
+            own = text_vectors[offset : offset + len(texts)]
+            offset += len(texts)
+            terms = _terms(point)
+            row = []
+            for sentence, vector in usable:
+                hits = tuple(term for term in terms if _contains(sentence.lower(), term))
+                row.append((max(_dot(vector, v) for v in own), hits, sentence))
+            table.append(row)
+        return table, flagged
+
+    def _embedding_evidence(self, question: Question, sentences: list[str]) -> list[PointEvidence]:
+        t = self.thresholds
+        table, _ = self._table(question, sentences)
+        results: list[PointEvidence] = []
+        for point, row in zip(question.key_points, table, strict=True):
+            best = PointEvidence(point.id, "missing", 0.0, "", ())
+            for sim, hits, sentence in row:
+                signal = sim + t.keyword_bonus * min(len(hits), 2)
+                if signal > best.signal:
+                    best = PointEvidence(point.id, "missing", signal, sentence, hits)
+            verdict: Verdict = (
+                "covered"
+                if best.signal >= t.covered
+                else "partial"
+                if best.signal >= t.partial
+                else "missing"
+            )
+            results.append(
+                PointEvidence(
+                    point.id, verdict, round(best.signal, 4), best.sentence, best.keywords
+                )
+            )
+        return results
+
+    def _verdict(self, evidence: PointEvidence) -> KeyPointGrade:
+        if evidence.verdict == "missing":
+            rationale = "no sentence of the answer matches this point"
+        elif self.embedder is None:
+            rationale = f"mentions {', '.join(repr(k) for k in evidence.keywords)}"
+        else:
+            rationale = f"closest sentence matches the point at {evidence.signal:.2f}"
+            if evidence.keywords:
+                rationale += f" and mentions {', '.join(repr(k) for k in evidence.keywords)}"
+        return KeyPointGrade(
+            key_point_id=evidence.key_point_id,
+            rationale=rationale,
+            verdict=evidence.verdict,
+            evidence=evidence.sentence[:EVIDENCE_MAX] if evidence.verdict != "missing" else "",
+        )
+
+
+def _keyword_evidence(point: KeyPoint, sentences: list[str]) -> PointEvidence:
+    """Keywords alone: two distinct keywords anywhere cover the point, one is partial."""
+    terms = _terms(point)
+    best_sentence, best_hits = "", tuple[str, ...]()
+    found: set[str] = set()
+    for sentence in sentences:
+        hits = tuple(t for t in terms if _contains(sentence.lower(), t))
+        found.update(hits)
+        if len(hits) > len(best_hits):
+            best_sentence, best_hits = sentence, hits
+    needed = min(2, len(terms))
+    verdict: Verdict
+    if terms and len(found) >= needed:
+        verdict = "covered"
+    elif found:
+        verdict = "partial"
+    else:
+        verdict = "missing"
+    return PointEvidence(point.id, verdict, float(len(found)), best_sentence, tuple(sorted(found)))
