@@ -30,8 +30,10 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_wheel_carries_prompts_knowledge_and_schemas(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for folder in ("prompts", "knowledge", "schemas"):
-        for source in (ROOT / folder).iterdir():
-            assert f"interviewer/_resources/{folder}/{source.name}" in names
+        for source in (ROOT / folder).rglob("*"):
+            if source.is_file():
+                relative = source.relative_to(ROOT / folder).as_posix()
+                assert f"interviewer/_resources/{folder}/{relative}" in names
     assert "interviewer/cli.py" in names
     assert not any(n.startswith("tests/") for n in names)
 
