@@ -1,0 +1,155 @@
+"""The ``fast`` decode mode. Its CUDA graph needs a GPU; everything around it (the static cache,
+the explicit mask, prefix reuse, sampling, streaming, stopping, the fallbacks) runs here, with
+the very same decode step called eagerly instead of replayed."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from interviewer.llm.base import ChatMessage, GenerationCancelled, GenerationOptions
+from interviewer.llm.fast_decode import FastDecoder, unsupported_settings
+from interviewer.llm.hf import HFModelConfig, load_hf_model
+from interviewer.llm.random_weights import CHAT_TEMPLATES
+
+GREEDY = GenerationOptions(purpose="follow_up", max_new_tokens=10, temperature=0)
+
+
+def conversation(turn: int) -> list[ChatMessage]:
+    messages = [
+        ChatMessage(role="system", content="You are an interviewer."),
+        ChatMessage(role="user", content="I'm ready."),
+    ]
+    for i in range(turn):
+        messages += [
+            ChatMessage(role="assistant", content=f"Question {i}: what does NF4 store?"),
+            ChatMessage(role="user", content=f"Answer {i}: weights in 4 bits, bf16 compute."),
+        ]
+    return messages
+
+
+def with_eager_fast_path(model, max_tokens: int = 384):
+    """Install the fast decoder without its CUDA graph (each step runs eagerly)."""
+    model._fast = FastDecoder(model.model, max_tokens, reuse=model.config.kv_reuse)
+    model.decode_mode = "fast"
+    return model
+
+
+@pytest.mark.parametrize("family", sorted(CHAT_TEMPLATES))
+def test_the_fast_loop_matches_generate_greedily_turn_after_turn(tiny_models, family):
+    default = load_hf_model(HFModelConfig(model=str(tiny_models[family]), kv_reuse=False))
+    fast = with_eager_fast_path(load_hf_model(HFModelConfig(model=str(tiny_models[family]))))
+    for turn in range(3):
+        expected = "".join(default.stream(conversation(turn), GREEDY))
+        assert "".join(fast.stream(conversation(turn), GREEDY)) == expected
+        stats = fast.last_generation
+        assert stats.path == "fast" and stats.new_tokens == default.last_generation.new_tokens
+        assert stats.first_token_s is not None and stats.first_token_s <= stats.total_s
+        if turn:  # the earlier turns' tokens came from the static cache
+            assert stats.reused_tokens > 0
+
+
+def test_sampling_settings_behave_as_in_generate(tiny_models):
+    model = load_hf_model(HFModelConfig(model=str(tiny_models["chatml"])))
+    decoder = FastDecoder(model.model, 256)
+    prompt = model.render(conversation(1))["input_ids"][0].tolist()
+
+    def run(**sampling):
+        return decoder.generate(prompt, sampling, [], 12, lambda: False, lambda _: None).generated
+
+    greedy = run(do_sample=False)
+    assert run(do_sample=True, temperature=0.7, top_k=1) == greedy  # top-1 sampling is greedy
+    sampled = {tuple(run(do_sample=True, temperature=1.5, top_p=1.0, top_k=0)) for _ in range(5)}
+    assert len(sampled) > 1
+    # a repetition penalty from the model's generation config is applied as generate() does
+    model.model.generation_config.repetition_penalty = 1.5
+    import torch
+
+    with torch.inference_mode():
+        expected = model.model.generate(
+            torch.tensor([prompt]), max_new_tokens=12, do_sample=False, eos_token_id=None
+        )[0, len(prompt) :].tolist()
+    assert run(do_sample=False) == expected != greedy
+
+
+def test_it_stops_at_an_end_of_turn_token_and_on_cancel(tiny_models):
+    model = with_eager_fast_path(load_hf_model(HFModelConfig(model=str(tiny_models["llama3"]))))
+    prompt = model.render(conversation(0))["input_ids"][0].tolist()
+    decoder = model._fast
+    first = decoder.generate(prompt, {}, [], 5, lambda: False, lambda _: None).generated
+    stopped = decoder.generate(prompt, {}, [first[2]], 5, lambda: False, lambda _: None)
+    assert stopped.generated == first[:3]
+    cancel = threading.Event()
+    stream = model.stream(
+        conversation(0), GenerationOptions(purpose="clarify", max_new_tokens=300), cancel
+    )
+    next(stream)
+    cancel.set()
+    started = time.perf_counter()
+    with pytest.raises(GenerationCancelled):
+        list(stream)
+    assert time.perf_counter() - started < 1.0
+
+
+def test_calls_the_fast_loop_cannot_serve_take_the_default_path(tiny_models):
+    model = with_eager_fast_path(
+        load_hf_model(HFModelConfig(model=str(tiny_models["chatml"]))), max_tokens=64
+    )
+    long = GenerationOptions(purpose="feedback", max_new_tokens=60)  # prompt + 60 > 64 tokens
+    "".join(model.stream(conversation(1), long))
+    assert model.last_generation.path == "generate" and model.decode_mode == "fast"
+
+
+def test_on_the_cpu_fast_falls_back_to_default_and_says_so(tiny_models):
+    statuses: list[str] = []
+    model = load_hf_model(
+        HFModelConfig(model=str(tiny_models["chatml"]), decode="fast"), on_status=statuses.append
+    )
+    assert model.decode_mode == "default" and model._fast is None
+    assert "needs a CUDA GPU" in model.decode_notice
+    assert any("Fast decoding is off" in s for s in statuses)
+    assert "".join(model.stream(conversation(0), GREEDY)) is not None
+    assert model.last_generation.path == "generate"
+
+
+def test_a_capture_that_fails_leaves_the_default_path(tiny_models, monkeypatch):
+    def broken_capture(self):
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    monkeypatch.setattr(FastDecoder, "capture", broken_capture)
+    model = load_hf_model(HFModelConfig(model=str(tiny_models["chatml"]), decode="fast"))
+    assert model.decode_mode == "default"
+    assert "capturing the decode step failed (RuntimeError: operation not permitted" in (
+        model.decode_notice or ""
+    )
+    assert "".join(model.stream(conversation(0), GREEDY)) is not None
+
+
+def test_a_fast_path_that_fails_mid_call_is_turned_off_and_the_call_redone(tiny_models):
+    model = with_eager_fast_path(load_hf_model(HFModelConfig(model=str(tiny_models["gemma"]))))
+    expected = "".join(
+        load_hf_model(HFModelConfig(model=str(tiny_models["gemma"]))).stream(
+            conversation(0), GREEDY
+        )
+    )
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("CUDA error: operation failed during replay")
+
+    model._fast.generate = broken
+    assert "".join(model.stream(conversation(0), GREEDY)) == expected
+    assert model.decode_mode == "default" and model._fast is None
+    assert "failed while generating (RuntimeError" in model.decode_notice
+
+
+def test_generation_settings_the_loop_does_not_implement_are_named(tiny_models):
+    model = load_hf_model(HFModelConfig(model=str(tiny_models["chatml"])))
+    config = model.model.generation_config
+    assert unsupported_settings(config) == []
+    config.no_repeat_ngram_size = 3
+    config.suppress_tokens = [5]
+    assert unsupported_settings(config) == ["suppress_tokens", "no_repeat_ngram_size"]
+    model.prepare_fast_decoding(lambda _: None)
+    assert "no_repeat_ngram_size" in model.decode_notice
