@@ -153,3 +153,15 @@ def test_generation_settings_the_loop_does_not_implement_are_named(tiny_models):
     assert unsupported_settings(config) == ["suppress_tokens", "no_repeat_ngram_size"]
     model.prepare_fast_decoding(lambda _: None)
     assert "no_repeat_ngram_size" in model.decode_notice
+
+
+def test_the_settings_reach_the_backend(tiny_models, monkeypatch):
+    from interviewer.config import Settings
+    from interviewer.llm.factory import open_model
+
+    monkeypatch.setenv("INTERVIEWER_DECODE", "fast")
+    monkeypatch.setenv("INTERVIEWER_KV_REUSE", "false")
+    monkeypatch.setenv("INTERVIEWER_KV_CACHE_TOKENS", "1024")
+    model = open_model(Settings(model=str(tiny_models["chatml"])), lambda _: None)
+    assert model.config.decode == "fast" and "needs a CUDA GPU" in model.decode_notice
+    assert model._prefix is None and model.config.kv_cache_tokens == 1024

@@ -22,7 +22,10 @@ ANSWERS = [
 ]
 
 
-def converse(model, turns: int, system: str = "You are an interviewer.") -> tuple[list, list]:
+SYSTEM = "You are a friendly technical interviewer. Ask one question at a time. " * 4
+
+
+def converse(model, turns: int, system: str = SYSTEM) -> tuple[list, list]:
     """A conversation that grows by one exchange per turn: (replies, stats per turn)."""
     messages = [
         ChatMessage(role="system", content=system),
@@ -52,7 +55,7 @@ def pool(**kwargs) -> PrefixCachePool:
     def crop(cache, keep):
         cache.length = keep
 
-    return PrefixCachePool(Cache, crop, min_shared=3, **kwargs)
+    return PrefixCachePool(Cache, crop, min_shared=3, min_fraction=0.0, **kwargs)
 
 
 def test_common_prefix_length():
@@ -84,6 +87,13 @@ def test_the_pool_keeps_nothing_over_its_token_cap_and_ignores_short_prefixes():
     p.give_back([1, 2, 3], Cache())
     assert p.take([1, 9, 9]).reused == 0  # 1 shared token < min_shared: a fresh cache
     assert len(p) == 1  # and the slot kept what it holds
+
+
+def test_the_pool_reuses_only_when_most_of_the_prompt_is_cached():
+    p = PrefixCachePool(Cache, lambda cache, keep: None, min_shared=1, min_fraction=0.5)
+    p.give_back([1, 2, 3, 4], Cache())
+    assert p.take([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]).reused == 0  # 4 of 10: a fresh prefill
+    assert p.take([1, 2, 3, 4, 5, 6, 7]).reused == 4  # 4 of 7
 
 
 def test_a_crop_that_fails_gives_a_fresh_cache():

@@ -103,6 +103,8 @@ class StaticKV:
         self.keys: list[Any] = [None] * layers
         self.values: list[Any] = [None] * layers
         self.index: Any = None
+        self.limit: int | None = None
+        """Return only the first ``limit`` positions (an eager prefill attends to no more)."""
 
     def update(
         self, key_states: Any, value_states: Any, layer_idx: int, *args: Any, **kwargs: Any
@@ -122,6 +124,8 @@ class StaticKV:
             self.keys[layer_idx], self.values[layer_idx] = keys, values
         keys.index_copy_(2, self.index, key_states)
         values.index_copy_(2, self.index, value_states)
+        if self.limit is not None:
+            return keys[:, :, : self.limit], values[:, :, : self.limit]
         return keys, values
 
     def get_seq_length(self, layer_idx: int = 0) -> int:  # only for code that asks
@@ -202,10 +206,14 @@ class FastDecoder:
 
         end = start + len(ids)
         positions = torch.arange(start, end, device=self.device).unsqueeze(0)
-        columns = torch.arange(self.max_tokens, device=self.device)
+        columns = torch.arange(end, device=self.device)
         mask = (columns[None, :] <= positions[0][:, None])[None, None]
         tensor = torch.tensor([list(ids)], dtype=torch.long, device=self.device)
-        logits = self._forward(tensor, positions, mask)
+        self.kv.limit = end  # attend to the sequence, not to the whole static cache
+        try:
+            logits = self._forward(tensor, positions, mask)
+        finally:
+            self.kv.limit = None
         self._mask.zero_()
         self._mask[..., :end] = True
         return logits[:, -1, :].to(dtype=torch.float32, copy=True)
