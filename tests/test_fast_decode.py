@@ -10,7 +10,13 @@ import time
 import pytest
 
 from interviewer.llm.base import ChatMessage, GenerationCancelled, GenerationOptions
-from interviewer.llm.fast_decode import FastDecoder, unsupported_settings
+from interviewer.llm.fast_decode import (
+    FastDecoder,
+    FastDecodeUnavailable,
+    _Graph,
+    length_buckets,
+    unsupported_settings,
+)
 from interviewer.llm.hf import HFModelConfig, load_hf_model
 from interviewer.llm.random_weights import CHAT_TEMPLATES
 
@@ -165,3 +171,55 @@ def test_the_settings_reach_the_backend(tiny_models, monkeypatch):
     model = open_model(Settings(model=str(tiny_models["chatml"])), lambda _: None)
     assert model.config.decode == "fast" and "needs a CUDA GPU" in model.decode_notice
     assert model._prefix is None and model.config.kv_cache_tokens == 1024
+
+
+def test_length_buckets():
+    assert length_buckets(8192) == [128, 256, 512, 1024, 2048, 4096, 8192]
+    assert length_buckets(384) == [128, 256, 384]
+    assert length_buckets(100) == [100]
+
+
+class StandInGraph:
+    """What a CUDA graph does, without CUDA: replay re-runs the captured step and writes into
+    the output buffer that capture returned (so stale buffers or wrong spans would show)."""
+
+    def __init__(self, step, output, corrupt: bool = False) -> None:
+        self.step, self.output, self.corrupt = step, output, corrupt
+        self.replays = 0
+
+    def replay(self) -> None:
+        self.replays += 1
+        self.output.copy_(self.step())
+        if self.corrupt:
+            self.output.mul_(-1)
+
+
+def stand_in_capture(decoder, corrupt: bool = False):
+    def capture(span):
+        output = decoder._step(span).clone()
+        return _Graph(StandInGraph(lambda: decoder._step(span), output, corrupt), output)
+
+    return capture
+
+
+def test_the_captured_path_decodes_what_generate_does(tiny_models):
+    """The capture flow (scratch position, mask, one graph per span, replays reading the
+    captured buffers) with stand-in graphs; only the CUDA capture itself is not run here."""
+    default = load_hf_model(HFModelConfig(model=str(tiny_models["chatml"]), kv_reuse=False))
+    model = with_eager_fast_path(load_hf_model(HFModelConfig(model=str(tiny_models["chatml"]))))
+    decoder = model._fast
+    decoder._capture(stand_in_capture(decoder))
+    assert sorted(decoder.graphs) == decoder.buckets == [128, 256, 384]
+    long = GenerationOptions(purpose="follow_up", max_new_tokens=150, temperature=0)
+    for turn in range(2):  # the second turn crosses from one span into the next
+        expected = "".join(default.stream(conversation(turn), long))
+        assert "".join(model.stream(conversation(turn), long)) == expected
+    replays = [decoder.graphs[span].graph.replays - 1 for span in decoder.buckets]  # less checks
+    assert sum(replays) >= 2 * 140 and replays[0] > 0 and replays[1] > 0
+
+
+def test_a_replay_that_disagrees_with_the_eager_step_is_refused(tiny_models):
+    model = load_hf_model(HFModelConfig(model=str(tiny_models["chatml"])))
+    decoder = FastDecoder(model.model, 256)
+    with pytest.raises(FastDecodeUnavailable, match="disagreed with the eager one"):
+        decoder._capture(stand_in_capture(decoder, corrupt=True))

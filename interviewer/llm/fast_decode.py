@@ -137,6 +137,31 @@ class StaticKV:
         return sum(t.numel() * t.element_size() for t in tensors)
 
 
+FIRST_BUCKET = 128
+"""The shortest attention span a decode step is captured for; spans double up to the cache."""
+
+
+def length_buckets(max_tokens: int, first: int = FIRST_BUCKET) -> list[int]:
+    """The attention spans a decode step is captured for: 128, 256, ... and ``max_tokens``.
+
+    A step at position ``p`` replays the graph of the shortest span longer than ``p``, so it
+    attends to (and, before transformers 5.24, copies for grouped-query attention) about as
+    many positions as the sequence has, not the whole static cache.
+    """
+    buckets = []
+    span = first
+    while span < max_tokens:
+        buckets.append(span)
+        span *= 2
+    return [*buckets, max_tokens]
+
+
+@dataclass
+class _Graph:
+    graph: Any
+    logits: Any
+
+
 class FastDecoder:
     """Prefill eagerly, then decode one token per replay of a captured step (CUDA) or per
     eager call of the very same step (CPU, for tests).
@@ -162,30 +187,40 @@ class FastDecoder:
         self.cache_argument = cache_argument(model)
         self.kv = StaticKV(config.num_hidden_layers, max_tokens)
         self.cached_ids: list[int] = []
-        self.graph: Any = None
+        self.buckets = length_buckets(max_tokens)
+        self.graphs: dict[int, _Graph] = {}
         self.capture_seconds = 0.0
         with torch.inference_mode():
             self._ids = torch.zeros((1, 1), dtype=torch.long, device=self.device)
             self._position = torch.zeros((1, 1), dtype=torch.long, device=self.device)
             self._mask = torch.zeros((1, 1, 1, max_tokens), dtype=torch.bool, device=self.device)
-            self._logits: Any = None
 
     # ------------------------------------------------------------- the model calls
 
-    def _forward(self, ids: Any, positions: Any, mask: Any) -> Any:
+    def _forward(self, ids: Any, positions: Any, mask: Any, span: int) -> Any:
+        """The model on ``ids`` at ``positions``; attention covers the first ``span``
+        positions of the cache, as ``mask`` allows."""
         self.kv.index = positions[0]
-        output = self.model(
-            input_ids=ids,
-            position_ids=positions,
-            attention_mask={"full_attention": mask},
-            use_cache=True,
-            logits_to_keep=1,
-            **{self.cache_argument: self.kv},
-        )
+        self.kv.limit = span
+        try:
+            output = self.model(
+                input_ids=ids,
+                position_ids=positions,
+                attention_mask={"full_attention": mask},
+                use_cache=True,
+                logits_to_keep=1,
+                **{self.cache_argument: self.kv},
+            )
+        finally:
+            self.kv.limit = None
         return output.logits
 
-    def _step(self) -> Any:
-        return self._forward(self._ids, self._position, self._mask)
+    def _step(self, span: int) -> Any:
+        """One decode step from the static buffers (what a graph captures)."""
+        return self._forward(self._ids, self._position, self._mask[..., :span], span)
+
+    def _span(self, position: int) -> int:
+        return next(b for b in self.buckets if position < b)
 
     def _decode(self, token: int, position: int) -> Any:
         """Logits after feeding ``token`` at ``position`` (float32, shape [1, vocab])."""
@@ -194,11 +229,13 @@ class FastDecoder:
         self._ids.fill_(token)
         self._position.fill_(position)
         self._mask[..., position] = True
-        if self.graph is not None:
-            self.graph.replay()
-            logits = self._logits
+        span = self._span(position)
+        captured = self.graphs.get(span)
+        if captured is not None:
+            captured.graph.replay()
+            logits = captured.logits
         else:
-            logits = self._step()
+            logits = self._step(span)
         return logits[:, -1, :].to(dtype=torch.float32, copy=True)
 
     def _prefill(self, ids: Sequence[int], start: int) -> Any:
@@ -209,61 +246,80 @@ class FastDecoder:
         columns = torch.arange(end, device=self.device)
         mask = (columns[None, :] <= positions[0][:, None])[None, None]
         tensor = torch.tensor([list(ids)], dtype=torch.long, device=self.device)
-        self.kv.limit = end  # attend to the sequence, not to the whole static cache
-        try:
-            logits = self._forward(tensor, positions, mask)
-        finally:
-            self.kv.limit = None
+        logits = self._forward(tensor, positions, mask, end)
         self._mask.zero_()
         self._mask[..., :end] = True
         return logits[:, -1, :].to(dtype=torch.float32, copy=True)
 
-    # ------------------------------------------------------------- CUDA graph
+    # ------------------------------------------------------------- CUDA graphs
 
     def capture(self) -> None:
-        """Capture the decode step in a CUDA graph and check one replay against the eager step.
+        """Capture the decode step in a CUDA graph per attention span, and check each replay
+        against the eager step."""
+        if self.device.type != "cuda":
+            raise FastDecodeUnavailable("fast decoding needs a CUDA GPU")
+        self._capture(self._cuda_graph)
 
-        Warm-up and capture write at the last position of the cache (masked out until a
-        sequence really reaches it), so nothing a later prompt uses is touched.
+    def _capture(self, capture_step: Callable[[int], _Graph]) -> None:
+        """Capture every span with ``capture_step`` (the CUDA one, or a stand-in in tests).
+
+        Warm-ups and captures write their keys/values at the last position of the cache,
+        which no prompt reaches (:meth:`fits` keeps it free), and attend to position 0 only,
+        where a prefill put a token (token 0 is often padding, whose embedding may be zero:
+        a check of all-zero logits would prove nothing).
         """
         import torch
 
-        if self.device.type != "cuda":
-            raise FastDecodeUnavailable("fast decoding needs a CUDA GPU")
         started = time.perf_counter()
-        last = self.max_tokens - 1
+        scratch = self.max_tokens - 1
+        token = self.model.config.get_text_config().vocab_size // 2
         with torch.inference_mode():
-            # Allocate the cache with a one-token prefill at the last position.
-            self._prefill([0], last)
+            self._prefill([token], 0)  # allocates the cache
+            self._ids.fill_(token)
+            self._position.fill_(scratch)
             self._mask.zero_()
-            self._mask[..., last] = True
-            self._ids.fill_(0)
-            self._position.fill_(last)
-            self.kv.index = self._position[0]
-            side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):
-                for _ in range(3):
-                    self._step()
-            torch.cuda.current_stream().wait_stream(side)
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
-                self._logits = self._step()
-            graph.replay()
-            torch.cuda.synchronize()
-            replayed = self._logits[:, -1, :].float().clone()
-            eager = self._step()[:, -1, :].float()
-            torch.cuda.synchronize()
-            difference = (replayed - eager).abs().max().item()
-            scale = eager.abs().max().item() or 1.0
-            if replayed.argmax().item() != eager.argmax().item() or difference > 1e-2 * scale:
-                raise FastDecodeUnavailable(
-                    f"the captured decode step disagreed with the eager one (max difference "
-                    f"{difference:.3g})"
-                )
+            self._mask[..., 0] = True
+            for span in self.buckets:
+                captured = capture_step(span)
+                self._check(captured, span)
+                self.graphs[span] = captured
             self._mask.zero_()
-        self.graph = graph
+        self.cached_ids = []
         self.capture_seconds = time.perf_counter() - started
+
+    def _cuda_graph(self, span: int) -> _Graph:
+        import torch
+
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):  # warm-up off the capture, as torch asks
+            for _ in range(2):
+                self._step(span)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+            logits = self._step(span)
+        return _Graph(graph, logits)
+
+    def _synchronize(self) -> None:
+        if self.device.type == "cuda":
+            import torch
+
+            torch.cuda.synchronize()
+
+    def _check(self, captured: _Graph, span: int) -> None:
+        captured.graph.replay()
+        self._synchronize()
+        replayed = captured.logits[:, -1, :].float().clone()
+        eager = self._step(span)[:, -1, :].float()
+        self._synchronize()
+        difference = (replayed - eager).abs().max().item()
+        scale = eager.abs().max().item() or 1.0
+        if replayed.argmax().item() != eager.argmax().item() or not difference <= 1e-2 * scale:
+            raise FastDecodeUnavailable(
+                f"the captured decode step (span {span}) disagreed with the eager one "
+                f"(max difference {difference:.3g})"
+            )
 
     # ------------------------------------------------------------- generation
 
