@@ -622,13 +622,22 @@ def _source(options: BenchOptions, workdir: Path, say: Callable[[str], None]) ->
         )
     say(f"Building random weights in the {shape} shape ({options.family} template)")
     started = time.perf_counter()
-    folder = build_random_model(
-        workdir / shape,
-        shape,
-        options.family,  # type: ignore[arg-type]
-        dtype="bfloat16" if cuda else "float32",
-        device="cuda" if cuda else "cpu",
-    )
+    try:
+        folder = build_random_model(
+            workdir / shape,
+            shape,
+            options.family,  # type: ignore[arg-type]
+            dtype="bfloat16" if cuda else "float32",
+            device="cuda" if cuda else "cpu",
+        )
+    except Exception as exc:  # out of memory or disk, mostly
+        raise BenchError(
+            f"could not build the random {shape} model in {workdir}: "
+            f"{type(exc).__name__}: {str(exc)[:300]}",
+            hint="free GPU memory and disk space (the 7B shape saves 15 GB), or pick a "
+            "smaller shape",
+        ) from exc
+    gc.collect()  # the built model is gone: give its memory back before measuring
     if cuda:
         torch.cuda.empty_cache()
     return {
