@@ -19,7 +19,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -513,11 +513,15 @@ class HFModel:
             while True:
                 outcome = _Outcome()
                 shown = False
-                for chunk in self._stream_once(
+                attempt = self._stream_once(
                     messages, options, cancel, logits_processor, reuse, outcome
-                ):
-                    shown = True
-                    yield chunk
+                )
+                try:
+                    for chunk in attempt:
+                        shown = True
+                        yield chunk
+                finally:  # a consumer that stops early stops the generation under the lock
+                    attempt.close()
                 if outcome.failure is None or (cancel is not None and cancel.is_set()):
                     break
                 if outcome.fast:  # never again: the default path is the one known to work
@@ -552,7 +556,7 @@ class HFModel:
         logits_processor: Any,
         reuse: bool,
         outcome: _Outcome,
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, None]:
         import torch
         from transformers import TextIteratorStreamer
 
