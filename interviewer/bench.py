@@ -415,6 +415,16 @@ def _warm_up(model: Any, bank: Bank, answers: dict[str, list[str]], grader: str)
         EvidenceGrader().grade(question, answers.get(question.id) or ["warm-up"])
 
 
+def _paths(calls: Sequence[CallRecord]) -> dict[str, int]:
+    """How many streamed calls took each decode path (the fast one hands a call it cannot
+    serve, such as a prompt longer than its static cache, to generate())."""
+    counts: dict[str, int] = {}
+    for call in calls:
+        key = call.path or "unknown"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 def _ttft(call: CallRecord) -> float | None:
     """Time to first token: the backend's own when it reports one, else the first text."""
     return call.first_token_s if call.first_token_s is not None else call.first_text_s
@@ -531,6 +541,7 @@ def run_mode(
             "grading_calls": len(structured),
             "wait_median_s": _median(waits),
             "wait_max_s": max((w for w in waits if w is not None), default=None),
+            "decode_paths": _paths([*streamed, *conversation.turns]),
         },
     }
     del model, session, conversation

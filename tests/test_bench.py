@@ -99,6 +99,7 @@ def test_bench_on_a_tiny_random_model_writes_every_field(tmp_path, hf_bank):
         for key in ("ttft_median_s", "tokens_per_s_median", "wait_median_s", "wait_max_s"):
             assert positive(summary[key]), key
         assert summary["grading_median_s"] >= 0 and summary["grading_calls"] == 0
+        assert summary["decode_paths"] == {"generate": len(streamed) + 3}
 
         conversation = mode["conversation"]
         turns = conversation["turns"]

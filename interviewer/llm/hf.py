@@ -669,6 +669,7 @@ class HFModel:
         """Switch to the ``fast`` decode path if it works here; otherwise keep the default one
         and say why (never raises for a fast-path problem: the default path still works)."""
         started = time.perf_counter()
+        decoder: FastDecoder | None = None
         try:
             unsupported = unsupported_settings(self.model.generation_config)
             if unsupported:
@@ -687,11 +688,13 @@ class HFModel:
         except Exception as exc:  # whatever a capture raises: the default path stays
             reason = f"capturing the decode step failed ({type(exc).__name__}: {str(exc)[:200]})"
         else:
+            assert decoder is not None
             self._fast = decoder
             self.decode_mode = "fast"
             self.fast_prepare_seconds = time.perf_counter() - started
             say(f"Fast decoding is ready (prepared in {self.fast_prepare_seconds:.1f} s)")
             return
+        decoder = None  # its static cache and any captured graph go before the check below
         self.fast_prepare_seconds = time.perf_counter() - started
         self.decode_notice = f"fast decoding is off: {reason}; using the default decoder"
         say(self.decode_notice[0].upper() + self.decode_notice[1:])
