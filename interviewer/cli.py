@@ -108,6 +108,11 @@ def _model_options(command: Any) -> Any:
             help="Allow pickle .bin weights when there are no safetensors.",
         ),
         click.option(
+            "--decode",
+            type=click.Choice(["default", "fast"]),
+            help="fast: replay a CUDA graph of the decode step (GPU only; else default).",
+        ),
+        click.option(
             "--chat-template",
             type=click.Path(path_type=Path),
             help="Jinja chat template file for a tokenizer without one.",
@@ -804,6 +809,146 @@ def bank_check(directory: Path | None) -> None:
     click.echo(
         f"{target}: bank '{loaded.id}' ({loaded.title}) has {len(loaded.questions)} valid questions"
     )
+
+
+@cli.command()
+@click.option("--model", help="Hub id, local model folder or .gguf file to measure.")
+@click.option(
+    "--random-weights",
+    "shape",
+    help="Measure random weights of this shape instead (tiny, small, qwen2.5-7b), built in a "
+    "temporary folder and loaded through the real loader: no download.",
+)
+@click.option(
+    "--family",
+    type=click.Choice(["chatml", "gemma", "llama3", "mistral", "qwen3"]),
+    default="chatml",
+    show_default=True,
+    help="Chat template family of the random-weight model.",
+)
+@click.option(
+    "--compare",
+    help="Modes side by side, comma-separated: default, fast (CUDA-graph decode), no-reuse "
+    "(default without KV-cache reuse). E.g. --compare default,fast",
+)
+@click.option(
+    "--decode",
+    type=click.Choice(["default", "fast"]),
+    help="The one mode to measure without --compare (default: default).",
+)
+@click.option(
+    "--grader",
+    type=click.Choice(["llm", "evidence"]),
+    default="llm",
+    show_default=True,
+    help="Who grades the answers during the session.",
+)
+@click.option(
+    "--mode",
+    "interview_mode",
+    type=click.Choice(["practice", "exam"]),
+    default="practice",
+    show_default=True,
+)
+@click.option("--max-follow-ups", type=click.IntRange(0, 5), default=2, show_default=True)
+@click.option(
+    "--max-new-tokens",
+    type=click.IntRange(1),
+    help="Cap every streamed interviewer turn at N tokens (a quick run on the CPU); the "
+    "conversation's replies get N (default 64).",
+)
+@click.option(
+    "--conversation-turns",
+    type=click.IntRange(0),
+    default=20,
+    show_default=True,
+    help="Turns of the growing conversation (time to first token at turn 1 vs the last); 0 "
+    "skips it.",
+)
+@click.option(
+    "--answers",
+    "answers_file",
+    type=click.Path(path_type=Path),
+    help="The candidate's replies (default: examples/answers.json).",
+)
+@click.option("--bank", "bank_dir", type=click.Path(path_type=Path), help="Question bank folder.")
+@click.option("--quantization", type=click.Choice(["auto", "4bit", "8bit", "none"]), default="auto")
+@click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), default="auto")
+@click.option(
+    "--threads",
+    type=click.IntRange(1),
+    help="CPU threads for torch (default: its own choice; 1 is steadier on a shared machine).",
+)
+@click.option("--no-first-paint", is_flag=True, help="Skip measuring the TUI's first paint.")
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="Write the results as JSON to this file."
+)
+def bench(
+    model: str | None,
+    shape: str | None,
+    family: str,
+    compare: str | None,
+    decode: str | None,
+    grader: str,
+    interview_mode: str,
+    max_follow_ups: int,
+    max_new_tokens: int | None,
+    conversation_turns: int,
+    answers_file: Path | None,
+    bank_dir: Path | None,
+    quantization: str,
+    device: str,
+    threads: int | None,
+    no_first_paint: bool,
+    out: Path | None,
+) -> None:
+    """Measure load time, first paint, time to first token, tokens/s, grading latency, the
+    candidate's wait and peak memory on a scripted six-question session.
+
+    `--compare default,fast` runs the modes side by side in one table.
+    """
+    from interviewer.bench import (
+        BenchError,
+        BenchOptions,
+        parse_modes,
+        render,
+        run_bench,
+        write_json,
+    )
+    from interviewer.llm.base import ModelError
+
+    if out is not None and not out.expanduser().parent.is_dir():
+        _fail(f"{out}: the folder {out.parent} does not exist", "create it first")
+    try:
+        options = BenchOptions(
+            model=model,
+            random_weights=shape,
+            family=family,
+            modes=parse_modes(compare, decode),
+            grader=grader,  # type: ignore[arg-type]
+            mode=interview_mode,  # type: ignore[arg-type]
+            max_follow_ups=max_follow_ups,
+            max_new_tokens=max_new_tokens,
+            conversation_turns=conversation_turns,
+            answers=answers_file,
+            bank=bank_dir,
+            quantization=quantization,  # type: ignore[arg-type]
+            device=device,  # type: ignore[arg-type]
+            first_paint=not no_first_paint,
+            threads=threads,
+        )
+        results = run_bench(options, _status)
+    except BenchError as exc:
+        _fail(str(exc), exc.hint)
+    except ModelError as exc:
+        _fail(str(exc), exc.hint)
+    render(results)
+    if out is not None:
+        try:
+            write_json(results, out.expanduser())
+        except OSError as exc:
+            _fail(f"cannot write {out}: {exc.strerror or exc}", "choose another --out path")
+        click.echo(f"Results written to {out}")
 
 
 @cli.command()

@@ -95,6 +95,14 @@ class Settings(BaseSettings):
     """Allow pickle .bin weights when a model has no safetensors (they can run code)."""
     chat_template: str | None = None
     """A Jinja chat template file for a tokenizer that ships none."""
+    decode: Literal["default", "fast"] = "default"
+    """fast: replay a CUDA graph of the model's decode step (prepared while the model loads);
+    where that cannot work (the CPU, a failed capture) the default path is used, with a notice."""
+    kv_reuse: bool = True
+    """Keep the key/values of recent prompts, so a prompt that starts like an earlier one only
+    prefills its new tokens (the interviewer answers sooner as the conversation grows)."""
+    kv_cache_tokens: int = Field(default=8192, ge=64)
+    """The most tokens one kept cache (and the fast mode's static cache) holds."""
     script: Path | None = None
     """For the scripted backend: a JSON script of replies (default: the built-in demo)."""
     theme: str = "textual-dark"

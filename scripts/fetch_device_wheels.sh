@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Download the wheels the GPU machine lacks (it has torch, transformers and accelerate) into .whl/
-# for the device tool's `carry`. Run from the repository root; see scripts/gpu_check.py.
+# (ignored by git) for the device tool's `carry`. Run from the repository root; see
+# scripts/gpu_check.py and scripts/gpu_bench.sh.
 set -euo pipefail
-grep -qxF '/.whl/' .git/info/exclude || echo '/.whl/' >> .git/info/exclude
 mkdir -p .whl
 fetch() {
   python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
@@ -12,5 +12,8 @@ fetch() {
 }
 fetch bitsandbytes==0.50.2 xgrammar==0.2.8 apache-tvm-ffi pydantic==2.13.4 pydantic-core==2.46.4 \
   annotated-types typing-inspection
+# `interviewer bench` (scripts/gpu_bench.sh) also needs the command line and its table.
+fetch click==8.5.1 rich==15.0.0 markdown-it-py==4.3.0 mdurl==0.1.2 pygments==2.21.0
 du -sh .whl
 echo 'On the device: python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:. && python3 scripts/gpu_check.py --out $OUT/gpu_check.json'
+echo 'or, for the speed comparison: bash scripts/gpu_bench.sh (carry .whl)'

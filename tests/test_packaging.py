@@ -79,7 +79,7 @@ def test_core_never_imports_the_ui_or_the_gpu_stack():
         "import sys, interviewer.bank, interviewer.engine, interviewer.headless, "
         "interviewer.prompts, interviewer.transcript, interviewer.llm.scripted, interviewer.cli, "
         "interviewer.config, interviewer.store, interviewer.report, interviewer.report.stats, "
-        "interviewer.engine.regrade\n"
+        "interviewer.engine.regrade, interviewer.bench, interviewer.firstpaint\n"
         "from interviewer.cli import cli\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
         "{'torch', 'transformers', 'textual', 'bitsandbytes', 'accelerate', 'numpy'})\n"

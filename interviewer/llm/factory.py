@@ -90,6 +90,9 @@ def open_model(
         trust_remote_code=settings.trust_remote_code,
         allow_pickle=settings.allow_pickle,
         chat_template=settings.chat_template,
+        decode=settings.decode,
+        kv_reuse=settings.kv_reuse,
+        kv_cache_tokens=settings.kv_cache_tokens,
     )
     model = load_hf_model(
         config, smaller=smaller_than(model_id), on_status=on_status, on_progress=on_progress

@@ -19,7 +19,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -34,12 +34,21 @@ from interviewer.llm.base import (
     StructuredOutputError,
     T,
 )
+from interviewer.llm.fast_decode import (
+    FastDecoder,
+    FastDecodeUnavailable,
+    FastResult,
+    cache_argument,
+    unsupported_settings,
+)
+from interviewer.llm.kv_reuse import Lease, PrefixCachePool, crop_dynamic_cache
 from interviewer.llm.structured import generate_with_retries, parse_structured, repair_truncated
 from interviewer.transcript import ModelInfo
 
 Quantization = Literal["auto", "4bit", "8bit", "none"]
 DType = Literal["auto", "bfloat16", "float16", "float32"]
 Device = Literal["auto", "cuda", "cpu"]
+Decode = Literal["default", "fast"]
 
 # End-of-turn markers of the common chat families. Generation stops on every id the model's
 # generation config lists; these are added when the tokenizer knows them, for checkpoints whose
@@ -70,6 +79,14 @@ class HFModelConfig(BaseModel):
     """A Jinja chat template (file path or text) for tokenizers that ship none."""
     poll_seconds: float = Field(default=0.25, gt=0)
     """How often a waiting stream checks that generation is still alive and not cancelled."""
+    decode: Decode = "default"
+    """fast: decode each token by replaying a CUDA graph of the model's step (prepared while the
+    model loads); falls back to default, with a notice, where that cannot work (e.g. the CPU)."""
+    kv_reuse: bool = True
+    """Keep the key/values of recent prompts so a prompt that starts the same way only prefills
+    its new tokens."""
+    kv_cache_tokens: int = Field(default=8192, ge=64)
+    """The most tokens one kept cache (and the fast mode's static cache) may hold."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +100,33 @@ class LoadPlan:
     quantization: Literal["4bit", "8bit", "none"]
     compute_dtype: Literal["bfloat16", "float16", "float32"]
     use_safetensors: bool | None
+
+
+@dataclass(frozen=True)
+class GenerationStats:
+    """What one streamed generation did; ``interviewer bench`` reads it after each call."""
+
+    path: Literal["generate", "fast"]
+    prompt_tokens: int
+    reused_tokens: int
+    """Leading prompt tokens whose key/values came from an earlier call (not prefilled)."""
+    new_tokens: int
+    first_token_s: float | None
+    """From the start of the call to the first new token (prefill plus one step)."""
+    total_s: float
+
+
+@dataclass
+class _Outcome:
+    """How one attempt at a streamed generation ended."""
+
+    failure: BaseException | None = None
+    reused: int = 0
+    fast: bool = False
+
+
+_SAMPLING = ("do_sample", "temperature", "top_p", "top_k")
+"""The ``generate()`` arguments the fast decode loop takes over."""
 
 
 def _safetensors_policy(folder: Path, allow_pickle: bool) -> bool | None:
@@ -287,6 +331,22 @@ class HFModel:
         self._sanitize = (
             "sanitize_control_tokens" in inspect.signature(tokenizer.apply_chat_template).parameters
         )
+        self.last_generation: GenerationStats | None = None
+        """What the last streamed generation did (tokens, reuse, time to first token)."""
+        self.decode_mode: Decode = "default"
+        """The decode path in use (``fast`` only once it was prepared successfully)."""
+        self.decode_notice: str | None = None
+        """Why ``fast`` was asked for but is not in use, in words for the user."""
+        self.fast_prepare_seconds = 0.0
+        self._fast: FastDecoder | None = None
+        self._cache_argument = cache_argument(model)
+        self._prefix: PrefixCachePool | None = (
+            PrefixCachePool(self._new_cache, crop_dynamic_cache, max_tokens=config.kv_cache_tokens)
+            if config.kv_reuse
+            else None
+        )
+        self.kv_reuse_failures = 0
+        """Generations that failed with a reused cache and were redone with a fresh one."""
         self._info = ModelInfo(
             backend="hf",
             model_id=config.model if plan.kind != "gguf" else f"{plan.gguf_file}",
@@ -451,16 +511,75 @@ class HFModel:
         cancel: threading.Event | None,
         logits_processor: Any = None,
     ) -> Iterator[str]:
+        """Stream one reply.
+
+        A generation that fails on the fast path turns the fast path off; one that fails on a
+        reused cache drops the kept caches (twice: stops reusing them). Either is redone on
+        the default path with a fresh cache when no text had been shown yet.
+        """
+        with self._lock:  # one generation at a time on one model
+            reuse = self._prefix is not None
+            while True:
+                outcome = _Outcome()
+                shown = False
+                attempt = self._stream_once(
+                    messages, options, cancel, logits_processor, reuse, outcome
+                )
+                try:
+                    for chunk in attempt:
+                        shown = True
+                        yield chunk
+                finally:  # a consumer that stops early stops the generation under the lock
+                    attempt.close()
+                if outcome.failure is None or (cancel is not None and cancel.is_set()):
+                    break
+                if outcome.fast:  # never again: the default path is the one known to work
+                    self._fast = None
+                    self.decode_mode = "default"
+                    self.decode_notice = (
+                        f"fast decoding is off: it failed while generating "
+                        f"({type(outcome.failure).__name__}: {str(outcome.failure)[:200]}); "
+                        "using the default decoder"
+                    )
+                elif outcome.reused:
+                    self.kv_reuse_failures += 1
+                    if self._prefix is not None:
+                        self._prefix.clear()
+                    if self.kv_reuse_failures >= 2:  # not a one-off: stop reusing caches
+                        self._prefix = None
+                    reuse = False
+                else:
+                    break
+                if shown:
+                    break
+        if outcome.failure is not None:
+            raise self._generation_error(outcome.failure)
+        if cancel is not None and cancel.is_set():
+            raise GenerationCancelled("generation cancelled")
+
+    def _stream_once(
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        cancel: threading.Event | None,
+        logits_processor: Any,
+        reuse: bool,
+        outcome: _Outcome,
+    ) -> Generator[str, None, None]:
         import torch
         from transformers import TextIteratorStreamer
 
         stop = threading.Event()
-        kwargs = self._generation_kwargs(
-            messages,
-            options,
-            lambda: stop.is_set() or (cancel is not None and cancel.is_set()),
-            logits_processor,
-        )
+        first_token: list[float] = []
+
+        def halt() -> bool:  # read after every new token
+            if not first_token:
+                first_token.append(time.perf_counter())
+            return stop.is_set() or (cancel is not None and cancel.is_set())
+
+        started = time.perf_counter()
+        kwargs = self._generation_kwargs(messages, options, halt, logits_processor)
+        prompt: list[int] = kwargs["input_ids"][0].tolist()
         streamer = TextIteratorStreamer(
             self.tokenizer,
             skip_prompt=True,
@@ -468,38 +587,147 @@ class HFModel:
             timeout=self.config.poll_seconds,
         )
         kwargs["streamer"] = streamer
-        failure: list[BaseException] = []
+        fast = self._fast
+        if fast is not None and (
+            logits_processor is not None or not fast.fits(len(prompt), options.max_new_tokens)
+        ):
+            fast = None  # a grammar or a long prompt: this call takes the default path
+        if fast is not None:
+            fast.reuse = reuse
+            outcome.fast = True
+        lease: Lease | None = None
+        if fast is None and reuse and self._prefix is not None:
+            lease = self._prefix.take(prompt)
+            kwargs[self._cache_argument] = lease.cache
+            outcome.reused = lease.reused
+        result: list[Any] = []
 
         def work() -> None:
             try:
                 with torch.inference_mode():
-                    self.model.generate(**kwargs)
+                    if fast is not None:
+                        streamer.put(torch.tensor([prompt]))
+                        done = fast.generate(
+                            prompt,
+                            {k: kwargs[k] for k in _SAMPLING if k in kwargs},
+                            self._eos_ids,
+                            options.max_new_tokens,
+                            halt,
+                            lambda token: streamer.put(torch.tensor([token])),
+                        )
+                        outcome.reused = done.reused
+                        streamer.end()
+                        result.append(done)
+                    else:
+                        result.append(self.model.generate(**kwargs))
             except BaseException as exc:  # reported to the caller, never lost in the thread
-                failure.append(exc)
+                outcome.failure = exc
                 streamer.end()
 
-        with self._lock:  # one generation at a time on one model
-            thread = threading.Thread(target=work, name="interviewer-generate", daemon=True)
-            thread.start()
-            try:
-                while True:
-                    try:
-                        chunk = next(streamer)
-                    except StopIteration:
+        thread = threading.Thread(target=work, name="interviewer-generate", daemon=True)
+        thread.start()
+        try:
+            while True:
+                try:
+                    chunk = next(streamer)
+                except StopIteration:
+                    break
+                except queue.Empty:
+                    if not thread.is_alive():
                         break
-                    except queue.Empty:
-                        if not thread.is_alive():
-                            break
-                        continue
-                    if chunk:
-                        yield chunk
-            finally:
-                stop.set()  # also when the consumer stops reading early
-                thread.join(timeout=30)
-        if failure:
-            raise self._generation_error(failure[0])
-        if cancel is not None and cancel.is_set():
-            raise GenerationCancelled("generation cancelled")
+                    continue
+                if chunk:
+                    yield chunk
+        finally:
+            stop.set()  # also when the consumer stops reading early
+            thread.join(timeout=30)
+            if not thread.is_alive() and outcome.failure is None and result:
+                self._finished(prompt, result[0], lease, started, first_token)
+
+    def _finished(
+        self,
+        prompt: list[int],
+        result: Any,
+        lease: Lease | None,
+        started: float,
+        first_token: list[float],
+    ) -> None:
+        """Record what a clean generation did, and keep its cache for the next prompt."""
+        first = first_token[0] - started if first_token else None
+        total = time.perf_counter() - started
+        if isinstance(result, FastResult):
+            self.last_generation = GenerationStats(
+                "fast", len(prompt), result.reused, len(result.generated), first, total
+            )
+            return
+        new_tokens = int(result.shape[1]) - len(prompt)
+        self.last_generation = GenerationStats(
+            "generate", len(prompt), lease.reused if lease else 0, new_tokens, first, total
+        )
+        if lease is not None and self._prefix is not None:
+            length = int(lease.cache.get_seq_length())
+            if 0 < length <= int(result.shape[1]):
+                self._prefix.give_back(result[0, :length].tolist(), lease.cache)
+
+    def _new_cache(self) -> Any:
+        from transformers import DynamicCache
+
+        return DynamicCache(config=self.model.config)
+
+    def prepare_fast_decoding(self, say: Callable[[str], None]) -> None:
+        """Switch to the ``fast`` decode path if it works here; otherwise keep the default one
+        and say why (never raises for a fast-path problem: the default path still works)."""
+        started = time.perf_counter()
+        decoder: FastDecoder | None = None
+        try:
+            unsupported = unsupported_settings(self.model.generation_config)
+            if unsupported:
+                raise FastDecodeUnavailable(
+                    "the model's generation config sets "
+                    f"{', '.join(unsupported)}, which fast decoding does not implement"
+                )
+            decoder = FastDecoder(
+                self.model, self.config.kv_cache_tokens, reuse=self.config.kv_reuse
+            )
+            if self.plan.device == "cuda":
+                say("Preparing fast decoding (capturing one decode step in a CUDA graph)")
+            decoder.capture()
+        except FastDecodeUnavailable as exc:
+            reason = str(exc)
+        except Exception as exc:  # whatever a capture raises: the default path stays
+            reason = f"capturing the decode step failed ({type(exc).__name__}: {str(exc)[:200]})"
+        else:
+            assert decoder is not None
+            self._fast = decoder
+            self.decode_mode = "fast"
+            self.fast_prepare_seconds = time.perf_counter() - started
+            say(f"Fast decoding is ready (prepared in {self.fast_prepare_seconds:.1f} s)")
+            return
+        decoder = None  # its static cache and any captured graph go before the check below
+        self.fast_prepare_seconds = time.perf_counter() - started
+        self.decode_notice = f"fast decoding is off: {reason}; using the default decoder"
+        say(self.decode_notice[0].upper() + self.decode_notice[1:])
+        self._check_after_failed_capture()
+
+    def _check_after_failed_capture(self) -> None:
+        """A failed capture must not leave a broken CUDA context behind a working-looking
+        model: run one eager step, and turn a failure into advice."""
+        if self.plan.device != "cuda":
+            return
+        import torch
+
+        try:
+            torch.cuda.synchronize()
+            torch.cuda.empty_cache()
+            with torch.inference_mode():
+                ids = torch.tensor([[int(self._eos_ids[0])]], device=self.model.device)
+                self.model(input_ids=ids, use_cache=False)
+            torch.cuda.synchronize()
+        except Exception as exc:
+            raise ModelError(
+                f"the GPU is unusable after the failed fast-decoding capture: {str(exc)[:200]}",
+                hint='restart with --decode default (the setting decode = "default")',
+            ) from exc
 
     def _generation_error(self, exc: BaseException) -> ModelError:
         if "OutOfMemoryError" in type(exc).__name__ or "out of memory" in str(exc).lower():
@@ -875,4 +1103,6 @@ def load_hf_model(
     model.eval()
     loaded = HFModel(model, tokenizer, config, plan, smaller)
     loaded.load_seconds = time.perf_counter() - started
+    if config.decode == "fast":
+        loaded.prepare_fast_decoding(say)  # behind the loading screen; timed on its own
     return loaded
