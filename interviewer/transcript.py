@@ -66,6 +66,10 @@ class InterviewSettings(_Record):
     """How many follow-up questions the interviewer may ask per question."""
     acknowledge: bool = True
     """Let the model say a short acknowledgement before the next question (exam mode)."""
+    grading: Literal["inline", "background"] = "inline"
+    """inline: each answer is graded by the grader before the interview goes on. background:
+    follow-ups are chosen from the instant evidence signal and the grader's (slower) grade runs
+    while the candidate reads and types, one reply behind; feedback follows when it is ready."""
 
 
 class BankRef(_Record):

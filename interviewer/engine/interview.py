@@ -127,6 +127,12 @@ class _QuestionState:
     coach_feedback: str | None = None
     last_prompt: str = ""
     """What the interviewer last asked on this question (the question or a follow-up)."""
+    grade_pending: bool = False
+    """Background grading: replies were given since the grader last graded this question."""
+    finish_pending: bool = False
+    """Background grading: closed, but its result and feedback wait for the grade."""
+    quick: list[KeyPointGrade] | None = None
+    """Background grading: the instant evidence signal on every reply so far."""
 
     def result(self) -> QuestionResult:
         return QuestionResult(
@@ -157,7 +163,11 @@ class Interview:
         *,
         clock: Callable[[], datetime] = _utcnow,
         session_id: str | None = None,
+        quick_grader: Grader | None = None,
     ) -> None:
+        """``quick_grader`` (an instant, model-free grader) chooses follow-ups when
+        ``settings.grading`` is "background"; a grader that cross-checks with one (``both``)
+        lends its own. Without one, grading stays inline."""
         if not bank.questions:
             raise ValueError("the bank has no questions")
         self.bank = bank
@@ -178,6 +188,9 @@ class Interview:
         self._current = 0
         self._quick = False
         self._pending: str | None = None
+        quick = quick_grader or getattr(grader, "evidence", None)
+        self._quick_grader: Grader | None = quick
+        self._background = self.settings.grading == "background" and quick is not None
 
     # ----------------------------------------------------------------- public API
 
@@ -253,6 +266,7 @@ class Interview:
         self._pending = text
         yield self._record("candidate", _CANDIDATE_KIND[intent], text, qs.question.id)
         yield from self._process_pending(cancel)
+        yield from self._background_work(cancel)
 
     def resume(self, cancel: threading.Event | None = None) -> Iterator[Event]:
         """Continue a restored interview where its snapshot stopped.
@@ -285,6 +299,7 @@ class Interview:
             yield from self._process_pending(cancel)
         else:
             yield self._awaiting(qs)
+        yield from self._background_work(cancel)
 
     def abandon(self) -> Iterator[Event]:
         """The candidate stopped the interviewer mid-reply (Ctrl+C in the TUI).
@@ -323,6 +338,8 @@ class Interview:
                     feedback=qs.feedback,
                     coach_feedback=qs.coach_feedback,
                     last_prompt=qs.last_prompt,
+                    grade_pending=qs.grade_pending,
+                    finish_pending=qs.finish_pending,
                 )
                 for qs in self._questions
             ],
@@ -339,6 +356,7 @@ class Interview:
         prompts: PromptLibrary | None = None,
         *,
         clock: Callable[[], datetime] = _utcnow,
+        quick_grader: Grader | None = None,
     ) -> Interview:
         """Rebuild an interview from ``snapshot``; continue it with :meth:`resume`.
 
@@ -355,6 +373,7 @@ class Interview:
             prompts,
             clock=clock,
             session_id=snapshot.session_id,
+            quick_grader=quick_grader,
         )
         interview.started_at = snapshot.started_at
         interview.finished_at = snapshot.finished_at
@@ -374,6 +393,8 @@ class Interview:
             qs.feedback = saved_q.feedback
             qs.coach_feedback = saved_q.coach_feedback
             qs.last_prompt = saved_q.last_prompt
+            qs.grade_pending = saved_q.grade_pending
+            qs.finish_pending = saved_q.finish_pending
         return interview
 
     def _process_pending(self, cancel: threading.Event | None) -> Iterator[Event]:
@@ -450,7 +471,7 @@ class Interview:
         screened = screen(text, qs.question)
         ignored = [*(qs.grade.ignored if qs.grade is not None else []), *screened.ignored]
         if screened.reason is not None:
-            if qs.grade is None:
+            if qs.grade is None and not qs.graded_answers:
                 verdicts = missing_verdicts(qs.question, PREFILTER_REASONS[screened.reason])
                 qs.grade = Grade(
                     key_points=verdicts,
@@ -460,35 +481,48 @@ class Interview:
                     ignored=ignored,
                 )
                 yield Graded(question_id=qs.question.id, grade=qs.grade)
-            elif screened.ignored:
+            elif screened.ignored and qs.grade is not None:
                 qs.grade = qs.grade.model_copy(update={"ignored": ignored})
             yield from self._finish_question(qs, cancel)
             yield from self._advance(acknowledge=True, cancel=cancel)
             return
 
         qs.graded_answers.append(screened.text)
-        yield GradingStarted(question_id=qs.question.id)
-        try:
-            latest = self.grader.grade(qs.question, qs.graded_answers, cancel)
-        except GenerationCancelled:
-            raise
-        except ModelError as exc:
-            qs.grading_error = exc.describe()
-            yield ModelFailed(question_id=qs.question.id, purpose="grade", message=qs.grading_error)
-            yield from self._finish_question(qs, cancel)
-            yield from self._advance(acknowledge=True, cancel=cancel)
-            return
-        previous = qs.grade.key_points if qs.grade is not None else []
-        verdicts = merge_verdicts(previous, latest)
-        qs.grade = Grade(
-            key_points=verdicts,
-            score=score_verdicts(qs.question, verdicts),
-            grader=self.grader.name,
-            ignored=ignored,
-        )
-        qs.grading_error = None
-        yield Graded(question_id=qs.question.id, grade=qs.grade)
+        if self._background:
+            # Follow-ups come from the instant signal; the grader runs once the candidate
+            # has the next question in front of them (see _background_work).
+            assert self._quick_grader is not None
+            qs.quick = self._quick_grader.grade(qs.question, qs.graded_answers, cancel)
+            qs.grade_pending = True
+        else:
+            yield GradingStarted(question_id=qs.question.id)
+            try:
+                latest = self.grader.grade(qs.question, qs.graded_answers, cancel)
+            except GenerationCancelled:
+                raise
+            except ModelError as exc:
+                qs.grading_error = exc.describe()
+                yield ModelFailed(
+                    question_id=qs.question.id, purpose="grade", message=qs.grading_error
+                )
+                yield from self._finish_question(qs, cancel)
+                yield from self._advance(acknowledge=True, cancel=cancel)
+                return
+            previous = qs.grade.key_points if qs.grade is not None else []
+            verdicts = merge_verdicts(previous, latest)
+            qs.grade = Grade(
+                key_points=verdicts,
+                score=score_verdicts(qs.question, verdicts),
+                grader=self.grader.name,
+                ignored=ignored,
+            )
+            qs.grading_error = None
+            yield Graded(question_id=qs.question.id, grade=qs.grade)
+        yield from self._probe_or_move_on(qs, cancel)
 
+    def _probe_or_move_on(
+        self, qs: _QuestionState, cancel: threading.Event | None
+    ) -> Iterator[Event]:
         target = self._probe_target(qs)
         if target is not None:
             follow_up = yield from self._model_turn(
@@ -515,13 +549,14 @@ class Interview:
 
         None once the cap is reached or nothing is left to probe. Each point is probed once.
         """
-        if qs.grade is None or qs.follow_ups >= self.settings.max_follow_ups:
+        view = self._probe_view(qs)
+        if not view or qs.follow_ups >= self.settings.max_follow_ups:
             return None
         order = {p.id: i for i, p in enumerate(qs.question.key_points)}
         weights = qs.question.key_points_by_id
         candidates: list[KeyPointGrade] = [
             v
-            for v in qs.grade.key_points
+            for v in view
             if (v.verdict != "covered" or v.uncertain) and v.key_point_id not in qs.probed
         ]
         if not candidates:
@@ -537,9 +572,83 @@ class Interview:
         )
         return weights[best.key_point_id]
 
+    def _probe_view(self, qs: _QuestionState) -> list[KeyPointGrade]:
+        """What the follow-up choice reads: the grader's verdicts, and in background grading
+        the instant signal on the newest replies where it sees more (the grader lags one reply
+        behind; its doubts still count)."""
+        graded = list(qs.grade.key_points) if qs.grade is not None else []
+        if not self._background or qs.quick is None:
+            return graded
+        by_id = {v.key_point_id: v for v in graded}
+        view: list[KeyPointGrade] = []
+        for quick in qs.quick:
+            before = by_id.get(quick.key_point_id)
+            if before is None or VERDICT_RANK[quick.verdict] > VERDICT_RANK[before.verdict]:
+                view.append(quick)
+            else:
+                view.append(before)
+        return view
+
+    def _background_work(self, cancel: threading.Event | None) -> Iterator[Event]:
+        """Background grading: grade what waits, now that the candidate has the next prompt
+        in front of them, then checkpoint again (a second ``AwaitingReply``)."""
+        if self.state != "awaiting_reply":
+            return
+        if not any(q.grade_pending or q.finish_pending for q in self._questions):
+            return
+        yield from self._grade_pending(cancel)
+        yield self._awaiting(self._questions[self._current])
+
+    def _grade_pending(self, cancel: threading.Event | None) -> Iterator[Event]:
+        for qs in self._questions:
+            if qs.grade_pending:
+                yield from self._grade_in_background(qs, cancel)
+            if qs.finish_pending and not qs.grade_pending:
+                qs.finish_pending = False
+                yield from self._finish_question(qs, cancel)
+
+    def _grade_in_background(
+        self, qs: _QuestionState, cancel: threading.Event | None
+    ) -> Iterator[Event]:
+        ignored = [s for answer in qs.answers for s in screen(answer, qs.question).ignored]
+        if self._quick:  # the interview is closing without more model calls
+            quick = qs.quick
+            if quick is None and self._quick_grader is not None:
+                quick = self._quick_grader.grade(qs.question, qs.graded_answers, cancel)
+            latest = quick or missing_verdicts(qs.question, "not graded")
+            grader_name = self._quick_grader.name if self._quick_grader else "evidence"
+        else:
+            yield GradingStarted(question_id=qs.question.id)
+            try:
+                latest = self.grader.grade(qs.question, qs.graded_answers, cancel)
+            except GenerationCancelled:
+                raise
+            except ModelError as exc:
+                qs.grading_error = exc.describe()
+                qs.grade_pending = False
+                yield ModelFailed(
+                    question_id=qs.question.id, purpose="grade", message=qs.grading_error
+                )
+                return
+            grader_name = self.grader.name
+        previous = qs.grade.key_points if qs.grade is not None else []
+        verdicts = merge_verdicts(previous, latest)
+        qs.grade = Grade(
+            key_points=verdicts,
+            score=score_verdicts(qs.question, verdicts),
+            grader=grader_name,
+            ignored=ignored,
+        )
+        qs.grading_error = None
+        qs.grade_pending = False
+        yield Graded(question_id=qs.question.id, grade=qs.grade)
+
     def _finish_question(
         self, qs: _QuestionState, cancel: threading.Event | None
     ) -> Iterator[Event]:
+        if qs.grade_pending:
+            qs.finish_pending = True  # finished once its grade is in (_grade_pending)
+            return
         yield QuestionFinished(result=qs.result())
         if self.settings.mode == "practice":
             yield from self._feedback(qs, cancel)
@@ -556,6 +665,7 @@ class Interview:
         yield from self._ask(self._current + 1)
 
     def _finish(self, cancel: threading.Event | None) -> Iterator[Event]:
+        yield from self._grade_pending(cancel)  # grades still owed (background grading)
         self.state = "finished"
         if self.settings.mode == "exam":
             for qs in self._questions:

@@ -51,6 +51,10 @@ class QuestionSnapshot(BaseModel):
     feedback: str | None = None
     coach_feedback: str | None = None
     last_prompt: str = ""
+    grade_pending: bool = False
+    """Background grading: replies were given since the grader last graded this question."""
+    finish_pending: bool = False
+    """Background grading: the question is closed, its result and feedback wait for the grade."""
 
 
 class InterviewSnapshot(BaseModel):

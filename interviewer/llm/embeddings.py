@@ -72,7 +72,7 @@ def resolve_embedding_model(name: str) -> Path:
 class TransformersEmbedder:
     """Unit-length sentence vectors from a transformers encoder, with a cache per text."""
 
-    def __init__(self, folder: Path, *, device: str = "cpu", batch_size: int = 32) -> None:
+    def __init__(self, folder: Path, *, device: str = "cpu", batch_size: int = 64) -> None:
         import torch
         from transformers import AutoModel, AutoTokenizer
 
@@ -91,7 +91,8 @@ class TransformersEmbedder:
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """One unit vector per text, in order."""
         with self._lock:
-            todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+            # Similar lengths batch together, so little of each batch is padding.
+            todo = sorted(dict.fromkeys(t for t in texts if t not in self._cache), key=len)
             for start in range(0, len(todo), self._batch_size):
                 batch = todo[start : start + self._batch_size]
                 for text, vector in zip(batch, self._encode(batch), strict=True):
@@ -101,7 +102,7 @@ class TransformersEmbedder:
     def _encode(self, batch: list[str]) -> list[list[float]]:
         torch = self._torch
         encoded = self._tokenizer(
-            batch, padding=True, truncation=True, max_length=256, return_tensors="pt"
+            batch, padding=True, truncation=True, max_length=128, return_tensors="pt"
         ).to(self._device)
         with torch.inference_mode():
             hidden = self._model(**encoded).last_hidden_state

@@ -108,6 +108,9 @@ class InterviewerApp(App[None]):
         self.interview: Interview | None = None
         self.cancel = threading.Event()
         self.engine_idle = threading.Event()
+        self._engine_lock = threading.Lock()
+        """One engine step at a time: a reply sent while the previous answer is still being
+        graded in the background waits for that grade instead of racing it on the GPU."""
         self.engine_idle.set()
         self._load_generation = 0
         self._quitting = False
@@ -305,7 +308,9 @@ class InterviewerApp(App[None]):
                     message.model,
                     grader,
                     InterviewSettings(
-                        mode=self.settings.mode, max_follow_ups=self.settings.max_follow_ups
+                        mode=self.settings.mode,
+                        max_follow_ups=self.settings.max_follow_ups,
+                        grading=self.settings.grading,
                     ),
                     prompts,
                 )
@@ -319,15 +324,24 @@ class InterviewerApp(App[None]):
 
     # ----------------------------------------------------------------- the engine
 
-    @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
+    @work(thread=True, exclusive=False, group="engine", exit_on_error=False)
     def run_engine(self, reply: str | None, end: bool = False, resume: bool = False) -> None:
         """Advance the interview by one candidate message (None: start or resume; ``end``:
-        finish now). Each event is recorded in the store before the screen sees it."""
+        finish now). Each event is recorded in the store before the screen sees it.
+
+        Textual may start this worker while the previous one still grades in the background
+        (``exclusive`` only marks the old one cancelled); the lock makes it wait its turn."""
+        interview = self.interview
+        assert interview is not None
+        with self._engine_lock:
+            self._engine_step(interview, reply, end, resume)
+
+    def _engine_step(
+        self, interview: Interview, reply: str | None, end: bool, resume: bool
+    ) -> None:
         from interviewer.llm.base import GenerationCancelled, ModelError
         from interviewer.store import StoreError
 
-        interview = self.interview
-        assert interview is not None
         if not self._quitting:
             self.cancel = threading.Event()  # one signal per step: a stop ends this step only
         self.engine_idle.clear()
