@@ -343,7 +343,7 @@ class InterviewScreen(Screen[None]):
             status.elapsed = 0
         elif isinstance(event, TurnStarted):
             self._set_status("thinking")
-            bubble = InterviewerMessage("", kind=event.kind)
+            bubble = InterviewerMessage("", kind=event.kind, streaming=True)
             await conversation.mount(bubble)
             self._streaming = bubble
             self._stream = Markdown.get_stream(bubble.markdown)
@@ -376,8 +376,8 @@ class InterviewScreen(Screen[None]):
             if self._stream is not None:
                 await self._stream.stop()
             if self._streaming is not None:
-                # The stream has shown the text; set it once more from the stored turn.
-                await self._streaming.markdown.update(strip_control(turn.text))
+                # The stream has shown the text; show the stored turn as one static block.
+                await self._streaming.complete(turn.text)
             self._stream = None
             self._streaming = None
             return

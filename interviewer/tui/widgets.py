@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markdown import Markdown as RichMarkdown
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
@@ -13,20 +14,44 @@ from interviewer.transcript import QuestionResult
 
 
 class InterviewerMessage(Vertical):
-    """An interviewer turn, rendered as Markdown (streamed token by token when the model speaks)."""
+    """An interviewer turn, rendered as Markdown.
 
-    def __init__(self, markdown: str = "", *, kind: str = "question") -> None:
+    A turn the model is speaking streams into a Markdown widget token by token; once it is
+    complete (and for every turn that arrives whole) it is one static block rendered by Rich.
+    A Markdown widget is a tree of widgets that Textual styles one by one, so a long session
+    of them made every later layout slower; a static block costs one widget.
+    """
+
+    def __init__(self, markdown: str = "", *, kind: str = "question", streaming: bool = False):
         super().__init__(classes=f"message interviewer {kind}")
-        self._initial = markdown
+        self._text = strip_control(markdown)
+        self._streaming = streaming
         self.kind = kind
 
     def compose(self) -> ComposeResult:
         yield Label(_LABELS.get(self.kind, "Interviewer"), classes="speaker")
-        yield Markdown(self._initial)
+        if self._streaming:
+            yield Markdown(self._text)
+        else:
+            yield Static(RichMarkdown(self._text), classes="body")
+
+    @property
+    def text(self) -> str:
+        """The Markdown source shown (once complete)."""
+        return self._text
 
     @property
     def markdown(self) -> Markdown:
+        """The widget a streaming turn writes into."""
         return self.query_one(Markdown)
+
+    async def complete(self, markdown: str) -> None:
+        """The turn is complete: show ``markdown`` (the stored text) as one static block."""
+        self._text = strip_control(markdown)
+        self._streaming = False
+        for widget in self.query(Markdown):
+            await widget.remove()
+        await self.mount(Static(RichMarkdown(self._text), classes="body"))
 
 
 _LABELS = {

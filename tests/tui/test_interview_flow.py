@@ -6,6 +6,7 @@ import json
 
 import jsonschema
 import pytest
+from rich.markdown import Markdown as RichMarkdown
 from textual.widgets import Markdown, Static, TextArea
 
 from interviewer.resources import resource_dir
@@ -51,7 +52,7 @@ async def test_a_whole_interview(demo_app, tmp_path, monkeypatch, mode):
 
         await pilot.press("ctrl+r")  # repeat
         await settle(pilot)
-        repeated = bubbles(app, "repeat")[-1].query_one(Markdown).source
+        repeated = bubbles(app, "repeat")[-1].text
         assert repeated == app.interview.bank.questions[1].question
 
         await pilot.press("ctrl+n")  # skip question 2
@@ -206,9 +207,12 @@ async def test_the_interviewer_bubbles_render_markdown(demo_app):
     app = demo_app()
     async with app.run_test(size=(100, 40)) as pilot:
         await settle(pilot)
-        greeting = bubbles(app, "greeting")[0].query_one(Markdown)
-        assert "**Hugging Face ecosystem**" in greeting.source
+        greeting = bubbles(app, "greeting")[0]
+        assert "**Hugging Face ecosystem**" in greeting.text
+        shown = greeting.query_one(".body", Static)
+        assert isinstance(shown.content, RichMarkdown)  # rendered, not shown as source
         assert isinstance(bubbles(app, "question")[0], InterviewerMessage)
+        assert not app.screen.query(Markdown)  # finished turns are one static block each
 
 
 def test_first_paint_comes_before_torch_is_imported():
