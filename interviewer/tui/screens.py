@@ -37,8 +37,8 @@ from interviewer.engine.events import (
     TurnRecorded,
     TurnStarted,
 )
-from interviewer.engine.grading import graded_points
 from interviewer.textutil import escape_markdown, strip_control
+from interviewer.transcript import VERDICT_WORDS
 from interviewer.tui.app import (
     EngineEvent,
     EngineStopped,
@@ -411,21 +411,35 @@ class InterviewScreen(Screen[None]):
 
 
 def report_markdown(transcript: Transcript, bank: Bank) -> str:
-    """The per-question detail of the report: verdicts with evidence quotes, as Markdown."""
+    """The per-question detail of the report screen, from the same view the exported reports
+    use: verdicts with evidence quotes, doubts, and what was cut out before grading."""
+    from interviewer.engine.prefilter import PREFILTER_REASONS
+    from interviewer.report.view import build_view
+
     parts: list[str] = []
-    for number, result in enumerate(transcript.results, 1):
-        parts.append(f"## {number}. {escape_markdown(result.title)}: {result.score * 100:.0f}%")
+    for q in build_view(transcript, bank).questions:
+        result = q.result
+        parts.append(f"## {q.number}. {escape_markdown(result.title)}: {result.score * 100:.0f}%")
         if result.status != "answered":
             parts.append(f"*{result.status.replace('_', ' ')}*")
+        if q.rubric_note:
+            parts.append(f"*{escape_markdown(q.rubric_note)}*")
         if result.grading_error:
             parts.append(f"Not graded: {escape_markdown(result.grading_error)}")
-        if result.grade is not None:
-            question = bank.question(result.question_id)
-            for mark, point, verdict in graded_points(question, result.grade):
-                line = f"- **{mark}**: {escape_markdown(point.statement)}"
-                if verdict.evidence:
-                    line += f'  \n  you said: "{escape_markdown(verdict.evidence)}"'
-                parts.append(line)
+        grade = result.grade
+        if grade is not None and grade.prefilter_reason is not None:
+            reason = PREFILTER_REASONS.get(grade.prefilter_reason, grade.prefilter_reason)
+            parts.append(f"Scored 0 without grading: {escape_markdown(reason)}.")
+        if grade is not None and grade.ignored:
+            cut = "; ".join(f'"{escape_markdown(s)}"' for s in grade.ignored)
+            parts.append(f"Ignored as instructions to the grader: {cut}")
+        for point in q.key_points:
+            line = f"- **{VERDICT_WORDS[point.verdict]}**: {escape_markdown(point.statement)}"
+            if point.doubt:
+                line += f" *({escape_markdown(point.doubt)})*"
+            if point.evidence:
+                line += f'  \n  you said: "{escape_markdown(point.evidence)}"'
+            parts.append(line)
     return "\n\n".join(parts)
 
 
