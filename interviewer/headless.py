@@ -104,10 +104,18 @@ class EventPrinter:
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.mode = "practice"
+        self.current: str | None = None
+        self.titles: dict[str, str] = {}
 
     def _write(self, text: str) -> None:
         self.out.write(text)
         self.out.flush()
+
+    def _earlier(self, question_id: str) -> str:
+        """' the answer to <title>' when a grade is for an earlier question (background)."""
+        if question_id == self.current:
+            return ""
+        return f" the answer to {self.titles.get(question_id, question_id)}"
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, SessionStarted):
@@ -117,6 +125,8 @@ class EventPrinter:
                 f"{event.bank_title}, {event.question_count} questions, {event.mode} mode\n"
             )
         elif isinstance(event, QuestionAsked):
+            self.current = event.question_id
+            self.titles[event.question_id] = event.title
             self._write(f"\n=== Question {event.number}/{event.total}: {event.title} ===\n")
         elif isinstance(event, TurnStarted):
             self._write("\nInterviewer: ")
@@ -131,14 +141,16 @@ class EventPrinter:
                 shown = strip_control(event.turn.text) or "(no answer)"
                 self._write(f"\nYou: {shown}\n")
         elif isinstance(event, GradingStarted):
-            self._write("  (grading...)\n")
+            self._write(f"  (grading{self._earlier(event.question_id)}...)\n")
         elif isinstance(event, FollowUpAsked):
             self._write(f"  (follow-up {event.number} of at most {event.cap})\n")
         elif isinstance(event, Graded) and self.mode == "practice":
             covered = sum(v.verdict == "covered" for v in event.grade.key_points)
             partial = sum(v.verdict == "partial" for v in event.grade.key_points)
             self._write(
-                f"  [graded by {event.grade.grader}: {covered} covered, {partial} partial, "
+                f"  [{self._earlier(event.question_id).strip() or 'graded'}"
+                f"{' graded' if event.question_id != self.current else ''} by "
+                f"{event.grade.grader}: {covered} covered, {partial} partial, "
                 f"{len(event.grade.key_points) - covered - partial} missing; "
                 f"score {event.grade.score * 100:.0f}%]\n"
             )
