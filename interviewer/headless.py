@@ -164,7 +164,8 @@ ReplySource = Callable[[AwaitingReply], str]
 def scripted_replies(
     answers: dict[str, list[str]], already_given: dict[str, int] | None = None
 ) -> ReplySource:
-    """Replies from an answers file; once a question's list is used up, the candidate is silent.
+    """Replies from an answers file; once a question's list is used up, the candidate is silent,
+    and a question the file does not mention at all is skipped.
 
     ``already_given`` (question id -> replies used, see :func:`replies_given`) skips the replies
     a resumed session has already received, so the same file carries on where it stopped.
@@ -173,7 +174,9 @@ def scripted_replies(
     queues = {qid: list(replies)[given.get(qid, 0) :] for qid, replies in answers.items()}
 
     def next_reply(awaiting: AwaitingReply) -> str:
-        queue = queues.get(awaiting.question_id, [])
+        if awaiting.question_id not in queues:
+            return "/skip"
+        queue = queues[awaiting.question_id]
         return queue.pop(0) if queue else ""
 
     return next_reply

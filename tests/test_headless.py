@@ -75,7 +75,8 @@ def test_demo_run_from_the_real_entry_point(tmp_path, transcript_schema, hf_bank
     by_id = {r.question_id: r for r in transcript.results}
     assert by_id["datasets-streaming"].status == "skipped"
     assert by_id["bnb-4bit-quantization"].grade.prefilter_reason == "dont_know"
-    assert by_id["model-repo-files"].grade.prefilter_reason == "empty"  # not in the answers file
+    # not in the answers file: skipped, as a candidate who says nothing about it would be
+    assert by_id["model-repo-files"].status == "skipped" and by_id["model-repo-files"].grade is None
     assert by_id["inference-api-vs-endpoints"].follow_ups == 2
     assert all(r.follow_ups <= 2 for r in transcript.results)
     repeat = [t for t in transcript.turns if t.kind == "repeat"]
