@@ -135,6 +135,9 @@ class EventPrinter:
         elif isinstance(event, TurnRecorded):
             if event.streamed:
                 self._write("\n")
+            elif event.turn.kind == "feedback" and event.turn.question_id is not None:
+                title = self.titles.get(event.turn.question_id, event.turn.question_id)
+                self._write(f"\nFeedback on {title}:\n{event.turn.text}\n")
             elif event.turn.role == "interviewer":
                 self._write(f"\nInterviewer: {event.turn.text}\n")
             else:

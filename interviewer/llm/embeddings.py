@@ -140,6 +140,11 @@ def open_embedder(
     """Load the embedding model (on the CPU: it is small, and the GPU belongs to the LLM).
 
     One instance per model folder and process, so its cache of vectors is shared."""
+    local = Path(name).expanduser().is_dir() or (
+        name == DEFAULT_EMBEDDING_MODEL and bundled_model_dir() is not None
+    )
+    if not local and on_status is not None:
+        on_status(f"Fetching the evidence model {name} (once; about 90 MB for the default)")
     folder = resolve_embedding_model(name)
     if folder in _OPENED:
         return _OPENED[folder]

@@ -38,7 +38,7 @@ from interviewer.engine.events import (
     TurnStarted,
 )
 from interviewer.textutil import escape_markdown, strip_control
-from interviewer.transcript import VERDICT_WORDS
+from interviewer.transcript import VERDICT_WORDS, Turn
 from interviewer.tui.app import (
     EngineEvent,
     EngineStopped,
@@ -284,7 +284,7 @@ class InterviewScreen(Screen[None]):
         restored = [
             CandidateMessage(t.text, kind=t.kind)
             if t.role == "candidate"
-            else InterviewerMessage(strip_control(t.text), kind=t.kind)
+            else InterviewerMessage(t.text, kind=t.kind, about=self._about(t))
             for t in self.interview.turns
         ]
         if restored:
@@ -384,7 +384,18 @@ class InterviewScreen(Screen[None]):
         if turn.role == "candidate":
             await conversation.mount(CandidateMessage(turn.text, kind=turn.kind))
         else:
-            await conversation.mount(InterviewerMessage(turn.text, kind=turn.kind))
+            await conversation.mount(
+                InterviewerMessage(turn.text, kind=turn.kind, about=self._about(turn))
+            )
+
+    def _about(self, turn: Turn) -> str | None:
+        """The question title a feedback card is labelled with."""
+        if turn.kind != "feedback" or turn.question_id is None:
+            return None
+        try:
+            return self.interview.bank.question(turn.question_id).title
+        except KeyError:
+            return None
 
     async def _drop_stream(self) -> None:
         if self._stream is not None:

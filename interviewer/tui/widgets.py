@@ -22,14 +22,27 @@ class InterviewerMessage(Vertical):
     of them made every later layout slower; a static block costs one widget.
     """
 
-    def __init__(self, markdown: str = "", *, kind: str = "question", streaming: bool = False):
+    def __init__(
+        self,
+        markdown: str = "",
+        *,
+        kind: str = "question",
+        streaming: bool = False,
+        about: str | None = None,
+    ):
+        """``about``: the question a feedback card is for (shown in its label, since with
+        background grading a card can arrive after the next question)."""
         super().__init__(classes=f"message interviewer {kind}")
         self._text = strip_control(markdown)
         self._streaming = streaming
         self.kind = kind
+        self._about = about
 
     def compose(self) -> ComposeResult:
-        yield Label(_LABELS.get(self.kind, "Interviewer"), classes="speaker")
+        label = _LABELS.get(self.kind, "Interviewer")
+        if self._about:
+            label = f"{label}: {strip_control(self._about)}"
+        yield Label(Content(label), classes="speaker")
         if self._streaming:
             yield Markdown(self._text)
         else:
