@@ -12,6 +12,8 @@ fetch() {
 }
 fetch bitsandbytes==0.50.2 xgrammar==0.2.8 apache-tvm-ffi pydantic==2.13.4 pydantic-core==2.46.4 \
   annotated-types typing-inspection
+# interviewer's settings (the engine reads the evidence thresholds from them).
+fetch pydantic-settings python-dotenv platformdirs
 # `interviewer bench` (scripts/gpu_bench.sh) also needs the command line and its table.
 fetch click==8.5.1 rich==15.0.0 markdown-it-py==4.3.0 mdurl==0.1.2 pygments==2.21.0
 du -sh .whl
