@@ -6,8 +6,9 @@ import json
 import os
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 from pydantic import ValidationError
@@ -128,6 +129,35 @@ def _model_options(command: Any) -> Any:
     return command
 
 
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def _session_options(*, grader_help: str, answers_help: str) -> Callable[[_Command], _Command]:
+    """--grader, --headless, --answers and --export: shared by `run` and `resume`."""
+    options = [
+        click.option("--grader", type=click.Choice(["llm", "evidence", "both"]), help=grader_help),
+        click.option(
+            "--headless", is_flag=True, help="No interaction: replies come from --answers."
+        ),
+        click.option(
+            "--answers", "answers_file", type=click.Path(path_type=Path), help=answers_help
+        ),
+        click.option(
+            "--export",
+            "export_path",
+            type=click.Path(path_type=Path),
+            help="Write the transcript JSON here.",
+        ),
+    ]
+
+    def decorate(command: _Command) -> _Command:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 def _status(message: str) -> None:
     click.echo(message, err=True)
 
@@ -150,26 +180,12 @@ def _status(message: str) -> None:
     help="Follow-up questions per question (default 2).",
 )
 @_model_options
-@click.option(
-    "--grader",
-    type=click.Choice(["llm", "evidence", "both"]),
-    help="Who grades: the model (llm), the model-free evidence signal (evidence), or the model "
-    "cross-checked by the evidence signal (both, the default with a local model).",
+@_session_options(
+    grader_help="Who grades: the model (llm), the model-free evidence signal (evidence), or the "
+    "model cross-checked by the evidence signal (both, the default with a local model).",
+    answers_help="Headless: JSON file of the candidate's replies.",
 )
-@click.option("--headless", is_flag=True, help="No interaction: replies come from --answers.")
 @click.option("--plain", is_flag=True, help="A line-by-line conversation instead of the TUI.")
-@click.option(
-    "--answers",
-    "answers_file",
-    type=click.Path(path_type=Path),
-    help="Headless: JSON file of the candidate's replies.",
-)
-@click.option(
-    "--export",
-    "export_path",
-    type=click.Path(path_type=Path),
-    help="Write the transcript JSON here.",
-)
 @click.option(
     "--no-save",
     "no_save",
@@ -394,20 +410,9 @@ def _session_bank(bank_dir: Path | None, summary: Any, *, required: bool) -> Any
 @click.argument("session_id", required=False)
 @click.option("--bank", "bank_dir", type=click.Path(path_type=Path), help="The session's bank.")
 @_model_options
-@click.option(
-    "--grader",
-    type=click.Choice(["llm", "evidence", "both"]),
-    help="Who grades from here on (default: as the session did).",
-)
-@click.option("--headless", is_flag=True, help="No interaction: replies come from --answers.")
-@click.option(
-    "--answers",
-    "answers_file",
-    type=click.Path(path_type=Path),
-    help="Headless: the answers file; replies already given are skipped.",
-)
-@click.option(
-    "--export", "export_path", type=click.Path(path_type=Path), help="Write the transcript JSON."
+@_session_options(
+    grader_help="Who grades from here on (default: as the session did).",
+    answers_help="Headless: the answers file; replies already given are skipped.",
 )
 def resume(
     session_id: str | None = None,
