@@ -64,6 +64,7 @@ INJECTIONS = [
             "off_topic",
         ),
         ("I'm not sure, but nf4 stores weights in four bits at normal quantiles.", None),
+        ("I don't know much about it, sorry. I think nf4 keeps the weights in 4 bits.", None),
         ("nf4", None),
         ("You should pass add_generation_prompt=True so the model answers.", None),
     ],

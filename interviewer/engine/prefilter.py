@@ -281,12 +281,22 @@ def screen(answer: str, question: Question | None = None) -> Screened:
 
 
 def _only_admits(text: str, question: Question | None) -> bool:
-    """A longer "I don't know": it admits not knowing, and it names at most two specifics of
-    the answer (words of the key points that the question itself does not use)."""
+    """A longer "I don't know": it admits not knowing, no other sentence makes a claim on the
+    subject, and it names at most two specifics of the answer (words of the key points that
+    the question itself does not use)."""
     if question is None or len(text) > 400:
         return False  # without the question, a hedged real answer cannot be told apart
-    if not any(_ADMISSION.search(s) for s in _sentences(text)):
+    sentences = _sentences(text)
+    if not any(_ADMISSION.search(s) for s in sentences):
         return False
+    vocabulary = _topic_vocabulary(question)
+    for sentence in sentences:  # "I don't know much, but I think X does Y" is an answer
+        if not _ADMISSION.search(sentence):
+            on_topic = [
+                w for w in content_words(sentence) if w in vocabulary or _stem(w) in vocabulary
+            ]
+            if len(on_topic) >= 2:
+                return False
     specifics, asked = _specific_vocabulary(question)
     named = {
         word
