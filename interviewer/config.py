@@ -36,7 +36,7 @@ class EvidenceThresholds(BaseModel):
     """How similar an answer sentence must be to a key point to count, for the model-free
     evidence signal. ``interviewer calibrate --fit`` searches them on the bank's calibration
     set; set them under ``[evidence]`` in the config file. The defaults were fitted that way
-    on the default bank's set with all-MiniLM-L6-v2 (see docs/grading.md)."""
+    on the default bank's set with all-MiniLM-L6-v2 (README, "Calibrating a grader")."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
