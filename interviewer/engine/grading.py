@@ -121,14 +121,20 @@ def _squash(text: str) -> str:
 
 
 def verify_evidence(
-    verdicts: Sequence[KeyPointGrade], answers: Sequence[str]
+    verdicts: Sequence[KeyPointGrade],
+    answers: Sequence[str],
+    fallback: dict[str, str] | None = None,
 ) -> list[KeyPointGrade]:
     """Keep a quote only if the candidate really said it (ignoring case and whitespace).
 
     A covered or partial verdict whose quote is not in the answers drops one level (covered to
-    partial, partial to missing): a grader may not credit words the candidate never wrote.
+    partial, partial to missing): a grader may not credit words the candidate never wrote. A
+    covered verdict lowered to partial shows ``fallback[point]`` instead (a sentence of the
+    answer that the model-free signal matches to the point) when there is one, so a credited
+    verdict still points at what the candidate said.
     """
     said = _squash("\n".join(answers))
+    fallback = fallback or {}
     checked: list[KeyPointGrade] = []
     for verdict in verdicts:
         quote = _squash(verdict.evidence)
@@ -142,7 +148,9 @@ def verify_evidence(
                     "rationale": f"{verdict.rationale} [downgraded: the quoted evidence is not "
                     "in the answer]".strip(),
                     "verdict": lower,
-                    "evidence": "",
+                    "evidence": fallback.get(verdict.key_point_id, "")
+                    if lower != "missing"
+                    else "",
                 }
             )
         )
@@ -285,7 +293,13 @@ class LLMGrader:
                     uncertain=confidence is not None and confidence < self.min_confidence,
                 )
             )
-        return verify_evidence(normalize_verdicts(question, verdicts), texts)
+        # Sentences the keyword signal matches to each point: quotes for lowered verdicts.
+        fallback = {
+            e.key_point_id: e.sentence[:EVIDENCE_MAX]
+            for e in EvidenceGrader(None).assess(question, texts)
+            if e.verdict != "missing" and e.sentence
+        }
+        return verify_evidence(normalize_verdicts(question, verdicts), texts, fallback)
 
 
 class CombinedGrader:
