@@ -344,6 +344,17 @@ class CombinedGrader:
         return combined
 
 
+def prefilter_grade(question: Question, reason: str, ignored: Sequence[str] = ()) -> Grade:
+    """The 0 an answer with nothing to grade earns, with the screen's reason for it."""
+    return Grade(
+        key_points=missing_verdicts(question, PREFILTER_REASONS[reason]),
+        score=0.0,
+        grader="prefilter",
+        prefilter_reason=reason,
+        ignored=list(ignored),
+    )
+
+
 def grade_answers(
     question: Question,
     answers: Sequence[str],
@@ -357,13 +368,7 @@ def grade_answers(
     graded = [s.text for s in screened if s.reason is None]
     if not graded:
         reason = next((s.reason for s in screened if s.reason is not None), "empty")
-        return Grade(
-            key_points=missing_verdicts(question, PREFILTER_REASONS[reason]),
-            score=0.0,
-            grader="prefilter",
-            prefilter_reason=reason,
-            ignored=ignored,
-        )
+        return prefilter_grade(question, reason, ignored)
     verdicts = grader.grade(question, graded, cancel)
     return Grade(
         key_points=verdicts,

@@ -44,10 +44,11 @@ from interviewer.engine.grading import (
     graded_points,
     merge_verdicts,
     missing_verdicts,
+    prefilter_grade,
     score_verdicts,
 )
 from interviewer.engine.intents import Intent, classify_reply
-from interviewer.engine.prefilter import PREFILTER_REASONS, screen
+from interviewer.engine.prefilter import screen
 from interviewer.engine.snapshot import (
     InterviewSnapshot,
     QuestionSnapshot,
@@ -469,20 +470,12 @@ class Interview:
         qs.status = "answered"
         qs.answers.append(text)
         screened = screen(text, qs.question)
-        ignored = [*(qs.grade.ignored if qs.grade is not None else []), *screened.ignored]
         if screened.reason is not None:
             if qs.grade is None and not qs.graded_answers:
-                verdicts = missing_verdicts(qs.question, PREFILTER_REASONS[screened.reason])
-                qs.grade = Grade(
-                    key_points=verdicts,
-                    score=0.0,
-                    grader="prefilter",
-                    prefilter_reason=screened.reason,
-                    ignored=ignored,
-                )
+                qs.grade = prefilter_grade(qs.question, screened.reason, self._ignored(qs))
                 yield Graded(question_id=qs.question.id, grade=qs.grade)
             elif screened.ignored and qs.grade is not None:
-                qs.grade = qs.grade.model_copy(update={"ignored": ignored})
+                qs.grade = qs.grade.model_copy(update={"ignored": self._ignored(qs)})
             yield from self._finish_question(qs, cancel)
             yield from self._advance(acknowledge=True, cancel=cancel)
             return
@@ -495,30 +488,48 @@ class Interview:
             qs.quick = self._quick_grader.grade(qs.question, qs.graded_answers, cancel)
             qs.grade_pending = True
         else:
-            yield GradingStarted(question_id=qs.question.id)
-            try:
-                latest = self.grader.grade(qs.question, qs.graded_answers, cancel)
-            except GenerationCancelled:
-                raise
-            except ModelError as exc:
-                qs.grading_error = exc.describe()
-                yield ModelFailed(
-                    question_id=qs.question.id, purpose="grade", message=qs.grading_error
-                )
+            graded = yield from self._grade_now(qs, cancel)
+            if not graded:
                 yield from self._finish_question(qs, cancel)
                 yield from self._advance(acknowledge=True, cancel=cancel)
                 return
-            previous = qs.grade.key_points if qs.grade is not None else []
-            verdicts = merge_verdicts(previous, latest)
-            qs.grade = Grade(
-                key_points=verdicts,
-                score=score_verdicts(qs.question, verdicts),
-                grader=self.grader.name,
-                ignored=ignored,
-            )
-            qs.grading_error = None
-            yield Graded(question_id=qs.question.id, grade=qs.grade)
         yield from self._probe_or_move_on(qs, cancel)
+
+    def _ignored(self, qs: _QuestionState) -> list[str]:
+        """The sentences of this question's replies cut out as instructions to the grader."""
+        return [s for answer in qs.answers for s in screen(answer, qs.question).ignored]
+
+    def _grade_now(
+        self, qs: _QuestionState, cancel: threading.Event | None
+    ) -> Generator[Event, None, bool]:
+        """Grade everything graded so far on ``qs``; False when the model failed (then
+        ``qs.grading_error`` says why and the earlier grade stands)."""
+        yield GradingStarted(question_id=qs.question.id)
+        try:
+            latest = self.grader.grade(qs.question, qs.graded_answers, cancel)
+        except GenerationCancelled:
+            raise
+        except ModelError as exc:
+            qs.grading_error = exc.describe()
+            yield ModelFailed(question_id=qs.question.id, purpose="grade", message=qs.grading_error)
+            return False
+        yield from self._keep_grade(qs, latest, self.grader.name)
+        return True
+
+    def _keep_grade(
+        self, qs: _QuestionState, latest: list[KeyPointGrade], grader_name: str
+    ) -> Iterator[Event]:
+        """Merge ``latest`` into the question's grade (a reply adds credit, never takes it)."""
+        previous = qs.grade.key_points if qs.grade is not None else []
+        verdicts = merge_verdicts(previous, latest)
+        qs.grade = Grade(
+            key_points=verdicts,
+            score=score_verdicts(qs.question, verdicts),
+            grader=grader_name,
+            ignored=self._ignored(qs),
+        )
+        qs.grading_error = None
+        yield Graded(question_id=qs.question.id, grade=qs.grade)
 
     def _probe_or_move_on(
         self, qs: _QuestionState, cancel: threading.Event | None
@@ -610,38 +621,16 @@ class Interview:
     def _grade_in_background(
         self, qs: _QuestionState, cancel: threading.Event | None
     ) -> Iterator[Event]:
-        ignored = [s for answer in qs.answers for s in screen(answer, qs.question).ignored]
         if self._quick:  # the interview is closing without more model calls
             quick = qs.quick
             if quick is None and self._quick_grader is not None:
                 quick = self._quick_grader.grade(qs.question, qs.graded_answers, cancel)
             latest = quick or missing_verdicts(qs.question, "not graded")
-            grader_name = self._quick_grader.name if self._quick_grader else "evidence"
+            name = self._quick_grader.name if self._quick_grader else "evidence"
+            yield from self._keep_grade(qs, latest, name)
         else:
-            yield GradingStarted(question_id=qs.question.id)
-            try:
-                latest = self.grader.grade(qs.question, qs.graded_answers, cancel)
-            except GenerationCancelled:
-                raise
-            except ModelError as exc:
-                qs.grading_error = exc.describe()
-                qs.grade_pending = False
-                yield ModelFailed(
-                    question_id=qs.question.id, purpose="grade", message=qs.grading_error
-                )
-                return
-            grader_name = self.grader.name
-        previous = qs.grade.key_points if qs.grade is not None else []
-        verdicts = merge_verdicts(previous, latest)
-        qs.grade = Grade(
-            key_points=verdicts,
-            score=score_verdicts(qs.question, verdicts),
-            grader=grader_name,
-            ignored=ignored,
-        )
-        qs.grading_error = None
-        qs.grade_pending = False
-        yield Graded(question_id=qs.question.id, grade=qs.grade)
+            yield from self._grade_now(qs, cancel)
+        qs.grade_pending = False  # graded, or failed with the reason in grading_error
 
     def _finish_question(
         self, qs: _QuestionState, cancel: threading.Event | None
