@@ -132,6 +132,31 @@ def _model_options(command: Any) -> Any:
 _Command = TypeVar("_Command", bound=Callable[..., Any])
 
 
+def _usable_grader(settings: Any, name: GraderName) -> GraderName:
+    """``name``, or a clear exit when it needs grades the built-in demo cannot give."""
+    from interviewer.llm.factory import can_grade
+
+    if name != "evidence" and not can_grade(settings):
+        _fail(
+            "the built-in demo script cannot grade answers",
+            "use --grader evidence, or give a --script that contains grades",
+        )
+    return name
+
+
+def _load_model(settings: Any) -> Any:
+    """The model the settings ask for, or a clear exit (with advice) when it cannot load."""
+    from interviewer.llm.base import ModelError
+    from interviewer.llm.factory import open_model
+
+    try:
+        return open_model(settings, _status)
+    except ModelError as exc:
+        _fail(str(exc), exc.hint)
+    except KeyboardInterrupt:
+        _fail("loading was interrupted")
+
+
 def _session_options(*, grader_help: str, answers_help: str) -> Callable[[_Command], _Command]:
     """--grader, --headless, --answers and --export: shared by `run` and `resume`."""
     options = [
@@ -218,8 +243,7 @@ def run(
         scripted_replies,
         terminal_replies,
     )
-    from interviewer.llm.base import ModelError
-    from interviewer.llm.factory import can_grade, grader_name, open_grader, open_model
+    from interviewer.llm.factory import grader_name, open_grader
     from interviewer.prompts import PromptLibrary
     from interviewer.resources import default_bank_dir
     from interviewer.transcript import InterviewSettings
@@ -238,12 +262,7 @@ def run(
         _fail("--answers is for headless runs", "add --headless")
     if export_path is not None and not export_path.expanduser().parent.is_dir():
         _fail(f"{export_path}: the folder {export_path.parent} does not exist", "create it first")
-    chosen_grader = grader_name(settings)
-    if chosen_grader != "evidence" and not can_grade(settings):
-        _fail(
-            "the built-in demo script cannot grade answers",
-            "use --grader evidence, or give a --script that contains grades",
-        )
+    chosen_grader = _usable_grader(settings, grader_name(settings))
 
     if not headless and not plain and _interactive():
         from interviewer.tui.app import create_app
@@ -267,12 +286,7 @@ def run(
             _fail(str(exc), "fix the answers file")
 
     store = _open_store(settings) if settings.save else None  # before a long model load
-    try:
-        model = open_model(settings, _status)
-    except ModelError as exc:
-        _fail(str(exc), exc.hint)
-    except KeyboardInterrupt:
-        _fail("loading was interrupted")
+    model = _load_model(settings)
     prompts = PromptLibrary()
     chosen = open_grader(chosen_grader, settings, model, prompts, _status)
     interview = Interview(
@@ -435,8 +449,7 @@ def resume(
         scripted_replies,
         terminal_replies,
     )
-    from interviewer.llm.base import ModelError
-    from interviewer.llm.factory import can_grade, grader_name, open_grader, open_model
+    from interviewer.llm.factory import can_grade, grader_name, open_grader
     from interviewer.prompts import PromptLibrary
     from interviewer.store import StoreError, check_resumable, resume_session
 
@@ -462,12 +475,7 @@ def resume(
         settings = settings.model_copy(update={"model": summary.model_id})
     if settings.grader is None and (summary.grader == "evidence" or not can_grade(settings)):
         settings = settings.model_copy(update={"grader": "evidence"})
-    chosen_grader = grader_name(settings)
-    if chosen_grader != "evidence" and not can_grade(settings):
-        _fail(
-            "the built-in demo script cannot grade answers",
-            "use --grader evidence, or give a --script that contains grades",
-        )
+    chosen_grader = _usable_grader(settings, grader_name(settings))
     replies = terminal_replies()
     if headless:
         assert answers_file is not None
@@ -477,12 +485,7 @@ def resume(
             )
         except AnswersFileError as exc:
             _fail(str(exc), "fix the answers file")
-    try:
-        model = open_model(settings, _status)
-    except ModelError as exc:
-        _fail(str(exc), exc.hint)
-    except KeyboardInterrupt:
-        _fail("loading was interrupted")
+    model = _load_model(settings)
     prompts = PromptLibrary()
     chosen = open_grader(chosen_grader, settings, model, prompts, _status)
     try:
@@ -633,7 +636,7 @@ def regrade(
     """
     from interviewer.engine.regrade import regrade_transcript
     from interviewer.llm.base import ModelError
-    from interviewer.llm.factory import can_grade, grader_name, open_grader, open_model
+    from interviewer.llm.factory import grader_name, open_grader
     from interviewer.prompts import PromptLibrary
     from interviewer.store import StoreError
 
@@ -641,22 +644,12 @@ def regrade(
     store = _open_store(settings, must_exist=True)
     summary = _find_session(store, session_id)
     bank = _session_bank(bank_dir, summary, required=True)
-    chosen_grader = grader_name(settings)
-    if chosen_grader != "evidence" and not can_grade(settings):
-        _fail(
-            "the built-in demo script cannot grade answers",
-            "use --grader evidence, or give a --script that contains grades",
-        )
+    chosen_grader = _usable_grader(settings, grader_name(settings))
     try:
         transcript = store.load_transcript(summary.id)
     except StoreError as exc:
         _fail(str(exc), exc.hint)
-    try:
-        model = open_model(settings, _status)
-    except ModelError as exc:
-        _fail(str(exc), exc.hint)
-    except KeyboardInterrupt:
-        _fail("loading was interrupted")
+    model = _load_model(settings)
     chosen = open_grader(chosen_grader, settings, model, PromptLibrary(), _status)
     try:
         result = regrade_transcript(transcript, bank, chosen, model.info, on_progress=_status)
@@ -720,8 +713,7 @@ def calibrate(
     from interviewer.bank import BankError, load_bank
     from interviewer.calibration import fit_thresholds, load_calibration, run_calibration
     from interviewer.engine.evidence import EvidenceGrader
-    from interviewer.llm.base import ModelError
-    from interviewer.llm.factory import can_grade, open_grader, open_model
+    from interviewer.llm.factory import open_grader
     from interviewer.prompts import PromptLibrary
     from interviewer.resources import default_bank_dir
 
@@ -734,15 +726,9 @@ def calibrate(
         sets = load_calibration(bank, set_dir)
     except BankError as exc:
         _fail(f"the calibration set cannot be used:\n{exc}", "fix the files above")
-    model = None
-    if chosen != "evidence":
-        if not can_grade(settings):
-            _fail("the built-in demo script cannot grade answers", "use --grader evidence")
-        try:
-            model = open_model(settings, _status)
-        except ModelError as exc:
-            _fail(str(exc), exc.hint)
-    grader_obj = open_grader(cast("GraderName", chosen), settings, model, PromptLibrary(), _status)
+    chosen_grader = _usable_grader(settings, cast("GraderName", chosen))
+    model = _load_model(settings) if chosen_grader != "evidence" else None
+    grader_obj = open_grader(chosen_grader, settings, model, PromptLibrary(), _status)
     if fit:
         if not isinstance(grader_obj, EvidenceGrader) or grader_obj.embedder is None:
             _fail("--fit tunes the evidence signal's embedding thresholds", "use --grader evidence")
