@@ -27,9 +27,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from interviewer.bank.loader import BankError, BankProblem, _problems_from, _read_toml
 from interviewer.bank.models import Bank, Question
 from interviewer.config import CalibrationTargets, EvidenceThresholds
-from interviewer.engine.evidence import EvidenceGrader
+from interviewer.engine.evidence import EvidenceGrader, sentence_signal, verdict_for
 from interviewer.engine.grading import Grader, grade_answers
-from interviewer.transcript import VERDICT_RANK, Grade, Verdict
+from interviewer.engine.prefilter import screen
+from interviewer.transcript import VERDICT_CREDIT, VERDICT_RANK, Grade, Verdict
 
 CALIBRATION_DIR = "calibration"
 
@@ -156,6 +157,18 @@ def load_calibration(bank: Bank, directory: Path | None = None) -> list[Calibrat
     return [sets[q.id] for q in bank.questions if q.id in sets]
 
 
+def in_order(scores: dict[str, list[float]]) -> bool:
+    """Mean scores per class order strong > partial > wrong (with misconception); a class
+    without answers is left out of the chain."""
+    groups = (["strong"], ["partial"], list(WRONG_CLASSES))
+    means = []
+    for classes in groups:
+        values = [v for c in classes for v in scores.get(c, [])]
+        if values:
+            means.append(sum(values) / len(values))
+    return all(a > b for a, b in itertools.pairwise(means))
+
+
 @dataclass
 class AnswerOutcome:
     question_id: str
@@ -216,15 +229,11 @@ class CalibrationReport:
         """Per question: mean strong > mean partial > mean of wrong and misconception."""
         result: dict[str, bool] = {}
         for question_id in dict.fromkeys(o.question_id for o in self.outcomes):
-            mine = [o for o in self.outcomes if o.question_id == question_id]
-
-            def mean(classes: Sequence[str], mine: list[AnswerOutcome] = mine) -> float | None:
-                values = [o.score for o in mine if o.answer_class in classes]
-                return sum(values) / len(values) if values else None
-
-            strong, partial, wrong = mean(["strong"]), mean(["partial"]), mean(WRONG_CLASSES)
-            known = [m for m in (strong, partial, wrong) if m is not None]
-            result[question_id] = all(a > b for a, b in itertools.pairwise(known))
+            by_class: dict[str, list[float]] = defaultdict(list)
+            for o in self.outcomes:
+                if o.question_id == question_id:
+                    by_class[o.answer_class].append(o.score)
+            result[question_id] = in_order(by_class)
         return result
 
     def null_outcomes(self) -> list[AnswerOutcome]:
@@ -370,11 +379,11 @@ def fit_thresholds(
         samples: list[tuple[Question, LabelledAnswer, list[list[tuple[float, int]]] | None]] = []
         for calibration in sets:
             for answer in calibration.answers:
-                graded = grade_answers(calibration.question, [answer.text], probe)
+                screened = screen(answer.text, calibration.question)  # as grade_answers does
                 table = (
                     None
-                    if graded.prefilter_reason is not None
-                    else probe.similarities(calibration.question, [graded_text(answer.text)])
+                    if screened.reason is not None
+                    else probe.similarities(calibration.question, [screened.text])
                 )
                 samples.append((calibration.question, answer, table))
         for bonus in (0.0, 0.04, 0.08, 0.12):
@@ -395,12 +404,6 @@ def fit_thresholds(
     return best[1], best[0]
 
 
-def graded_text(answer: str) -> str:
-    from interviewer.engine.prefilter import screen
-
-    return screen(answer).text
-
-
 def _score_trial(
     samples: list[tuple[Question, LabelledAnswer, list[list[tuple[float, int]]] | None]],
     thresholds: EvidenceThresholds,
@@ -414,30 +417,13 @@ def _score_trial(
             verdict: Verdict = "missing"
             if table is not None:
                 signal = max(
-                    (sim + thresholds.keyword_bonus * min(hits, 2) for sim, hits in table[index]),
+                    (sentence_signal(sim, hits, thresholds) for sim, hits in table[index]),
                     default=0.0,
                 )
-                verdict = (
-                    "covered"
-                    if signal >= thresholds.covered
-                    else "partial"
-                    if signal >= thresholds.partial
-                    else "missing"
-                )
+                verdict = verdict_for(signal, thresholds)
             matches += verdict == expected[point.id]
             total += 1
-            earned += point.weight * {"covered": 1.0, "partial": 0.5, "missing": 0.0}[verdict]
+            earned += point.weight * VERDICT_CREDIT[verdict]
         by_question[question.id][answer.answer_class].append(earned / question.total_weight)
-    ordered = True
-    for by_class in by_question.values():
-        means = [
-            sum(v) / len(v)
-            for v in (
-                by_class.get("strong", []),
-                by_class.get("partial", []),
-                by_class.get("wrong", []) + by_class.get("misconception", []),
-            )
-            if v
-        ]
-        ordered = ordered and all(a > b for a, b in itertools.pairwise(means))
+    ordered = all(in_order(by_class) for by_class in by_question.values())
     return (matches / total if total else 0.0), ordered

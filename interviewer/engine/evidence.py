@@ -70,6 +70,21 @@ def _dot(a: Sequence[float], b: Sequence[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=True))
 
 
+def sentence_signal(similarity: float, keywords: int, thresholds: EvidenceThresholds) -> float:
+    """How strongly one sentence shows a point: its similarity plus a bonus per keyword (two
+    at most)."""
+    return similarity + thresholds.keyword_bonus * min(keywords, 2)
+
+
+def verdict_for(signal: float, thresholds: EvidenceThresholds) -> Verdict:
+    """The verdict the best sentence's signal earns."""
+    if signal >= thresholds.covered:
+        return "covered"
+    if signal >= thresholds.partial:
+        return "partial"
+    return "missing"
+
+
 @dataclass(frozen=True)
 class PointEvidence:
     """The evidence signal on one key point."""
@@ -175,19 +190,16 @@ class EvidenceGrader:
         for point, row in zip(question.key_points, table, strict=True):
             best = PointEvidence(point.id, "missing", 0.0, "", ())
             for sim, hits, sentence in row:
-                signal = sim + t.keyword_bonus * min(len(hits), 2)
+                signal = sentence_signal(sim, len(hits), t)
                 if signal > best.signal:
                     best = PointEvidence(point.id, "missing", signal, sentence, hits)
-            verdict: Verdict = (
-                "covered"
-                if best.signal >= t.covered
-                else "partial"
-                if best.signal >= t.partial
-                else "missing"
-            )
             results.append(
                 PointEvidence(
-                    point.id, verdict, round(best.signal, 4), best.sentence, best.keywords
+                    point.id,
+                    verdict_for(best.signal, t),
+                    round(best.signal, 4),
+                    best.sentence,
+                    best.keywords,
                 )
             )
         return results

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
-from interviewer.calibration import NULL_CLASSES, WRONG_CLASSES, CalibrationReport
+from interviewer.calibration import NULL_CLASSES, WRONG_CLASSES, AnswerClass, CalibrationReport
 from interviewer.textutil import strip_control
 
-_CLASS_ORDER = (
-    "strong",
-    "partial",
-    "wrong",
-    "misconception",
-    "off_topic",
-    "gibberish",
-    "dont_know",
-    "injection",
-)
+_CLASS_ORDER = get_args(AnswerClass)
 
 
 def _pct(value: float | None) -> str:
