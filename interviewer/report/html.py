@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 import re
 
-from interviewer.engine.prefilter import PREFILTER_REASONS
 from interviewer.report.view import (
     QuestionView,
     ReportView,
@@ -245,11 +244,10 @@ def _question(q: QuestionView) -> str:
             f"<p>Score <strong>{percent(r.score)}</strong>, graded by {esc(r.grade.grader)} "
             f"(rubric <code>{esc(r.rubric_hash)}</code>), {r.follow_ups} follow-up(s).</p>"
         )
-        if r.grade.prefilter_reason is not None:
-            reason = PREFILTER_REASONS.get(r.grade.prefilter_reason, r.grade.prefilter_reason)
-            out.append(f"<p>Scored 0 without grading: {esc(reason)}.</p>")
-        if r.grade.ignored:
-            ignored = "; ".join(f"“{esc(s)}”" for s in r.grade.ignored)
+        if q.screened_out is not None:
+            out.append(f"<p>Scored 0 without grading: {esc(q.screened_out)}.</p>")
+        if q.ignored:
+            ignored = "; ".join(f"“{esc(s)}”" for s in q.ignored)
             out.append(f"<p>Ignored as instructions to the grader: {ignored}</p>")
         for verdict in ("covered", "partial", "missing"):
             for kp in q.by_verdict(verdict):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 
-from interviewer.engine.prefilter import PREFILTER_REASONS
 from interviewer.report.view import (
     QuestionView,
     ReportView,
@@ -125,16 +124,14 @@ def _question(q: QuestionView) -> list[str]:
             f"(rubric `{r.rubric_hash}`), {r.follow_ups} follow-up(s).",
             "",
         ]
-        if r.grade.prefilter_reason is not None:
-            reason = PREFILTER_REASONS.get(r.grade.prefilter_reason, r.grade.prefilter_reason)
-            parts += [f"Scored 0 without grading: {reason}.", ""]
-        if r.grade.ignored:
+        if q.screened_out is not None:
+            parts += [f"Scored 0 without grading: {q.screened_out}.", ""]
+        if q.ignored:
             parts += [
                 "Ignored as instructions to the grader: "
-                + "; ".join(f"“{_cell(s)}”" for s in r.grade.ignored),
+                + "; ".join(f"“{_cell(s)}”" for s in q.ignored),
                 "",
             ]
-        parts += []
         for verdict in ("covered", "partial", "missing"):
             points = q.by_verdict(verdict)
             parts += [f"**{VERDICT_WORDS[verdict].capitalize()}** ({len(points)})", ""]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from interviewer.bank.models import Bank, Question
+from interviewer.engine.prefilter import PREFILTER_REASONS
 from interviewer.transcript import (
     VERDICT_WORDS,
     KeyPointGrade,
@@ -66,6 +67,19 @@ class QuestionView:
 
     def by_verdict(self, verdict: str) -> list[KeyPointView]:
         return [k for k in self.key_points if k.verdict == verdict]
+
+    @property
+    def screened_out(self) -> str | None:
+        """Why the answer scored 0 without grading, in words (None when it was graded)."""
+        grade = self.result.grade
+        if grade is None or grade.prefilter_reason is None:
+            return None
+        return PREFILTER_REASONS.get(grade.prefilter_reason, grade.prefilter_reason)
+
+    @property
+    def ignored(self) -> list[str]:
+        """Sentences cut out of the answer as instructions to the grader."""
+        return list(self.result.grade.ignored) if self.result.grade is not None else []
 
 
 @dataclass(frozen=True)

@@ -424,7 +424,6 @@ class InterviewScreen(Screen[None]):
 def report_markdown(transcript: Transcript, bank: Bank) -> str:
     """The per-question detail of the report screen, from the same view the exported reports
     use: verdicts with evidence quotes, doubts, and what was cut out before grading."""
-    from interviewer.engine.prefilter import PREFILTER_REASONS
     from interviewer.report.view import build_view
 
     parts: list[str] = []
@@ -437,12 +436,10 @@ def report_markdown(transcript: Transcript, bank: Bank) -> str:
             parts.append(f"*{escape_markdown(q.rubric_note)}*")
         if result.grading_error:
             parts.append(f"Not graded: {escape_markdown(result.grading_error)}")
-        grade = result.grade
-        if grade is not None and grade.prefilter_reason is not None:
-            reason = PREFILTER_REASONS.get(grade.prefilter_reason, grade.prefilter_reason)
-            parts.append(f"Scored 0 without grading: {escape_markdown(reason)}.")
-        if grade is not None and grade.ignored:
-            cut = "; ".join(f'"{escape_markdown(s)}"' for s in grade.ignored)
+        if q.screened_out is not None:
+            parts.append(f"Scored 0 without grading: {escape_markdown(q.screened_out)}.")
+        if q.ignored:
+            cut = "; ".join(f'"{escape_markdown(s)}"' for s in q.ignored)
             parts.append(f"Ignored as instructions to the grader: {cut}")
         for point in q.key_points:
             line = f"- **{VERDICT_WORDS[point.verdict]}**: {escape_markdown(point.statement)}"
