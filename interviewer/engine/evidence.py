@@ -14,6 +14,7 @@ Without an embedding model it falls back to keywords alone (coarser).
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Sequence
@@ -61,9 +62,15 @@ def _terms(point: KeyPoint) -> list[str]:
     return sorted({k.lower().strip() for k in point.keywords if k.strip()})
 
 
+@functools.lru_cache(maxsize=4096)
+def _term_pattern(term: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])")
+
+
 def _contains(haystack: str, term: str) -> bool:
-    """Whole-word (or whole-phrase) containment, so 'bin' does not match 'binary'."""
-    return re.search(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", haystack) is not None
+    """Whole-word (or whole-phrase) containment, so 'bin' does not match 'binary'. ``haystack``
+    and ``term`` are lowercase; the substring test first keeps long answers cheap."""
+    return term in haystack and _term_pattern(term).search(haystack) is not None
 
 
 def _dot(a: Sequence[float], b: Sequence[float]) -> float:
@@ -178,7 +185,8 @@ class EvidenceGrader:
             terms = _terms(point)
             row = []
             for sentence, vector in usable:
-                hits = tuple(term for term in terms if _contains(sentence.lower(), term))
+                lowered = sentence.lower()
+                hits = tuple(term for term in terms if _contains(lowered, term))
                 row.append((max(_dot(vector, v) for v in own), hits, sentence))
             table.append(row)
         return table, flagged
@@ -227,7 +235,8 @@ def _keyword_evidence(point: KeyPoint, sentences: list[str]) -> PointEvidence:
     best_sentence, best_hits = "", tuple[str, ...]()
     found: set[str] = set()
     for sentence in sentences:
-        hits = tuple(t for t in terms if _contains(sentence.lower(), t))
+        lowered = sentence.lower()
+        hits = tuple(t for t in terms if _contains(lowered, t))
         found.update(hits)
         if len(hits) > len(best_hits):
             best_sentence, best_hits = sentence, hits

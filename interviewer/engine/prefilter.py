@@ -175,11 +175,11 @@ def _is_gibberish(text: str) -> bool:
         if len(set(trigrams)) / len(trigrams) < 0.2:
             return True
     words = [w.strip(".,;:!?\"'()") for w in tokens]
-    judged = [w for w in words if len(w) >= 4 and w.isalpha()]
-    mashed = sum(_mash(w) for w in judged)
     has_function_words = any(w in _FUNCTION_WORDS for w in words)
-    if judged and mashed / len(judged) >= 0.5 and not has_function_words:
-        return True  # "asdf jkl qwer", "sdkfjh wqpeoir"
+    if not has_function_words:  # prose has function words: no need to judge every word
+        judged = [w for w in words if len(w) >= 4 and w.isalpha()]
+        if judged and sum(_mash(w) for w in judged) / len(judged) >= 0.5:
+            return True  # "asdf jkl qwer", "sdkfjh wqpeoir"
     letters = sum(c.isalpha() for c in text)
     return len(text) >= 8 and letters / len(text) < 0.4 and not has_function_words
 

@@ -6,10 +6,10 @@ from textual.widgets import TextArea
 
 async def settle(pilot: Pilot[None]) -> None:
     """Wait until the workers are done and every message they posted has been handled."""
-    await pilot.pause()
+    await pilot.pause(0)
     await pilot.app.workers.wait_for_complete()
-    for _ in range(3):
-        await pilot.pause()
+    for _ in range(3):  # the messages the workers posted, and the ones those handlers post
+        await pilot.pause(0)
 
 
 async def answer(pilot: Pilot[None], text: str) -> None:
