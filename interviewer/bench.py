@@ -10,11 +10,14 @@ A run measures one or more *modes* (``default``; ``fast``: the CUDA-graph decode
   visible wait from submitting it until the next question or follow-up starts to appear;
 * a conversation that grows by one exchange per turn: time to first token at turn 1 against
   turn N shows what reusing the KV cache buys;
+* a long session: one interviewer reply to a conversation of about ``--long-context`` tokens
+  (8k by default), with the GPU memory it peaks at (weights, cache and activations together);
 * peak GPU memory (``torch.cuda.max_memory_allocated``) or, on the CPU, the process's peak RSS.
 
 Plus, once per run, the TUI's time to first paint. The model is a Hub id, a local folder, or
-random weights of a known shape, built in a temporary folder and loaded through the real loader
-(so a GPU can be measured without a download).
+random weights of a known shape, built in a temporary folder (or in ``--workdir``, kept there
+and reused by the next run) and loaded through the real loader (so a GPU can be measured without
+a download).
 
 Timings come from :class:`TimedModel`, a proxy around the chat model that notes, per call, when
 the first text arrives and how long the call took, and reads the HF backend's own record of the
@@ -24,6 +27,7 @@ torch is imported only when a mode runs, never with this module.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -336,6 +340,79 @@ def run_conversation(
     return ConversationResult(timed.calls)
 
 
+def long_messages(
+    model: ChatModel, bank: Bank, replies: Sequence[str], target_tokens: int
+) -> list[ChatMessage]:
+    """The first question's conversation, grown exchange by exchange until its prompt holds at
+    least ``target_tokens`` tokens (counted with the model's chat template where it has one,
+    else at about four characters a token)."""
+    from interviewer.prompts import PromptLibrary
+
+    question = bank.questions[0]
+    messages = PromptLibrary().interviewer_messages(
+        "clarify",
+        bank_title=bank.title,
+        question=question,
+        question_number=1,
+        question_count=len(bank.questions),
+        history=[],
+    )
+    render = getattr(model, "render", None)
+
+    def size(candidate: list[ChatMessage]) -> int:
+        if render is not None:
+            return int(render(candidate)["input_ids"].shape[-1])
+        return sum(len(m.content) for m in candidate) // 4
+
+    turn = 0
+    # Add exchanges in growing steps, then count: rendering is linear in the prompt's length.
+    while size(messages) < target_tokens:
+        for _ in range(4):
+            messages = [
+                *messages,
+                ChatMessage(role="assistant", content=f"Thank you. {question.question}"),
+                ChatMessage(role="user", content=replies[turn % len(replies)]),
+            ]
+            turn += 1
+    return messages
+
+
+def run_long_context(
+    model: ChatModel,
+    bank: Bank,
+    replies: Sequence[str],
+    target_tokens: int,
+    max_new_tokens: int,
+    cuda: bool,
+) -> dict[str, Any]:
+    """One interviewer reply to a ``target_tokens``-long session, and the memory it peaks at."""
+    messages = long_messages(model, bank, replies, target_tokens)
+    timed = TimedModel(model)
+    options = GenerationOptions(purpose="follow_up", max_new_tokens=max_new_tokens, temperature=0)
+    if cuda:
+        import torch
+
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    failed = None
+    try:
+        for _ in timed.stream(messages, options):
+            pass
+    except Exception as exc:  # out of memory, mostly: that is the measurement
+        failed = f"{type(exc).__name__}: {str(exc)[:300]}"
+    call = timed.calls[-1]
+    return {
+        "target_tokens": target_tokens,
+        "prompt_tokens": call.prompt_tokens,
+        "reused_tokens": call.reused_tokens,
+        "ttft_s": _ttft(call),
+        "tokens_per_s": call.tokens_per_s,
+        "path": call.path,
+        "failed": failed,
+        "peak": _peak_memory(cuda),
+    }
+
+
 # ----------------------------------------------------------------- one mode
 
 
@@ -353,6 +430,11 @@ class BenchOptions:
     max_follow_ups: int = 2
     max_new_tokens: int | None = None
     conversation_turns: int = 20
+    long_context: int = 8192
+    """Prompt tokens of the long-session probe (0 skips it)."""
+    workdir: Path | None = None
+    """Where random weights are built and kept (reused by the next run); None: a temporary
+    folder, removed afterwards."""
     answers: Path | None = None
     bank: Path | None = None
     quantization: Literal["auto", "4bit", "8bit", "none"] = "auto"
@@ -382,6 +464,8 @@ class BenchOptions:
             ("--max-follow-ups", self.max_follow_ups),
             ("--max-new-tokens", self.max_new_tokens),
             ("--conversation-turns", self.conversation_turns),
+            ("--long-context", self.long_context),
+            ("--workdir", self.workdir),
             ("--answers", self.answers),
             ("--bank", self.bank),
             ("--quantization", self.quantization),
@@ -511,6 +595,17 @@ def run_mode(
             options.max_new_tokens or 64,
         )
     memory = _peak_memory(cuda)
+    long_context = None
+    if options.long_context:
+        say(f"[{name}] one reply to a {options.long_context}-token session")
+        long_context = run_long_context(
+            model,
+            bank,
+            texts or ["I am not sure."],
+            options.long_context,
+            options.max_new_tokens or 64,
+            cuda,
+        )
     streamed = [c for c in session.calls if c.kind == "stream"]
     structured = [c for c in session.calls if c.kind == "structured"]
     waits = [r.next_prompt_s for r in session.replies]
@@ -526,6 +621,7 @@ def run_mode(
         "load_s": round(model.load_seconds, 3),
         "fast_prepare_s": round(model.fast_prepare_seconds, 3),
         "memory": memory,
+        "long_context": long_context,
         "session": {
             "finished": session.finished,
             "session_s": round(session.session_s, 3),
@@ -651,7 +747,11 @@ def _source(options: BenchOptions, workdir: Path, say: Callable[[str], None]) ->
             "(on the CPU its float32 noise alone would need tens of GB of memory)",
             hint="measure --random-weights tiny or small on the CPU",
         )
-    say(f"Building random weights in the {shape} shape ({options.family} template)")
+    reuse = options.workdir is not None
+    say(
+        f"Building random weights in the {shape} shape ({options.family} template)"
+        + (f" in {workdir / shape} (reused if already built there)" if reuse else "")
+    )
     started = time.perf_counter()
     try:
         folder = build_random_model(
@@ -660,6 +760,7 @@ def _source(options: BenchOptions, workdir: Path, say: Callable[[str], None]) ->
             options.family,  # type: ignore[arg-type]
             dtype="bfloat16" if cuda else "float32",
             device="cuda" if cuda else "cpu",
+            reuse=reuse,
         )
     except Exception as exc:  # out of memory or disk, mostly
         raise BenchError(
@@ -720,6 +821,7 @@ def run_bench(options: BenchOptions, say: Callable[[str], None]) -> dict[str, An
             "max_follow_ups": options.max_follow_ups,
             "max_new_tokens": options.max_new_tokens,
             "conversation_turns": options.conversation_turns,
+            "long_context": options.long_context,
             "bank": bank.id,
             "quantization": options.quantization,
             "device": options.device,
@@ -735,8 +837,11 @@ def run_bench(options: BenchOptions, say: Callable[[str], None]) -> dict[str, An
         torch.set_num_threads(options.threads)
     try:
         results["machine"] = _machine()
-        with tempfile.TemporaryDirectory(prefix="interviewer-bench-") as workdir:
-            results["model"] = _source(options, Path(workdir), say)
+        with contextlib.ExitStack() as stack:
+            workdir = options.workdir or Path(
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="interviewer-bench-"))
+            )
+            results["model"] = _source(options, workdir, say)
             results["modes"] = {
                 name: run_mode(name, results["model"]["source"], options, bank, answers, say)
                 for name in options.modes
@@ -770,6 +875,8 @@ _ROWS: list[tuple[str, tuple[str, ...], float, str | None]] = [
     ("conversation TTFT, last / first", ("conversation", "ttft_last_over_first"), 1, None),
     ("prompt tokens at the last turn", ("conversation", "prompt_tokens_last"), 1, None),
     ("... of them reused from the cache", ("conversation", "reused_tokens_last"), 1, None),
+    ("long session: prompt tokens", ("long_context", "prompt_tokens"), 1, None),
+    ("long session: time to first token (ms)", ("long_context", "ttft_s"), 1000, "time"),
 ]
 
 
@@ -849,12 +956,29 @@ def render(results: dict[str, Any], out: Any = None) -> None:
         ratios = [results["speedup"][n].get(".".join(path)) if how else None for n in names[1:]]
         table.add_row(label, *cells, *[f"{r:.2f}x" if r is not None else "" for r in ratios])
     table.add_row("peak memory", *memory_row)
+    if any(modes[n].get("long_context") for n in names):
+        long_row = []
+        for name in names:
+            probe = modes[name].get("long_context")
+            if not probe:
+                long_row.append("-")
+            elif probe["failed"]:
+                long_row.append("failed")
+            elif probe["peak"]["kind"] == "gpu":
+                long_row.append(f"{probe['peak']['peak_gib']:.2f} GiB GPU")
+            else:
+                long_row.append(f"{probe['peak']['peak_mib']:.0f} MiB RSS")
+        table.add_row("peak memory, long session", *long_row)
     console.print(table)
     paint = results["first_paint"]
     if paint["seconds"] is not None:
         console.print(f"First paint of the TUI: {paint['seconds']:.3f} s")
     else:
         console.print(f"First paint of the TUI: {paint['note']}")
+    for name in names:
+        probe = modes[name].get("long_context")
+        if probe and probe["failed"]:
+            console.print(f"{name}: the long-session reply failed: {probe['failed']}")
     for name in names:
         notice = modes[name]["decode_notice"]
         if notice:

@@ -869,6 +869,20 @@ def bank_check(directory: Path | None) -> None:
     "skips it.",
 )
 @click.option(
+    "--long-context",
+    type=click.IntRange(0),
+    default=8192,
+    show_default=True,
+    help="Prompt tokens of the long-session probe (one reply, and the memory it peaks at); 0 "
+    "skips it.",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Build --random-weights here and keep them; a later run with the same folder reuses "
+    "them (default: a temporary folder).",
+)
+@click.option(
     "--answers",
     "answers_file",
     type=click.Path(path_type=Path),
@@ -898,6 +912,8 @@ def bench(
     max_follow_ups: int,
     max_new_tokens: int | None,
     conversation_turns: int,
+    long_context: int,
+    workdir: Path | None,
     answers_file: Path | None,
     bank_dir: Path | None,
     quantization: str,
@@ -935,6 +951,8 @@ def bench(
             max_follow_ups=max_follow_ups,
             max_new_tokens=max_new_tokens,
             conversation_turns=conversation_turns,
+            long_context=long_context,
+            workdir=workdir.expanduser() if workdir is not None else None,
             answers=answers_file,
             bank=bank_dir,
             quantization=quantization,  # type: ignore[arg-type]

@@ -83,6 +83,7 @@ def run(shape: str, grades: int, quantization: str, workdir: Path) -> dict[str, 
         "chatml",
         dtype="bfloat16" if cuda else "float32",
         device="cuda" if cuda else "cpu",
+        reuse=True,
     )
     if cuda:
         torch.cuda.empty_cache()
@@ -165,15 +166,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grades", type=int, default=20)
     parser.add_argument("--quantization", default="auto", choices=["auto", "4bit", "8bit", "none"])
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
-    parser.add_argument("--workdir", type=Path, help="where to save the random checkpoint")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="build the random checkpoint here and keep it (reused when already built there, "
+        "as `interviewer bench --workdir` does); default: a temporary folder",
+    )
     args = parser.parse_args(argv)
 
     import torch
 
     shape = args.shape or ("qwen2.5-7b" if torch.cuda.is_available() else "tiny")
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
-        results = run(shape, args.grades, args.quantization, Path(workdir))
+    if args.workdir is not None:
+        results = run(shape, args.grades, args.quantization, args.workdir)
+    else:
+        with tempfile.TemporaryDirectory() as workdir:
+            results = run(shape, args.grades, args.quantization, Path(workdir))
     results["total_s"] = round(time.perf_counter() - started, 1)
     text = json.dumps(results, indent=2)
     print(text)

@@ -40,6 +40,10 @@ def test_bench_on_a_tiny_random_model_writes_every_field(tmp_path, hf_bank):
             str(CAP),
             "--conversation-turns",
             "3",
+            "--long-context",
+            "300",
+            "--workdir",
+            str(tmp_path / "work"),
             "--no-first-paint",
             "--threads",
             "1",
@@ -50,13 +54,15 @@ def test_bench_on_a_tiny_random_model_writes_every_field(tmp_path, hf_bank):
     assert result.exit_code == 0, result.output
     assert torch.get_num_threads() == threads  # --threads does not outlive the run
     assert "fast vs default" in result.output and "no-reuse vs default" in result.output
+    assert "peak memory, long session" in result.output
     assert "fast decoding is off: fast decoding needs a CUDA GPU" in result.output
     data = json.loads(out.read_text())
 
     assert data["bench_version"] == 1
     assert data["command"] == (
         "interviewer bench --random-weights tiny --compare default,fast,no-reuse --grader "
-        f"evidence --max-new-tokens {CAP} --conversation-turns 3 --threads 1 --no-first-paint"
+        f"evidence --max-new-tokens {CAP} --conversation-turns 3 --long-context 300 --workdir "
+        f"{tmp_path / 'work'} --threads 1 --no-first-paint"
     )
     assert data["settings"]["max_new_tokens"] == CAP and data["settings"]["threads"] == 1
     assert data["first_paint"] == {"seconds": None, "note": "skipped (--no-first-paint)"}
@@ -66,6 +72,7 @@ def test_bench_on_a_tiny_random_model_writes_every_field(tmp_path, hf_bank):
     model = data["model"]
     assert model["random_weights"] == "tiny" and model["family"] == "chatml"
     assert model["build_s"] >= 0 and positive(model["checkpoint_gib"])
+    assert model["source"] == str(tmp_path / "work" / "tiny")  # kept in --workdir
     assert list(data["modes"]) == ["default", "fast", "no-reuse"]
 
     for name, mode in data["modes"].items():
@@ -100,6 +107,11 @@ def test_bench_on_a_tiny_random_model_writes_every_field(tmp_path, hf_bank):
             assert positive(summary[key]), key
         assert summary["grading_median_s"] >= 0 and summary["grading_calls"] == 0
         assert summary["decode_paths"] == {"generate": len(streamed) + 3}
+
+        probe = mode["long_context"]  # one reply to a session of at least 300 tokens
+        assert probe["failed"] is None and probe["target_tokens"] == 300
+        assert probe["prompt_tokens"] >= 300 and positive(probe["ttft_s"])
+        assert probe["path"] == "generate" and probe["peak"]["kind"] == "cpu_rss"
 
         conversation = mode["conversation"]
         turns = conversation["turns"]
@@ -191,3 +203,19 @@ def test_the_timing_proxy_caps_streams_and_records_structured_calls(small_bank):
     assert structured.kind == "structured" and structured.purpose == "grade"
     assert structured.total_s >= 0 and structured.failed is None
     assert failed.failed and "ScriptError" in failed.failed
+
+
+def test_random_weights_are_reused_only_when_the_recipe_matches(tmp_path):
+    from interviewer.llm.random_weights import RECIPE_FILE, build_random_model
+
+    folder = build_random_model(tmp_path / "m", "tiny", reuse=True)
+    weights = folder / "model.safetensors"
+    first = weights.stat().st_mtime_ns
+    assert build_random_model(tmp_path / "m", "tiny", reuse=True) == folder
+    assert weights.stat().st_mtime_ns == first  # not built again
+    build_random_model(tmp_path / "m", "tiny", seed=1, reuse=True)  # another recipe: rebuilt
+    assert weights.stat().st_mtime_ns != first
+    (folder / RECIPE_FILE).write_text("{broken")  # an interrupted build is never reused
+    again = weights.stat().st_mtime_ns
+    build_random_model(tmp_path / "m", "tiny", seed=1, reuse=True)
+    assert weights.stat().st_mtime_ns != again

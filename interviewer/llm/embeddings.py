@@ -79,8 +79,18 @@ class TransformersEmbedder:
         self.folder = folder
         self.name = _model_name(folder)
         self._torch = torch
+        from transformers.utils import logging as hf_logging
+
         self._tokenizer = AutoTokenizer.from_pretrained(str(folder))
-        self._model = AutoModel.from_pretrained(str(folder), use_safetensors=True).to(device)
+        # Loading takes a fraction of a second: no "Loading weights" bar in the terminal.
+        was_on = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        try:
+            model = AutoModel.from_pretrained(str(folder), use_safetensors=True)
+        finally:
+            if was_on:
+                hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
+        self._model = model.to(device)
         self._model.eval()
         self._device = device
         self._batch_size = batch_size

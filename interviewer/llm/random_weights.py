@@ -8,7 +8,9 @@ generation config) is what a real Hub checkpoint ships, so the real loading path
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -138,11 +140,14 @@ def build_random_model(
     dtype: str = "float32",
     seed: int = 0,
     device: str = "cpu",
+    reuse: bool = False,
 ) -> Path:
     """Save a random-weight causal LM (safetensors), its tokenizer and generation config.
 
     Big shapes are materialized on ``device`` (``cuda`` fills 15 GB of noise in a blink) with
-    cheap normal noise instead of the architecture's own initialisation.
+    cheap normal noise instead of the architecture's own initialisation. With ``reuse``, a
+    folder that already holds a complete build of the same recipe is returned as it is (the
+    GPU scripts build the 7B shape once for several measurements).
     """
     import torch
     from transformers import (
@@ -154,6 +159,11 @@ def build_random_model(
     )
 
     spec = SHAPES[shape] if isinstance(shape, str) else shape
+    recipe = {"shape": asdict(spec), "family": family, "dtype": dtype, "seed": seed}
+    marker = directory / RECIPE_FILE
+    if reuse and is_built(directory, recipe):
+        return directory
+    marker.unlink(missing_ok=True)
     directory.mkdir(parents=True, exist_ok=True)
     build_tokenizer(family, directory)
     tokenizer = AutoTokenizer.from_pretrained(directory)
@@ -189,4 +199,18 @@ def build_random_model(
         pad_token_id=tokenizer.pad_token_id,
     )
     model.save_pretrained(directory, safe_serialization=True)
+    marker.write_text(json.dumps(recipe, sort_keys=True), encoding="utf-8")  # last: complete
     return directory
+
+
+RECIPE_FILE = "random-weights.json"
+"""Written once a build is complete: what was built (shape, family, dtype, seed)."""
+
+
+def is_built(directory: Path, recipe: Mapping[str, object]) -> bool:
+    """True when ``directory`` holds a complete build of ``recipe``."""
+    try:
+        found = json.loads((directory / RECIPE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(found == json.loads(json.dumps(recipe, sort_keys=True)))
