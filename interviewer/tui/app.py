@@ -319,8 +319,10 @@ class InterviewerApp(App[None]):
             self.notify(f"{exc}. {exc.hint}", title="Cannot start", severity="error", timeout=15)
             self.cancel_load()
             return
-        self.switch_screen(InterviewScreen(self.interview))
-        self.run_engine(None, resume=self.resume_id is not None)
+        resume = self.resume_id is not None
+        self.switch_screen(
+            InterviewScreen(self.interview, on_shown=lambda: self.run_engine(None, resume=resume))
+        )
 
     # ----------------------------------------------------------------- the engine
 

@@ -56,6 +56,8 @@ from interviewer.tui.widgets import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from interviewer.bank.models import Bank
     from interviewer.config import Settings
     from interviewer.engine.interview import Interview
@@ -256,9 +258,12 @@ class InterviewScreen(Screen[None]):
         Binding("ctrl+f", "end", "Finish"),
     ]
 
-    def __init__(self, interview: Interview) -> None:
+    def __init__(self, interview: Interview, on_shown: Callable[[], object] | None = None) -> None:
         super().__init__()
         self.interview = interview
+        self._on_shown = on_shown
+        """Called once the conversation so far is on screen: the app starts the engine then,
+        so a turn is never both restored and shown again by its event."""
         self._stream: MarkdownStream | None = None
         self._streaming: InterviewerMessage | None = None
         self.busy = True
@@ -296,6 +301,8 @@ class InterviewScreen(Screen[None]):
             self.set_interval(1.0, self._tick)
         else:
             answer.cursor_blink = False
+        if self._on_shown is not None:
+            self._on_shown()
 
     def _tick(self) -> None:
         if not self.busy:

@@ -203,6 +203,24 @@ async def test_help_and_the_command_palette(demo_app):
         assert app.interview.results[0].status == "skipped"
 
 
+async def test_each_turn_is_shown_once_even_when_the_screen_mounts_slowly(demo_app, monkeypatch):
+    """The engine starts only once the interview screen is up: a greeting recorded while the
+    screen was still mounting was shown twice (restored, then again by its event)."""
+    import asyncio
+
+    slow_mount = InterviewScreen.on_mount
+
+    async def on_mount(self):
+        await asyncio.sleep(0.2)  # a loaded machine, a big model just off the loading screen
+        await slow_mount(self)
+
+    monkeypatch.setattr(InterviewScreen, "on_mount", on_mount)
+    app = demo_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        assert [b.kind for b in bubbles(app)] == ["greeting", "question"]
+
+
 async def test_the_interviewer_bubbles_render_markdown(demo_app):
     app = demo_app()
     async with app.run_test(size=(100, 40)) as pilot:
