@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -247,6 +248,38 @@ class LoadingScreen(Screen[None]):
 # --------------------------------------------------------------------------- interview
 
 
+W = TypeVar("W")
+
+
+def _next_question(bubbles: dict[str, W], question_id: str) -> W | None:
+    """The bubble of the question asked after ``question_id``, if it is on screen yet."""
+    ids = list(bubbles)
+    if question_id in ids and ids.index(question_id) + 1 < len(ids):
+        return bubbles[ids[ids.index(question_id) + 1]]
+    return None
+
+
+def display_order(turns: Sequence[Turn], practice: bool) -> list[Turn]:
+    """The turns in the order the screen shows them: as recorded, except that in practice mode
+    a feedback card recorded after the next question was asked is shown above that question
+    (as the live screen places it)."""
+    shown: list[Turn] = []
+    first: dict[str, int] = {}  # question id -> where its question turn is in ``shown``
+    for turn in turns:
+        at = len(shown)
+        if practice and turn.kind == "feedback" and turn.question_id is not None:
+            ids = list(first)
+            if turn.question_id in ids and ids.index(turn.question_id) + 1 < len(ids):
+                at = first[ids[ids.index(turn.question_id) + 1]]
+                for qid, position in first.items():
+                    if position >= at:
+                        first[qid] = position + 1
+        if turn.kind == "question" and turn.question_id is not None:
+            first.setdefault(turn.question_id, at)
+        shown.insert(at, turn)
+    return shown
+
+
 class InterviewScreen(Screen[None]):
     """The conversation. Enter adds a new line; Ctrl+S sends the answer."""
 
@@ -264,6 +297,8 @@ class InterviewScreen(Screen[None]):
         self._on_shown = on_shown
         """Called once the conversation so far is on screen: the app starts the engine then,
         so a turn is never both restored and shown again by its event."""
+        self._question_bubbles: dict[str, InterviewerMessage | CandidateMessage] = {}
+        """Each question's first bubble, in the order asked."""
         self._stream: MarkdownStream | None = None
         self._streaming: InterviewerMessage | None = None
         self.busy = True
@@ -286,14 +321,8 @@ class InterviewScreen(Screen[None]):
     async def on_mount(self) -> None:
         conversation = self.query_one("#conversation", VerticalScroll)
         # A resumed interview: show the conversation so far before it goes on.
-        restored = [
-            CandidateMessage(t.text, kind=t.kind)
-            if t.role == "candidate"
-            else InterviewerMessage(t.text, kind=t.kind, about=self._about(t))
-            for t in self.interview.turns
-        ]
-        if restored:
-            await conversation.mount_all(restored)
+        for turn in display_order(self.interview.turns, self._practice):
+            await self._show(turn, conversation)
         conversation.anchor()
         answer = self.query_one("#answer", TextArea)
         answer.focus()
@@ -388,12 +417,27 @@ class InterviewScreen(Screen[None]):
             self._stream = None
             self._streaming = None
             return
+        await self._show(turn, conversation)
+
+    @property
+    def _practice(self) -> bool:
+        return self.interview.settings.mode == "practice"
+
+    async def _show(self, turn: Turn, conversation: VerticalScroll) -> None:
+        """Mount the bubble for a finished turn. A practice-mode feedback card that arrives
+        after the next question (background grading) goes above that question, so the
+        question being answered stays at the bottom, in view."""
+        bubble: CandidateMessage | InterviewerMessage
         if turn.role == "candidate":
-            await conversation.mount(CandidateMessage(turn.text, kind=turn.kind))
+            bubble = CandidateMessage(turn.text, kind=turn.kind)
         else:
-            await conversation.mount(
-                InterviewerMessage(turn.text, kind=turn.kind, about=self._about(turn))
-            )
+            bubble = InterviewerMessage(turn.text, kind=turn.kind, about=self._about(turn))
+        before = None
+        if self._practice and turn.kind == "feedback" and turn.question_id is not None:
+            before = _next_question(self._question_bubbles, turn.question_id)
+        if turn.kind == "question" and turn.question_id is not None:
+            self._question_bubbles.setdefault(turn.question_id, bubble)
+        await conversation.mount(bubble, before=before)
 
     def _about(self, turn: Turn) -> str | None:
         """The question title a feedback card is labelled with."""

@@ -81,6 +81,7 @@ class CandidateMessage(Vertical):
     def __init__(self, text: str, *, kind: str = "answer") -> None:
         super().__init__(classes=f"message candidate {kind}")
         self._text = text
+        self.kind = kind
 
     def compose(self) -> ComposeResult:
         yield Label("You", classes="speaker")

@@ -14,6 +14,7 @@ from textual.widgets import TextArea
 from interviewer.llm.base import ChatMessage, GenerationOptions, T
 from interviewer.llm.scripted import ScriptedModel
 from interviewer.tui.app import create_app
+from interviewer.tui.screens import display_order
 from interviewer.tui.widgets import InterviewerMessage
 from tests.conftest import grade_step, text_step
 from tests.tui.helpers import settle
@@ -105,8 +106,18 @@ async def test_the_grade_runs_after_the_next_question_and_a_fast_reply_waits(tmp
         assert results[1].grade is not None and results[1].score > 0
         # one step at a time: question 1 graded and its card given before question 2 is graded
         assert model.order[:3] == ["grade", "feedback", "grade"]
-        kinds = [m.kind for m in pilot.app.screen.query(InterviewerMessage)]
-        assert kinds.index("feedback") > kinds.index("question")
+        # Each late feedback card sits above the question asked after it, so the question
+        # being answered stays at the bottom; a resumed session shows the same order.
+        shown = [m.kind for m in pilot.app.screen.query(".message")]
+        assert shown == [
+            "greeting",
+            *("question", "answer", "feedback"),
+            *("question", "answer", "feedback"),
+            "question",
+        ]
+        assert [t.kind for t in display_order(interview.turns, practice=True)] == shown
+        recorded = [t.kind for t in interview.turns]
+        assert recorded.index("feedback") > recorded.index("question", 2)  # graded late
 
 
 def _settings(script: Any) -> Any:
@@ -120,3 +131,27 @@ def _settings(script: Any) -> Any:
         max_follow_ups=0,
         grading="background",
     )
+
+
+def test_display_order_moves_only_late_practice_feedback():
+    from datetime import UTC, datetime
+
+    from interviewer.transcript import Turn
+
+    def turn(i: int, kind: str, qid: str | None) -> Turn:
+        role = "candidate" if kind == "answer" else "interviewer"
+        return Turn(index=i, role=role, kind=kind, text=kind, question_id=qid, at=datetime.now(UTC))  # type: ignore[arg-type]
+
+    recorded = [
+        turn(0, "greeting", None),
+        turn(1, "question", "a"),
+        turn(2, "answer", "a"),
+        turn(3, "question", "b"),
+        turn(4, "feedback", "a"),  # graded in the background: after the next question
+        turn(5, "answer", "b"),
+        turn(6, "feedback", "b"),  # the last question's card: nothing after it to move above
+        turn(7, "summary", None),
+    ]
+    practice = [t.index for t in display_order(recorded, practice=True)]
+    assert practice == [0, 1, 2, 4, 3, 5, 6, 7]
+    assert [t.index for t in display_order(recorded, practice=False)] == list(range(8))
