@@ -35,3 +35,19 @@ def _picture(match: re.Match[str]) -> str:
     if code == 0x7F:
         return "\u2421"
     return "\ufffd"
+
+
+_SENTENCE_END = re.compile(r"(?<!e\.g)(?<!i\.e)(?<!etc)(?<!vs)[.!?](?:[\"')\]*_`]*)(?=\s|$)")
+_FINISHED = re.compile(r"[.!?:;)\]\"'*_`]\s*$")
+
+
+def finish_at_sentence(text: str) -> str:
+    """``text`` without an unfinished last sentence (a generation that ran out of tokens stops
+    mid-word): cut after the last complete one, or, with none, end it with an ellipsis."""
+    text = text.rstrip()
+    if not text or _FINISHED.search(text) or text.endswith("```"):
+        return text
+    ends = list(_SENTENCE_END.finditer(text))
+    if ends:
+        return text[: ends[-1].end()].rstrip()
+    return text + "…"

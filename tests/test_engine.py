@@ -444,3 +444,61 @@ def test_abandon_after_a_cancelled_step_waits_for_the_next_reply(small_bank, mak
         "clarify_request",
         "answer",
     ]
+
+
+def test_a_turn_cut_off_by_its_token_budget_ends_at_its_last_full_sentence(small_bank, prompts):
+    """The HF backend reports how many tokens a generation made (``last_generation``); a reply
+    that used its whole budget stopped mid-sentence, and is recorded without the fragment."""
+    from types import SimpleNamespace
+
+    from interviewer.engine import EvidenceGrader, Interview
+    from interviewer.llm.scripted import ScriptedModel
+    from interviewer.transcript import InterviewSettings
+
+    class Budgeted(ScriptedModel):
+        """Reports each generation as the HF backend does: cut when it filled its budget."""
+
+        cut = True
+
+        def stream(self, messages, options, cancel=None):
+            yield from super().stream(messages, options, cancel)
+            used = options.max_new_tokens if self.cut else 3
+            self.last_generation = SimpleNamespace(new_tokens=used)
+
+    model = Budgeted(
+        [
+            text_step("follow_up", "Good. What about the yellow fruit and how it"),
+            text_step("follow_up", "Tell me about cherries and"),
+        ]
+    )
+    interview = Interview(
+        small_bank,
+        model,
+        EvidenceGrader(),
+        InterviewSettings(mode="exam", max_follow_ups=2, acknowledge=False),
+        prompts,
+    )
+    drain(interview.start())
+    first = turns_of(drain(interview.reply("apples are red")), "follow_up")
+    assert first[0].text == "Good."
+    model.cut = False  # a reply that ended by itself is kept as the model wrote it
+    second = turns_of(drain(interview.reply("still only apples")), "follow_up")
+    assert second[0].text == "Tell me about cherries and"
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("First point. Then you can use a server", "First point."),
+        ("Is that all? And what", "Is that all?"),
+        ("Use NF4, e.g. for 7B models. Then the", "Use NF4, e.g. for 7B models."),
+        ("e.g. the value 3.5 GB is", "e.g. the value 3.5 GB is…"),
+        ("What about cold starts?", "What about cold starts?"),
+        ('He said "stop." And then', 'He said "stop."'),
+        ("Try **this**", "Try **this**"),
+    ],
+)
+def test_finish_at_sentence(text, kept):
+    from interviewer.textutil import finish_at_sentence
+
+    assert finish_at_sentence(text) == kept

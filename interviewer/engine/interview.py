@@ -63,7 +63,7 @@ from interviewer.llm.base import (
     Purpose,
 )
 from interviewer.prompts import InterviewerTask, PromptLibrary
-from interviewer.textutil import escape_markdown
+from interviewer.textutil import escape_markdown, finish_at_sentence
 from interviewer.transcript import (
     VERDICT_RANK,
     BankRef,
@@ -740,6 +740,7 @@ class Interview:
         if stream_kind is not None:
             yield TurnStarted(kind=stream_kind, question_id=qs.question.id)
         chunks: list[str] = []
+        before = getattr(self.model, "last_generation", None)
         try:
             for chunk in self.model.stream(messages, options, cancel):
                 chunks.append(chunk)
@@ -756,6 +757,9 @@ class Interview:
                 question_id=qs.question.id, purpose=purpose, message="the model returned no text"
             )
             return None
+        stats = getattr(self.model, "last_generation", None)  # the HF backend's record
+        if stats is not None and stats is not before and stats.new_tokens >= max_new_tokens:
+            text = finish_at_sentence(text)  # it ran out of tokens mid-sentence
         return text
 
     def _record(
