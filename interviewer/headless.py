@@ -106,6 +106,7 @@ class EventPrinter:
         self.mode = "practice"
         self.current: str | None = None
         self.titles: dict[str, str] = {}
+        self._streamed = ""
 
     def _write(self, text: str) -> None:
         self.out.write(text)
@@ -129,12 +130,17 @@ class EventPrinter:
             self.titles[event.question_id] = event.title
             self._write(f"\n=== Question {event.number}/{event.total}: {event.title} ===\n")
         elif isinstance(event, TurnStarted):
+            self._streamed = ""
             self._write("\nInterviewer: ")
         elif isinstance(event, TokenStreamed):
+            self._streamed += event.text
             self._write(strip_control(event.text))
         elif isinstance(event, TurnRecorded):
             if event.streamed:
                 self._write("\n")
+                if not self._streamed.strip().startswith(event.turn.text):
+                    # The engine replaced a reply that went astray: say what was kept.
+                    self._write(f"Interviewer: {strip_control(event.turn.text)}\n")
             elif event.turn.kind == "feedback" and event.turn.question_id is not None:
                 title = self.titles.get(event.turn.question_id, event.turn.question_id)
                 self._write(f"\nFeedback on {title}:\n{event.turn.text}\n")

@@ -48,6 +48,7 @@ from interviewer.engine.grading import (
     score_verdicts,
 )
 from interviewer.engine.intents import Intent, classify_reply
+from interviewer.engine.leaks import LeakGuard
 from interviewer.engine.prefilter import screen
 from interviewer.engine.snapshot import (
     InterviewSnapshot,
@@ -711,8 +712,25 @@ class Interview:
             history=history,
             key_point=key_point,
         )
+        guard = LeakGuard(
+            messages[0].content,
+            point=[key_point.statement] if key_point is not None else [],
+            allowed=[
+                qs.question.question,
+                self.bank.title,
+                *qs.question.follow_up_angles,
+                *(t.text for t in history),
+            ],
+        )
         text = yield from self._generate(
-            task, messages, qs, cancel, max_new_tokens=max_new_tokens, stream_kind=kind
+            task,
+            messages,
+            qs,
+            cancel,
+            max_new_tokens=max_new_tokens,
+            stream_kind=kind,
+            guard=guard,
+            fallback=_safe_reply(task, qs.question),
         )
         if text is not None:
             yield self._record(
@@ -734,16 +752,26 @@ class Interview:
         *,
         max_new_tokens: int,
         stream_kind: TurnKind | None,
+        guard: LeakGuard | None = None,
+        fallback: str = "",
     ) -> Generator[Event, None, str | None]:
-        """Run one text generation; a model failure becomes a ModelFailed event, not a crash."""
+        """Run one text generation; a model failure becomes a ModelFailed event, not a crash.
+
+        With a ``guard``, a reply that starts reciting its instructions (or naming the key
+        point it probes) is stopped there and ``fallback`` is said instead."""
         options = GenerationOptions(purpose=purpose, max_new_tokens=max_new_tokens)
         if stream_kind is not None:
             yield TurnStarted(kind=stream_kind, question_id=qs.question.id)
         chunks: list[str] = []
         before = getattr(self.model, "last_generation", None)
+        stream = self.model.stream(messages, options, cancel)
+        so_far = ""
         try:
-            for chunk in self.model.stream(messages, options, cancel):
+            for chunk in stream:
                 chunks.append(chunk)
+                so_far += chunk
+                if guard is not None and guard.leaks_at_end(so_far):
+                    return fallback
                 if stream_kind is not None:
                     yield TokenStreamed(text=chunk)
         except GenerationCancelled:
@@ -751,6 +779,10 @@ class Interview:
         except ModelError as exc:
             yield ModelFailed(question_id=qs.question.id, purpose=purpose, message=exc.describe())
             return None
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()  # a reply stopped early stops generating now
         text = "".join(chunks).strip()
         if not text:
             yield ModelFailed(
@@ -783,6 +815,18 @@ class Interview:
         )
         self.turns.append(turn)
         return TurnRecorded(turn=turn, streamed=streamed)
+
+
+def _safe_reply(task: InterviewerTask, question: Question) -> str:
+    """What the interviewer says instead of a reply that recited its instructions."""
+    if task == "follow_up":
+        return "Could you go a little deeper there? What else would you take into account?"
+    if task == "clarify":
+        return (
+            "Let me put it simply: I'd like to hear how you would approach this in practice, "
+            f"step by step. Here is the question again: {question.question}"
+        )
+    return "Thank you. Let's move on."
 
 
 def _feedback_intro(result: QuestionResult, prose: str) -> list[str]:
