@@ -343,6 +343,12 @@ class InterviewScreen(Screen[None]):
     # ------------------------------------------------------------- candidate input
 
     def action_submit(self) -> None:
+        # Ctrl+S is a priority binding, seen before the answer box has handled the keys typed
+        # just before it (a paste without bracketed paste, a busy machine): read the box once
+        # it has.
+        self.query_one("#answer", TextArea).call_later(self._submit)
+
+    def _submit(self) -> None:
         answer = self.query_one("#answer", TextArea)
         self._send(answer.text)
         if not self.busy or answer.text == "":

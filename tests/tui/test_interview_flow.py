@@ -287,3 +287,21 @@ async def test_an_interrupted_interview_is_offered_and_resumed(demo_app):
     finished = SessionStore(Settings().store_path).load_transcript(session_id)
     assert finished.status == "finished"
     assert finished.results[0].answers == [GOOD]
+
+
+async def test_keys_still_queued_in_the_answer_box_are_sent_with_it(demo_app):
+    """Ctrl+S is a priority binding: the screen sees it before the answer box has handled the
+    keys typed just before it (a fast paste, a busy machine). The answer sent is the whole of it."""
+    from textual import events
+
+    typed = "Serverless is shared and billed per request."
+    app = demo_app(max_follow_ups=0)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        box = app.screen.query_one("#answer", TextArea)
+        for char in typed:  # arrive together, as from a terminal without bracketed paste
+            app.post_message(events.Key(char, char))
+        app.post_message(events.Key("ctrl+s", None))
+        await settle(pilot)
+        assert app.interview.results[0].answers == [typed]
+        assert box.text == ""
