@@ -379,3 +379,23 @@ def test_an_unusable_data_folder_fails_before_the_interview(tmp_path, monkeypatc
     assert "=== Question" not in result.output and "Traceback" not in result.output
     saved = CliRunner().invoke(cli, [*args, "--no-save"])
     assert saved.exit_code == 0 and "saved" not in saved.output.splitlines()[-1]
+
+
+def test_shared_reports_name_a_local_model_folder_but_not_its_path(hostile_session, store_path):
+    from interviewer.report.view import shown_name
+
+    session, _ = hostile_session
+    with SessionStore(store_path) as store:
+        transcript = store.load_transcript(session)
+    local = "/home/alice/private-models/qwen2.5-7b-finetune"
+    transcript = transcript.model_copy(
+        update={
+            "model": transcript.model.model_copy(update={"model_id": local}),
+            "grader": f"llm:{local}",
+        }
+    )
+    for fmt in ("md", "html"):
+        shown = render(transcript, None, fmt)
+        assert "qwen2.5-7b-finetune" in shown and "/home/alice" not in shown, fmt
+    assert shown_name("llm:Qwen/Qwen2.5-7B-Instruct") == "llm:Qwen/Qwen2.5-7B-Instruct"  # Hub ids
+    assert shown_name("~/m/x.gguf") == "x.gguf" and shown_name("evidence") == "evidence"

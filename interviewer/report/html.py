@@ -16,6 +16,7 @@ from interviewer.report.view import (
     QuestionView,
     ReportView,
     percent,
+    shown_name,
     speaker,
 )
 from interviewer.textutil import visible_control
@@ -157,7 +158,7 @@ def render_html(view: ReportView) -> str:
             f"{esc(t.settings.mode)}, up to {t.settings.max_follow_ups} follow-ups per question",
         ),
         ("Model", esc(view.model_line)),
-        ("Grader", esc(t.grader)),
+        ("Grader", esc(shown_name(t.grader))),
         ("Score", f"<strong>{percent(t.score)}</strong>"),
     ]
     body = [
@@ -241,7 +242,8 @@ def _question(q: QuestionView) -> str:
     out.append("<h3>Grade</h3>")
     if r.grade is not None:
         out.append(
-            f"<p>Score <strong>{percent(r.score)}</strong>, graded by {esc(r.grade.grader)} "
+            f"<p>Score <strong>{percent(r.score)}</strong>, graded by "
+            f"{esc(shown_name(r.grade.grader))} "
             f"(rubric <code>{esc(r.rubric_hash)}</code>), {r.follow_ups} follow-up(s).</p>"
         )
         if q.screened_out is not None:

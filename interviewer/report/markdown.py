@@ -13,6 +13,7 @@ from interviewer.report.view import (
     QuestionView,
     ReportView,
     percent,
+    shown_name,
     speaker,
 )
 from interviewer.textutil import visible_control
@@ -66,7 +67,7 @@ def render_markdown(view: ReportView) -> str:
         f"| Status | {view.status} |",
         f"| Mode | {t.settings.mode}, up to {t.settings.max_follow_ups} follow-ups per question |",
         f"| Model | {_cell(view.model_line)} |",
-        f"| Grader | {_cell(t.grader)} |",
+        f"| Grader | {_cell(shown_name(t.grader))} |",
         f"| Score | **{percent(t.score)}** |",
         "",
     ]
@@ -120,7 +121,7 @@ def _question(q: QuestionView) -> list[str]:
     parts += ["### Grade", ""]
     if r.grade is not None:
         parts += [
-            f"Score **{percent(r.score)}**, graded by {_cell(r.grade.grader)} "
+            f"Score **{percent(r.score)}**, graded by {_cell(shown_name(r.grade.grader))} "
             f"(rubric `{r.rubric_hash}`), {r.follow_ups} follow-up(s).",
             "",
         ]

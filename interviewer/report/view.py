@@ -7,6 +7,7 @@ on what the transcript itself holds.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from interviewer.bank.models import Bank, Question
@@ -101,11 +102,21 @@ class ReportView:
             extras.append(f"revision {info.revision}")
         if info.quantization:
             extras.append(info.quantization)
-        return f"{info.model_id} ({', '.join(extras)})"
+        return f"{shown_name(info.model_id)} ({', '.join(extras)})"
+
+
+_LOCAL_PATH = re.compile(r"(?<![\w.-])(?:~|[A-Za-z]:)?[/\\][^\s,;()]*[/\\]([^\s/\\,;()]+)[/\\]?")
+
+
+def shown_name(name: str) -> str:
+    """``name`` (a model id or a grader such as ``llm:<model>``) with each local folder path
+    cut to the folder's own name: a shared report does not reveal where files live on the
+    candidate's machine (the JSON transcript keeps the whole path)."""
+    return _LOCAL_PATH.sub(lambda m: m.group(1), name)
 
 
 def regrade_label(number: int, regrade: Regrade) -> str:
-    return f"regrade {number} ({regrade.grader}, {regrade.regraded_at:%Y-%m-%d %H:%M})"
+    return f"regrade {number} ({shown_name(regrade.grader)}, {regrade.regraded_at:%Y-%m-%d %H:%M})"
 
 
 def build_view(transcript: Transcript, bank: Bank | None) -> ReportView:

@@ -38,6 +38,7 @@ from interviewer.engine.events import (
     TurnRecorded,
     TurnStarted,
 )
+from interviewer.report.view import shown_name
 from interviewer.textutil import escape_markdown, strip_control
 from interviewer.transcript import VERDICT_WORDS, Turn
 from interviewer.tui.app import (
@@ -532,7 +533,8 @@ class ReportScreen(Screen[None]):
             yield Label(
                 Content(
                     f"Score: {t.score * 100:.0f}%  {score_bar(t.score, 30)}   "
-                    f"({t.status.replace('_', ' ')}, {t.settings.mode} mode, graded by {t.grader})"
+                    f"({t.status.replace('_', ' ')}, {t.settings.mode} mode, "
+                    f"graded by {shown_name(t.grader)})"
                 ),
                 classes="title",
             )
