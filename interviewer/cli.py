@@ -308,7 +308,34 @@ def run(
             recorder = SessionRecorder(store, interview, after_turn=_test_delay_hook())
         except StoreError as exc:
             _fail(str(exc), exc.hint)
+        if not headless:
+            replies = _typed_replies(store, interview)
     _drive(interview, replies, export_path, recorder, resume=False)
+
+
+def _typed_replies(store: Any, interview: Any) -> Any:
+    """Replies typed at the terminal, each kept in the store line by line until it is sent
+    (and the one left unsent by an interrupted session offered again)."""
+    from interviewer.headless import terminal_replies
+    from interviewer.store import StoreError
+
+    warned = False
+
+    def keep(text: str) -> None:
+        nonlocal warned
+        question = interview.current_question
+        try:
+            store.save_draft(interview.session_id, question.id if question else None, text)
+        except StoreError as exc:
+            if not warned:
+                warned = True
+                click.echo(f"warning: your typing is not being saved: {exc}. {exc.hint}", err=True)
+
+    try:
+        draft = store.draft(interview.session_id)
+    except StoreError:
+        draft = None
+    return terminal_replies(keep=keep, restored=draft.text if draft is not None else None)
 
 
 def _test_delay_hook() -> Any:
@@ -492,6 +519,8 @@ def resume(
         interview, recorder = resume_session(store, summary.id, bank, model, chosen, prompts)
     except StoreError as exc:
         _fail(str(exc), exc.hint)
+    if not headless:
+        replies = _typed_replies(store, interview)
     answers = sum(t.role == "candidate" for t in interview.turns)
     click.echo(f"Resuming session {summary.id}: {answers} replies so far, all kept.")
     if not headless and interview.state == "awaiting_reply":

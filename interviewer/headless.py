@@ -200,16 +200,33 @@ def replies_given(turns: Iterable[Turn]) -> dict[str, int]:
     return counts
 
 
-def terminal_replies(stdin: TextIO | None = None, out: TextIO | None = None) -> ReplySource:
-    """Replies typed at the terminal: several lines, finished by an empty line; EOF ends."""
+def terminal_replies(
+    stdin: TextIO | None = None,
+    out: TextIO | None = None,
+    *,
+    keep: Callable[[str], None] | None = None,
+    restored: str | None = None,
+) -> ReplySource:
+    """Replies typed at the terminal: several lines, finished by an empty line; EOF ends.
+
+    ``keep`` is called with the reply so far after every line (the session store keeps it
+    through a crash); ``restored`` is an unsent reply from an interrupted session, which the
+    first reply starts with."""
+    pending = restored.splitlines() if restored and restored.strip() else []
 
     def next_reply(awaiting: AwaitingReply) -> str:
-        nonlocal stdin, out
+        nonlocal stdin, out, pending
         stdin = stdin or sys.stdin
         out = out or sys.stdout
         out.write("\nYou (finish with an empty line; /repeat /clarify /skip /end):\n")
+        lines, pending = pending, []
+        if lines:
+            out.write(
+                "(the answer you had not sent, restored: add lines, or an empty line sends it)\n"
+                + "\n".join(strip_control(line) for line in lines)
+                + "\n"
+            )
         out.flush()
-        lines: list[str] = []
         while True:
             line = stdin.readline()
             if not line:
@@ -219,6 +236,8 @@ def terminal_replies(stdin: TextIO | None = None, out: TextIO | None = None) -> 
                     return "\n".join(lines)
                 continue
             lines.append(line.rstrip("\n"))
+            if keep is not None:
+                keep("\n".join(lines))
 
     return next_reply
 

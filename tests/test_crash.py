@@ -117,3 +117,55 @@ def test_sigkill_mid_session_then_resume_loses_nothing(tmp_path):
         (r.question_id, r.answers, r.score) for r in expected.results
     ]
     assert final.score == expected.score
+
+
+def test_sigkill_mid_answer_in_plain_mode_keeps_the_lines_typed(tmp_path):
+    """The lines of an answer not yet sent (no empty line yet) survive a kill, and `resume`
+    offers them again: an empty line then sends them."""
+    db_path = Path(os.environ["INTERVIEWER_DATA_DIR"]) / "sessions.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "interviewer", "run", "--plain", "--backend", "scripted"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    typed = ["Serverless is a shared pool billed per request,", "Endpoints are dedicated."]
+    try:
+        assert proc.stdin is not None
+        for line in typed:
+            proc.stdin.write(line + "\n")
+        proc.stdin.flush()  # no empty line: the answer is not sent
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, f"the run ended: {proc.stderr.read()!r}"  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "the draft was never saved"
+            if db_path.is_file():
+                db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+                try:
+                    rows = db.execute("SELECT text FROM drafts").fetchall()
+                except sqlite3.OperationalError:
+                    rows = []
+                db.close()
+                if rows and rows[0][0] == "\n".join(typed):
+                    break
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert candidate_turns(db_path) == []  # nothing was sent
+
+    out = tmp_path / "resumed.json"
+    resumed = CliRunner().invoke(
+        cli,
+        ["resume", "--backend", "scripted", "--export", str(out)],
+        input="\n/end\n\n",  # send the restored answer as it is, then end
+        catch_exceptions=False,
+    )
+    assert resumed.exit_code == 0, resumed.output
+    assert "the answer you had not sent, restored" in resumed.output
+    transcript = Transcript.model_validate_json(out.read_text())
+    assert transcript.results[0].answers[0] == "\n".join(typed)

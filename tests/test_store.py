@@ -403,3 +403,27 @@ def test_reply_refuses_while_a_reply_is_pending(small_bank):
     restored = Interview.restore(small_bank, ScriptedModel(), EvidenceGrader(), snapshot)
     with pytest.raises(InterviewStateError, match="still being processed"):
         list(restored.reply("again"))
+
+
+def test_an_unsent_answer_is_kept_until_it_is_sent(store, small_bank):
+    interview = evidence_interview(small_bank, max_follow_ups=0)
+    recorder = SessionRecorder(store, interview)
+    drive(interview.start(), recorder)
+    assert store.draft("s1") is None
+    store.save_draft("s1", "alpha", "apple and")
+    store.save_draft("s1", "alpha", "apple and apple-extra")  # the latest text wins
+    saved = store.draft("s1")
+    assert saved is not None and (saved.question_id, saved.text) == (
+        "alpha",
+        "apple and apple-extra",
+    )
+    drive(interview.reply("/repeat"), recorder)  # a request is not the answer: the draft stays
+    assert store.draft("s1") is not None
+    drive(interview.reply("apple and apple-extra"), recorder)  # sent: it is a turn now
+    assert store.draft("s1") is None
+    store.save_draft("s1", "beta", "delta")
+    store.save_draft("s1", "beta", "  ")  # the candidate cleared the box
+    assert store.draft("s1") is None
+    store.save_draft("s1", "beta", "delta")
+    store.delete_session("s1")
+    assert store.draft("s1") is None  # gone with its session

@@ -99,6 +99,15 @@ _SUMMARY_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class Draft:
+    """An answer typed but not sent (kept through a crash)."""
+
+    question_id: str | None
+    text: str
+    saved_at: datetime
+
+
 class SessionStore:
     """A handle on the session database. Safe to share between threads (writes are serialized).
 
@@ -288,8 +297,33 @@ class SessionStore:
         """Commit one turn; with ``checkpoint``, the engine's new rest in the same transaction."""
         with self._write() as db:
             self._insert_turn(db, session_id, turn)
+            if turn.kind in ("answer", "skip"):  # the draft was sent, or given up with the
+                db.execute("DELETE FROM drafts WHERE session_id = ?", (session_id,))  # question
             if checkpoint is not None:
                 self._checkpoint(db, session_id, *checkpoint)
+
+    def save_draft(self, session_id: str, question_id: str | None, text: str) -> None:
+        """Keep what the candidate has typed so far (an empty ``text`` removes the draft)."""
+        with self._write() as db:
+            if not text.strip():
+                db.execute("DELETE FROM drafts WHERE session_id = ?", (session_id,))
+                return
+            db.execute(
+                "INSERT INTO drafts (session_id, question_id, text, saved_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (session_id) DO UPDATE SET question_id = excluded.question_id, "
+                "text = excluded.text, saved_at = excluded.saved_at",
+                (session_id, question_id, text, _now()),
+            )
+
+    def draft(self, session_id: str) -> Draft | None:
+        """The answer the candidate was typing and had not sent, if any."""
+        rows = self._read(
+            "SELECT question_id, text, saved_at FROM drafts WHERE session_id = ?", (session_id,)
+        )
+        if not rows:
+            return None
+        question_id, text, saved_at = rows[0]
+        return Draft(question_id, text, datetime.fromisoformat(saved_at))
 
     def add_grade(
         self,

@@ -125,6 +125,21 @@ def m002_regrades(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE grades ADD COLUMN regrade_id INTEGER REFERENCES regrades(id)")
 
 
+@migration
+def m003_drafts(db: sqlite3.Connection) -> None:
+    # What the candidate has typed but not sent yet, one per session (saved as they type).
+    db.execute(
+        """
+        CREATE TABLE drafts (
+            session_id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+            question_id TEXT,
+            text TEXT NOT NULL,
+            saved_at TEXT NOT NULL
+        )
+        """
+    )
+
+
 def applied(db: sqlite3.Connection) -> list[str]:
     """Names of the migrations recorded in the database, in the order they were applied."""
     db.execute(

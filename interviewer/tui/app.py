@@ -119,6 +119,7 @@ class InterviewerApp(App[None]):
         """The session store (opened on first use; None when saving is off or it failed)."""
         self.recorder: Callable[[Event], None] | None = None
         self.resume_id: str | None = None
+        self._draft_warned = False
 
     # ----------------------------------------------------------------- start and load
 
@@ -181,6 +182,40 @@ class InterviewerApp(App[None]):
         if summary.grader == "evidence":
             settings = settings.model_copy(update={"grader": "evidence"})
         return settings.model_copy(update={"mode": summary.mode})
+
+    def save_draft(self, text: str) -> None:
+        """Keep the unsent answer in the session store, so a crash or a closed terminal does
+        not lose it (``interviewer resume`` puts it back in the box)."""
+        if self.store is None or self.recorder is None or self.interview is None:
+            return
+        from interviewer.store import StoreError
+
+        question = self.interview.current_question
+        try:
+            self.store.save_draft(
+                self.interview.session_id, question.id if question else None, text
+            )
+        except StoreError as exc:
+            if not self._draft_warned:
+                self._draft_warned = True
+                self.notify(
+                    f"{exc}. {exc.hint}",
+                    title="Your typing is not being saved",
+                    severity="warning",
+                    timeout=15,
+                )
+
+    def saved_draft(self) -> str | None:
+        """The answer left unsent when this session was interrupted, if any."""
+        if self.store is None or self.interview is None:
+            return None
+        from interviewer.store import StoreError
+
+        try:
+            draft = self.store.draft(self.interview.session_id)
+        except StoreError:
+            return None
+        return draft.text if draft is not None else None
 
     def open_store(self) -> Any:
         """The session store, opened once; None (after a warning) when it cannot be used."""

@@ -60,6 +60,8 @@ from interviewer.tui.widgets import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from textual.timer import Timer
+
     from interviewer.bank.models import Bank
     from interviewer.config import Settings
     from interviewer.engine.interview import Interview
@@ -251,6 +253,9 @@ class LoadingScreen(Screen[None]):
 
 W = TypeVar("W")
 
+DRAFT_SAVE_DELAY = 0.5
+"""Seconds after the last keystroke before the unsent answer is saved."""
+
 
 def _next_question(bubbles: dict[str, W], question_id: str) -> W | None:
     """The bubble of the question asked after ``question_id``, if it is on screen yet."""
@@ -298,6 +303,8 @@ class InterviewScreen(Screen[None]):
         self._on_shown = on_shown
         """Called once the conversation so far is on screen: the app starts the engine then,
         so a turn is never both restored and shown again by its event."""
+        self._draft_timer: Timer | None = None
+        self._sent = False
         self._question_bubbles: dict[str, InterviewerMessage | CandidateMessage] = {}
         """Each question's first bubble, in the order asked."""
         self._stream: MarkdownStream | None = None
@@ -331,8 +338,28 @@ class InterviewScreen(Screen[None]):
             self.set_interval(1.0, self._tick)
         else:
             answer.cursor_blink = False
+        unsent = _app(self).saved_draft()
+        if unsent:
+            answer.text = unsent
+            answer.move_cursor(answer.document.end)
+            self.notify("The answer you had not sent yet is back in the box.", title="Restored")
         if self._on_shown is not None:
             self._on_shown()
+
+    @on(TextArea.Changed, "#answer")
+    def _typed(self) -> None:
+        """Save the unsent answer shortly after the candidate stops typing."""
+        if self._draft_timer is not None:
+            self._draft_timer.stop()
+        self._draft_timer = self.set_timer(DRAFT_SAVE_DELAY, self._save_draft)
+
+    def _save_draft(self) -> None:
+        self._draft_timer = None
+        text = self.query_one("#answer", TextArea).text
+        if not text and self._sent:
+            return  # emptied by sending: the store drops the draft when it records the answer
+        self._sent = False
+        _app(self).save_draft(text)
 
     def _tick(self) -> None:
         if not self.busy:
@@ -351,27 +378,31 @@ class InterviewScreen(Screen[None]):
 
     def _submit(self) -> None:
         answer = self.query_one("#answer", TextArea)
-        self._send(answer.text)
-        if not self.busy or answer.text == "":
-            return
-        answer.text = ""
+        if self._send(answer.text):
+            self._sent = True
+            answer.text = ""
 
     def action_command(self, command: str) -> None:
-        self._send(command)
+        # /repeat and /clarify from the keyboard: what is in the box stays there, for the
+        # answer it is part of; /skip leaves the question, and what was typed for it.
+        if self._send(command) and command == "/skip":
+            self._sent = True
+            self.query_one("#answer", TextArea).text = ""
 
     def action_end(self) -> None:
         self._send("/end")
 
-    def _send(self, text: str) -> None:
+    def _send(self, text: str) -> bool:
+        """Hand ``text`` to the engine; False when it cannot take it now."""
         if self.busy:
             self.notify("The interviewer is still speaking; your answer is kept in the box.")
-            return
+            return False
         if self.interview.state != "awaiting_reply":
-            return
+            return False
         self.busy = True
-        self.query_one("#answer", TextArea).text = ""
         self._set_status("thinking")
         _app(self).run_engine(text)
+        return True
 
     # ------------------------------------------------------------- engine events
 

@@ -249,19 +249,31 @@ def test_first_paint_comes_before_torch_is_imported():
     assert seconds < 5.0  # generous: CI machines are busy; the target (1 s) is measured apart
 
 
-async def test_an_interrupted_interview_is_offered_and_resumed(demo_app):
+async def test_an_interrupted_interview_is_offered_and_resumed(demo_app, monkeypatch):
     from interviewer.config import Settings
     from interviewer.store import SessionStore
+    from interviewer.tui import screens
 
+    monkeypatch.setattr(screens, "DRAFT_SAVE_DELAY", 0.05)
+    draft = "Half an answer about chat templates, typed but not sent"
     first = demo_app(mode="exam", max_follow_ups=0)
     async with first.run_test(size=(100, 40)) as pilot:
         await settle(pilot)
         await answer(pilot, GOOD)
         session_id = first.interview.session_id
+        box = first.screen.query_one("#answer", TextArea)
+        box.text = draft
+        await pilot.pause(0.2)  # the draft is saved shortly after the last keystroke
+        await pilot.press("ctrl+r")  # hear the question again: the typed text stays
+        await settle(pilot)
+        assert box.text == draft
         # the window closes mid-interview: no /end, no report
     store = SessionStore(Settings().store_path)
     (unfinished,) = store.unfinished()
     assert unfinished.id == session_id and unfinished.answered == 1
+    saved = store.draft(session_id)
+    assert saved is not None and saved.text == draft
+    assert saved.question_id == first.interview.bank.questions[1].id
 
     second = demo_app(start_now=False)
     async with second.run_test(size=(100, 40)) as pilot:
@@ -279,14 +291,18 @@ async def test_an_interrupted_interview_is_offered_and_resumed(demo_app):
             str(m.query_one(".body", Static).render())
             for m in second.screen.query(CandidateMessage)
         ]
-        assert shown == [GOOD]  # the conversation so far is back on screen
+        assert shown == [GOOD, "/repeat"]  # the conversation so far is back on screen
         assert second.screen.query_one(StatusBar).progress.startswith("Question 2/6")
-        for _ in range(5):
+        assert second.screen.query_one("#answer", TextArea).text == draft  # and the draft
+        await answer(pilot, draft + ", now finished.")
+        assert SessionStore(Settings().store_path).draft(session_id) is None  # it was sent
+        for _ in range(4):
             await answer(pilot, "/skip")
         assert isinstance(second.screen, ReportScreen)
     finished = SessionStore(Settings().store_path).load_transcript(session_id)
     assert finished.status == "finished"
     assert finished.results[0].answers == [GOOD]
+    assert finished.results[1].answers == [draft + ", now finished."]
 
 
 async def test_keys_still_queued_in_the_answer_box_are_sent_with_it(demo_app):
