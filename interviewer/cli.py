@@ -668,6 +668,7 @@ def regrade(
     from interviewer.llm.factory import grader_name, open_grader
     from interviewer.prompts import PromptLibrary
     from interviewer.store import StoreError
+    from interviewer.transcript import ModelInfo
 
     settings = _load_settings(grader=grader, **model_flags)
     store = _open_store(settings, must_exist=True)
@@ -678,10 +679,16 @@ def regrade(
         transcript = store.load_transcript(summary.id)
     except StoreError as exc:
         _fail(str(exc), exc.hint)
-    model = _load_model(settings)
+    # The evidence signal needs no chat model: nothing to load (or download) for it.
+    model = _load_model(settings) if chosen_grader != "evidence" else None
     chosen = open_grader(chosen_grader, settings, model, PromptLibrary(), _status)
+    info = (
+        model.info
+        if model is not None
+        else ModelInfo(backend="none", model_id=getattr(chosen, "method", chosen.name))
+    )
     try:
-        result = regrade_transcript(transcript, bank, chosen, model.info, on_progress=_status)
+        result = regrade_transcript(transcript, bank, chosen, info, on_progress=_status)
     except ModelError as exc:
         _fail(f"the regrade stopped: {exc}", exc.hint)
     except KeyboardInterrupt:

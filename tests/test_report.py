@@ -310,6 +310,15 @@ def test_regrade_stores_new_grades_beside_the_old_and_reports_the_change(
     md = invoke("export", session).output
     assert "### What the regrades changed" in md
     assert "57% → 100%" in md and ": missed → covered" in md
+
+    # The evidence signal needs no chat model: nothing is loaded (HF_HUB_OFFLINE=1 and the
+    # default hf backend would fail to find one).
+    evidence = invoke("regrade", session, "--grader", "evidence")
+    assert evidence.exit_code == 0, evidence.output
+    assert "Regraded session" in evidence.output and "Checking the GPU" not in evidence.output
+    with SessionStore(store_path) as store:
+        second = store.load_transcript(session).regrades[1]
+    assert second.grader == "evidence" and second.model.backend == "none"
     html = invoke("export", session, "--format", "html").output
     assert "What the regrades changed" in html and "regrade 1 (llm:script:regrader" in html
 
