@@ -51,3 +51,13 @@ def finish_at_sentence(text: str) -> str:
     if ends:
         return text[: ends[-1].end()].rstrip()
     return text + "…"
+
+
+_LOCAL_PATH = re.compile(r"(?<![\w.-])(?:~|[A-Za-z]:)?[/\\][^\s,;()]*[/\\]([^\s/\\,;()]+)[/\\]?")
+
+
+def shown_name(name: str) -> str:
+    """``name`` (a model id or a grader such as ``llm:<model>``) with each local folder path
+    cut to the folder's own name: a shared report does not reveal where files live on the
+    candidate's machine (the JSON transcript keeps the whole path)."""
+    return _LOCAL_PATH.sub(lambda m: m.group(1), name)

@@ -391,7 +391,7 @@ def test_an_unusable_data_folder_fails_before_the_interview(tmp_path, monkeypatc
 
 
 def test_shared_reports_name_a_local_model_folder_but_not_its_path(hostile_session, store_path):
-    from interviewer.report.view import shown_name
+    from interviewer.textutil import shown_name
 
     session, _ = hostile_session
     with SessionStore(store_path) as store:

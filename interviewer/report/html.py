@@ -16,10 +16,9 @@ from interviewer.report.view import (
     QuestionView,
     ReportView,
     percent,
-    shown_name,
     speaker,
 )
-from interviewer.textutil import visible_control
+from interviewer.textutil import shown_name, visible_control
 from interviewer.transcript import VERDICT_WORDS
 
 _CSS = """

@@ -7,11 +7,11 @@ on what the transcript itself holds.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from interviewer.bank.models import Bank, Question
 from interviewer.engine.prefilter import PREFILTER_REASONS
+from interviewer.textutil import shown_name
 from interviewer.transcript import (
     VERDICT_WORDS,
     KeyPointGrade,
@@ -103,16 +103,6 @@ class ReportView:
         if info.quantization:
             extras.append(info.quantization)
         return f"{shown_name(info.model_id)} ({', '.join(extras)})"
-
-
-_LOCAL_PATH = re.compile(r"(?<![\w.-])(?:~|[A-Za-z]:)?[/\\][^\s,;()]*[/\\]([^\s/\\,;()]+)[/\\]?")
-
-
-def shown_name(name: str) -> str:
-    """``name`` (a model id or a grader such as ``llm:<model>``) with each local folder path
-    cut to the folder's own name: a shared report does not reveal where files live on the
-    candidate's machine (the JSON transcript keeps the whole path)."""
-    return _LOCAL_PATH.sub(lambda m: m.group(1), name)
 
 
 def regrade_label(number: int, regrade: Regrade) -> str:

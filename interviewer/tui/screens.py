@@ -38,8 +38,7 @@ from interviewer.engine.events import (
     TurnRecorded,
     TurnStarted,
 )
-from interviewer.report.view import shown_name
-from interviewer.textutil import escape_markdown, strip_control
+from interviewer.textutil import escape_markdown, shown_name, strip_control
 from interviewer.transcript import VERDICT_WORDS, Turn
 from interviewer.tui.app import (
     EngineEvent,
