@@ -111,3 +111,32 @@ def test_gpu_check_script_runs_on_the_cpu_with_a_tiny_shape(tmp_path):
         assert results[key] >= 0
     for key in ("prefill_256_ms", "decode_tok_s", "grade_s_median"):
         assert results[key] > 0
+
+
+def test_the_gpu_scripts_parse_and_pass_only_flags_that_exist(tmp_path):
+    """The lent GPU's minutes are few: a typo in the one prepared script must fail here.
+    (`GPU_ALL_DRY_RUN=1 bash scripts/gpu_all.sh` rehearses the whole run on the CPU.)"""
+    import re
+    import subprocess
+    import sys
+
+    bench_help = CliRunner().invoke(cli, ["bench", "--help"]).output
+    check_help = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gpu_check.py"), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for name in ("gpu_all.sh", "gpu_bench.sh", "fetch_device_wheels.sh"):
+        script = ROOT / "scripts" / name
+        subprocess.run(["bash", "-n", str(script)], check=True)  # syntax
+        text = script.read_text()
+        for command, known in (
+            ("interviewer bench", bench_help),
+            ("bench_extra=(", bench_help),
+            ("gpu_check.py", check_help),
+            ("check_extra=(", check_help),
+        ):
+            for line in re.findall(rf"{re.escape(command)}[^\n]*(?:\\\n[^\n]*)*", text):
+                for flag in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]+", line):
+                    assert flag in known, f"{name}: {command} has no {flag}"
