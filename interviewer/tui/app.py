@@ -470,6 +470,15 @@ class InterviewerApp(App[None]):
 
     async def action_quit(self) -> None:
         """Stop any generation (within a second), wait for the worker, then leave."""
+        from textual.widgets import TextArea
+
+        from interviewer.tui.screens import InterviewScreen
+
+        screen = self._find_screen(InterviewScreen)
+        if screen is not None:  # keep what was typed in the last half second too
+            typed = screen.query_one("#answer", TextArea).text
+            if typed.strip():
+                self.save_draft(typed)
         self._quitting = True
         self.cancel.set()
         await self._wait_for_engine(1.0)

@@ -321,3 +321,17 @@ async def test_keys_still_queued_in_the_answer_box_are_sent_with_it(demo_app):
         await settle(pilot)
         assert app.interview.results[0].answers == [typed]
         assert box.text == ""
+
+
+async def test_quitting_keeps_what_was_just_typed(demo_app):
+    from interviewer.config import Settings
+    from interviewer.store import SessionStore
+
+    app = demo_app(max_follow_ups=0)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#answer", TextArea).text = "typed a moment ago"
+        session_id = app.interview.session_id
+        await pilot.press("ctrl+q")  # before the half-second save
+    saved = SessionStore(Settings().store_path).draft(session_id)
+    assert saved is not None and saved.text == "typed a moment ago"
