@@ -923,6 +923,8 @@ def render(results: dict[str, Any], out: Any = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from interviewer.textutil import shown_name
+
     console = Console(file=out or sys.stdout, width=120, highlight=False)
     modes: dict[str, dict[str, Any]] = results["modes"]
     names = list(modes)
@@ -934,7 +936,7 @@ def render(results: dict[str, Any], out: Any = None) -> None:
     )
     title = (
         f"interviewer bench: {(model.get('random_weights') and 'random weights, ') or ''}"
-        f"{model.get('random_weights') or model['source']} on {where}"
+        f"{model.get('random_weights') or shown_name(model['source'])} on {where}"
     )
     table = Table(title=title, title_justify="left")
     table.add_column("metric")
