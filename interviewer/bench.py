@@ -312,16 +312,12 @@ class ConversationResult:
         return _ttft(self.turns[index]) if self.turns else None
 
 
-def run_conversation(
-    model: ChatModel, bank: Bank, replies: Sequence[str], turns: int, max_new_tokens: int
-) -> ConversationResult:
-    """The interviewer's conversation on the first question, one exchange longer each turn
-    (greedy replies, the candidate's words cycled from ``replies``)."""
+def _opening(bank: Bank) -> list[ChatMessage]:
+    """The interviewer's prompt on the bank's first question, before any exchange."""
     from interviewer.prompts import PromptLibrary
 
-    timed = TimedModel(model)
     question = bank.questions[0]
-    messages = PromptLibrary().interviewer_messages(
+    return PromptLibrary().interviewer_messages(
         "clarify",
         bank_title=bank.title,
         question=question,
@@ -329,6 +325,15 @@ def run_conversation(
         question_count=len(bank.questions),
         history=[],
     )
+
+
+def run_conversation(
+    model: ChatModel, bank: Bank, replies: Sequence[str], turns: int, max_new_tokens: int
+) -> ConversationResult:
+    """The interviewer's conversation on the first question, one exchange longer each turn
+    (greedy replies, the candidate's words cycled from ``replies``)."""
+    timed = TimedModel(model)
+    messages = _opening(bank)
     options = GenerationOptions(purpose="follow_up", max_new_tokens=max_new_tokens, temperature=0)
     for turn in range(turns):
         reply = "".join(timed.stream(messages, options)).strip()
@@ -346,17 +351,8 @@ def long_messages(
     """The first question's conversation, grown exchange by exchange until its prompt holds at
     least ``target_tokens`` tokens (counted with the model's chat template where it has one,
     else at about four characters a token)."""
-    from interviewer.prompts import PromptLibrary
-
     question = bank.questions[0]
-    messages = PromptLibrary().interviewer_messages(
-        "clarify",
-        bank_title=bank.title,
-        question=question,
-        question_number=1,
-        question_count=len(bank.questions),
-        history=[],
-    )
+    messages = _opening(bank)
     render = getattr(model, "render", None)
 
     def size(candidate: list[ChatMessage]) -> int:
@@ -584,27 +580,19 @@ def run_mode(
         max_new_tokens=options.max_new_tokens,
     )
     texts = [t for replies in answers.values() for t in replies if t and not t.startswith("/")]
+    candidate = texts or ["I am not sure."]
+    reply_tokens = options.max_new_tokens or 64
     conversation = ConversationResult([])
     if options.conversation_turns:
         say(f"[{name}] running a {options.conversation_turns}-turn conversation")
-        conversation = run_conversation(
-            model,
-            bank,
-            texts or ["I am not sure."],
-            options.conversation_turns,
-            options.max_new_tokens or 64,
-        )
+        turns = options.conversation_turns
+        conversation = run_conversation(model, bank, candidate, turns, reply_tokens)
     memory = _peak_memory(cuda)
     long_context = None
     if options.long_context:
         say(f"[{name}] one reply to a {options.long_context}-token session")
         long_context = run_long_context(
-            model,
-            bank,
-            texts or ["I am not sure."],
-            options.long_context,
-            options.max_new_tokens or 64,
-            cuda,
+            model, bank, candidate, options.long_context, reply_tokens, cuda
         )
     streamed = [c for c in session.calls if c.kind == "stream"]
     structured = [c for c in session.calls if c.kind == "structured"]

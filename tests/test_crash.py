@@ -8,7 +8,9 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 
@@ -18,19 +20,40 @@ from interviewer.transcript import Transcript
 EXAMPLE_ANSWERS = Path(__file__).parent.parent / "examples" / "answers.json"
 
 
-def candidate_turns(db_path: Path) -> list[tuple[str, str]]:
+def _rows(db_path: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of a read-only query on the store (none while it or its schema is not there)."""
     if not db_path.is_file():
         return []
     db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
     try:
-        rows = db.execute(
-            "SELECT question_id, text FROM turns WHERE role = 'candidate' ORDER BY session_id, idx"
-        ).fetchall()
+        return db.execute(sql).fetchall()
     except sqlite3.OperationalError:  # the schema is not there yet
         return []
     finally:
         db.close()
-    return [(str(q), str(t)) for q, t in rows]
+
+
+def candidate_turns(db_path: Path) -> list[tuple[str, str]]:
+    sql = "SELECT question_id, text FROM turns WHERE role = 'candidate' ORDER BY session_id, idx"
+    return [(str(q), str(t)) for q, t in _rows(db_path, sql)]
+
+
+def kill_when(proc: subprocess.Popen[Any], ready: Callable[[], bool], what: str) -> None:
+    """SIGKILL ``proc`` as soon as ``ready()`` (polled), which must come within 30 s."""
+    try:
+        deadline = time.monotonic() + 30
+        while not ready():
+            stderr = proc.stderr.read() if proc.stderr and proc.poll() is not None else ""
+            assert proc.poll() is None, f"the run ended before the kill: {stderr!r}"
+            assert time.monotonic() < deadline, f"never happened: {what}"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
 
 
 def test_sigkill_mid_session_then_resume_loses_nothing(tmp_path):
@@ -52,19 +75,7 @@ def test_sigkill_mid_session_then_resume_loses_nothing(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    try:
-        deadline = time.monotonic() + 20
-        while len(candidate_turns(db_path)) < 4:
-            assert proc.poll() is None, f"the run ended before the kill: {proc.stderr.read()!r}"
-            assert time.monotonic() < deadline, "the run recorded no turns"
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    kill_when(proc, lambda: len(candidate_turns(db_path)) >= 4, "four recorded replies")
     before = candidate_turns(db_path)
     assert len(before) >= 4
 
@@ -131,31 +142,15 @@ def test_sigkill_mid_answer_in_plain_mode_keeps_the_lines_typed(tmp_path):
         text=True,
     )
     typed = ["Serverless is a shared pool billed per request,", "Endpoints are dedicated."]
-    try:
-        assert proc.stdin is not None
-        for line in typed:
-            proc.stdin.write(line + "\n")
-        proc.stdin.flush()  # no empty line: the answer is not sent
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, f"the run ended: {proc.stderr.read()!r}"  # type: ignore[union-attr]
-            assert time.monotonic() < deadline, "the draft was never saved"
-            if db_path.is_file():
-                db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
-                try:
-                    rows = db.execute("SELECT text FROM drafts").fetchall()
-                except sqlite3.OperationalError:
-                    rows = []
-                db.close()
-                if rows and rows[0][0] == "\n".join(typed):
-                    break
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    assert proc.stdin is not None
+    for line in typed:
+        proc.stdin.write(line + "\n")
+    proc.stdin.flush()  # no empty line: the answer is not sent
+    kill_when(
+        proc,
+        lambda: _rows(db_path, "SELECT text FROM drafts") == [("\n".join(typed),)],
+        "the two lines saved as a draft",
+    )
     assert candidate_turns(db_path) == []  # nothing was sent
 
     out = tmp_path / "resumed.json"
