@@ -263,7 +263,10 @@ async def test_an_interrupted_interview_is_offered_and_resumed(demo_app, monkeyp
         session_id = first.interview.session_id
         box = first.screen.query_one("#answer", TextArea)
         box.text = draft
-        await pilot.pause(0.2)  # the draft is saved shortly after the last keystroke
+        for _ in range(100):  # the draft is saved shortly after the last keystroke
+            await pilot.pause(0.05)
+            if first.store.draft(session_id) is not None:
+                break
         await pilot.press("ctrl+r")  # hear the question again: the typed text stays
         await settle(pilot)
         assert box.text == draft
