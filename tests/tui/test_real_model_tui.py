@@ -26,8 +26,10 @@ def generating_threads() -> list[threading.Thread]:
 
 async def test_a_tiny_real_model_streams_into_the_conversation(load_tiny):
     model = load_tiny("chatml")
+    # The model speaks; the evidence signal grades (a random model's grade would only fill
+    # its token budget: tests/test_hf_backend.py covers that path).
     app = create_app(
-        Settings(backend="hf", grader="llm", mode="exam", max_follow_ups=1),
+        Settings(backend="hf", grader="evidence", mode="exam", max_follow_ups=1),
         start_now=True,
         open_model=lambda settings, status, progress: model,
         live=False,
@@ -37,7 +39,7 @@ async def test_a_tiny_real_model_streams_into_the_conversation(load_tiny):
         assert isinstance(app.screen, InterviewScreen)
         await answer(pilot, "Serverless is a shared pool; an Endpoint is dedicated compute.")
         follow_ups = [t for t in app.interview.turns if t.kind == "follow_up"]
-        assert follow_ups, "the random model's grade left points missing, so it should probe"
+        assert follow_ups, "the answer leaves points missing, so the interviewer should probe"
         shown = app.screen.query(".follow_up").last().text
         # what streamed in is what was stored (less the control codes a random model emits)
         assert shown == strip_control(follow_ups[-1].text)
