@@ -202,6 +202,18 @@ def _smollm2_gguf() -> Any:
     return Path(spec.submodule_search_locations[0]) / SMOLLM2_GGUF
 
 
+def _cpu_dtype() -> Any:
+    """bfloat16 where the CPU computes it natively (AVX512-BF16 or AMX: about 1.5x faster
+    decoding here, through the product's own --dtype setting), else the CPU default."""
+    from pathlib import Path
+
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return "auto"
+    return "bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "auto"
+
+
 @pytest.fixture(scope="session")
 def smollm2() -> Any:
     """The real SmolLM2-135M-Instruct, loaded once per session.
@@ -223,7 +235,7 @@ def smollm2() -> Any:
     cache_root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     folder = cache_root / "interviewer-tests" / f"smollm2-{digest}-tf{transformers.__version__}"
     if (folder / "model.safetensors").is_file():
-        return load_hf_model(HFModelConfig(model=str(folder)))
+        return load_hf_model(HFModelConfig(model=str(folder), compute_dtype=_cpu_dtype()))
     model = load_hf_model(HFModelConfig(model=str(gguf)))
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.contiguous() for k, v in model.model.state_dict().items()}
