@@ -73,10 +73,6 @@ def _contains(haystack: str, term: str) -> bool:
     return term in haystack and _term_pattern(term).search(haystack) is not None
 
 
-def _dot(a: Sequence[float], b: Sequence[float]) -> float:
-    return sum(x * y for x, y in zip(a, b, strict=True))
-
-
 def sentence_signal(similarity: float, keywords: int, thresholds: EvidenceThresholds) -> float:
     """How strongly one sentence shows a point: its similarity plus a bonus per keyword (two
     at most)."""
@@ -150,45 +146,44 @@ class EvidenceGrader:
     def _table(
         self, question: Question, sentences: list[str]
     ) -> tuple[list[list[tuple[float, tuple[str, ...], str]]], list[str]]:
+        import numpy as np  # comes with transformers, as the embedder does
+
         assert self.embedder is not None
         t = self.thresholds
         point_texts = [[p.statement, *p.facts] for p in question.key_points]
         claims = [m.claim for m in question.misconceptions]
         corrections = [m.correction for m in question.misconceptions]
         flat = [text for texts in point_texts for text in texts]
+
         vectors = self.embedder.embed([*sentences, *flat, *claims, *corrections])
-        sentence_vectors = vectors[: len(sentences)]
-        rest = vectors[len(sentences) :]
-        text_vectors, rest = rest[: len(flat)], rest[len(flat) :]
-        claim_vectors, correction_vectors = rest[: len(claims)], rest[len(claims) :]
-
-        def believes_misconception(vector: list[float]) -> bool:
-            return any(
-                _dot(vector, claim) >= t.misconception
-                and _dot(vector, claim) > _dot(vector, correction) + 0.05
-                for claim, correction in zip(claim_vectors, correction_vectors, strict=True)
-            )
-
-        usable: list[tuple[str, list[float]]] = []
-        flagged: list[str] = []
-        for sentence, vector in zip(sentences, sentence_vectors, strict=True):
-            (
-                flagged.append(sentence)
-                if believes_misconception(vector)
-                else usable.append((sentence, vector))
-            )
+        matrix = np.asarray(vectors, dtype=np.float64).reshape(len(vectors), -1)
+        n, m, k = len(sentences), len(flat), len(claims)
+        sentence_vectors = matrix[:n]
+        # Every similarity at once: sentences against point texts, claims and corrections.
+        to_texts = sentence_vectors @ matrix[n : n + m].T
+        to_claims = sentence_vectors @ matrix[n + m : n + m + k].T
+        to_corrections = sentence_vectors @ matrix[n + m + k :].T
+        wrong = (to_claims >= t.misconception) & (to_claims > to_corrections + 0.05)
+        believes = [bool(wrong[i].any()) for i in range(n)]
+        usable = [i for i in range(n) if not believes[i]]
+        flagged = [sentences[i] for i in range(n) if believes[i]]
         table: list[list[tuple[float, tuple[str, ...], str]]] = []
         offset = 0
+        lowered = {i: sentences[i].lower() for i in usable}
         for point, texts in zip(question.key_points, point_texts, strict=True):
-            own = text_vectors[offset : offset + len(texts)]
+            best = to_texts[:, offset : offset + len(texts)].max(axis=1)
             offset += len(texts)
             terms = _terms(point)
-            row = []
-            for sentence, vector in usable:
-                lowered = sentence.lower()
-                hits = tuple(term for term in terms if _contains(lowered, term))
-                row.append((max(_dot(vector, v) for v in own), hits, sentence))
-            table.append(row)
+            table.append(
+                [
+                    (
+                        float(best[i]),
+                        tuple(term for term in terms if _contains(lowered[i], term)),
+                        sentences[i],
+                    )
+                    for i in usable
+                ]
+            )
         return table, flagged
 
     def _embedding_evidence(self, question: Question, sentences: list[str]) -> list[PointEvidence]:
