@@ -228,7 +228,7 @@ def test_random_model_through_calibrate_validates_and_verifies(
     one = tmp_path / "set"
     one.mkdir()
     source = Path(__file__).parent.parent / "knowledge" / "calibration" / "model-repo-files.toml"
-    kept = ("strong-1", "partial-1", "wrong-1", "injection-1")  # three model grades: enough
+    kept = ("strong-1", "wrong-1", "injection-1")  # two model grades, one prefiltered
     text = source.read_text()
     blocks = text.split("[[answers]]")
     (one / source.name).write_text(

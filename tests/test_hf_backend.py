@@ -145,7 +145,7 @@ def one_point_question(hf_bank) -> Question:
 
 
 def test_constrained_grades_always_validate_with_random_weights(load_tiny, hf_bank, prompts):
-    """Whatever a random model samples, the grammar keeps the grade schema-valid (30 samples
+    """Whatever a random model samples, the grammar keeps the grade schema-valid (20 samples
     at temperature 1: without the grammar none of 20 such samples validated)."""
     model = load_tiny("qwen3")
     question = one_point_question(hf_bank)
@@ -154,10 +154,10 @@ def test_constrained_grades_always_validate_with_random_weights(load_tiny, hf_ba
     sampled = GenerationOptions(
         purpose="grade", temperature=1.0, max_new_tokens=grading_token_budget(question)
     )
-    grades = [model.generate_structured(messages, output_type, sampled) for _ in range(30)]
-    assert len(grades) == 30
+    grades = [model.generate_structured(messages, output_type, sampled) for _ in range(20)]
+    assert len(grades) == 20
     assert all(isinstance(g, output_type) for g in grades)
-    assert len({g.model_dump_json() for g in grades}) > 25  # really 30 different samples
+    assert len({g.model_dump_json() for g in grades}) > 16  # really 20 different samples
 
 
 def test_a_full_rubric_grade_validates_even_when_the_budget_runs_out(load_tiny, hf_bank, prompts):
