@@ -1095,7 +1095,14 @@ def load_hf_model(
         )
     where = "the GPU" if plan.device == "cuda" else "the CPU (slow: no CUDA GPU was found)"
     quant = {"4bit": "4-bit NF4", "8bit": "8-bit", "none": plan.compute_dtype}[plan.quantization]
-    say(f"Loading {config.model} in {quant} on {where}")
+    if plan.kind == "gguf":
+        say(
+            f"Loading {config.model} in {quant} on {where}: transformers converts every tensor "
+            "of a .gguf file as it loads, which takes a while (about half a minute per 100 MB "
+            "on two CPU cores); a folder saved with save_pretrained loads in seconds"
+        )
+    else:
+        say(f"Loading {config.model} in {quant} on {where}")
     try:
         model = transformers.AutoModelForCausalLM.from_pretrained(plan.source, **model_kwargs)
     except Exception as exc:
