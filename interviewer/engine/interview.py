@@ -762,13 +762,11 @@ class Interview:
         options = GenerationOptions(purpose=purpose, max_new_tokens=max_new_tokens)
         if stream_kind is not None:
             yield TurnStarted(kind=stream_kind, question_id=qs.question.id)
-        chunks: list[str] = []
         before = getattr(self.model, "last_generation", None)
         stream = self.model.stream(messages, options, cancel)
         so_far = ""
         try:
             for chunk in stream:
-                chunks.append(chunk)
                 so_far += chunk
                 if guard is not None and guard.leaks_at_end(so_far):
                     return fallback
@@ -783,7 +781,7 @@ class Interview:
             close = getattr(stream, "close", None)
             if close is not None:
                 close()  # a reply stopped early stops generating now
-        text = "".join(chunks).strip()
+        text = so_far.strip()
         if not text:
             yield ModelFailed(
                 question_id=qs.question.id, purpose=purpose, message="the model returned no text"

@@ -36,18 +36,23 @@ class LeakGuard:
 
     def __init__(self, rules: str, point: Iterable[str] = (), allowed: Iterable[str] = ()) -> None:
         allowed_words = [words(text) for text in allowed]
+        fair = {
+            n: set().union(*(_runs(a, n) for a in allowed_words)) for n in (RULES_RUN, POINT_RUN)
+        }
         self._secret: list[tuple[int, set[tuple[str, ...]]]] = []
         for text, n in [(rules, RULES_RUN), *((p, POINT_RUN) for p in point)]:
-            fair = set().union(*(_runs(a, n) for a in allowed_words)) if allowed_words else set()
-            runs = _runs(words(text), n) - fair
+            runs = _runs(words(text), n) - fair[n]
             if runs:
                 self._secret.append((n, runs))
 
-    def leaks(self, text: str) -> bool:
-        """True when ``text`` repeats a secret run of words."""
-        tokens = words(text)
+    def _repeats(self, tokens: list[str]) -> bool:
         return any(_runs(tokens, n) & runs for n, runs in self._secret)
 
+    def leaks(self, text: str) -> bool:
+        """True when ``text`` repeats a secret run of words."""
+        return self._repeats(words(text))
+
     def leaks_at_end(self, text: str) -> bool:
-        """:meth:`leaks` on the last words only: cheap to call after every streamed chunk."""
-        return self.leaks(" ".join(words(text)[-_TAIL:]))
+        """:meth:`leaks` on the last words only, for a check after every streamed chunk (a run
+        is found when its last word arrives)."""
+        return self._repeats(words(text)[-_TAIL:])
