@@ -309,11 +309,11 @@ def run(
         except StoreError as exc:
             _fail(str(exc), exc.hint)
         if not headless:
-            replies = _typed_replies(store, interview)
+            replies = _typed_replies(recorder)
     _drive(interview, replies, export_path, recorder, resume=False)
 
 
-def _typed_replies(store: Any, interview: Any) -> Any:
+def _typed_replies(recorder: Any) -> Any:
     """Replies typed at the terminal, each kept in the store line by line until it is sent
     (and the one left unsent by an interrupted session offered again)."""
     from interviewer.headless import terminal_replies
@@ -323,19 +323,18 @@ def _typed_replies(store: Any, interview: Any) -> Any:
 
     def keep(text: str) -> None:
         nonlocal warned
-        question = interview.current_question
         try:
-            store.save_draft(interview.session_id, question.id if question else None, text)
+            recorder.save_draft(text)
         except StoreError as exc:
             if not warned:
                 warned = True
                 click.echo(f"warning: your typing is not being saved: {exc}. {exc.hint}", err=True)
 
     try:
-        draft = store.draft(interview.session_id)
+        restored = recorder.draft()
     except StoreError:
-        draft = None
-    return terminal_replies(keep=keep, restored=draft.text if draft is not None else None)
+        restored = None
+    return terminal_replies(keep=keep, restored=restored)
 
 
 def _test_delay_hook() -> Any:
@@ -520,7 +519,7 @@ def resume(
     except StoreError as exc:
         _fail(str(exc), exc.hint)
     if not headless:
-        replies = _typed_replies(store, interview)
+        replies = _typed_replies(recorder)
     answers = sum(t.role == "candidate" for t in interview.turns)
     click.echo(f"Resuming session {summary.id}: {answers} replies so far, all kept.")
     if not headless and interview.state == "awaiting_reply":

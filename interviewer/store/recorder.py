@@ -76,3 +76,15 @@ class SessionRecorder:
             )
         elif isinstance(event, AwaitingReply | InterviewFinished):
             self.store.checkpoint(self.session_id, interview.snapshot(), interview.transcript)
+
+    def save_draft(self, text: str) -> None:
+        """Keep the answer being typed for the current question (an empty one drops it).
+
+        The store drops the draft itself when the answer, or a skip, is recorded."""
+        question = self.interview.current_question
+        self.store.save_draft(self.session_id, question.id if question else None, text)
+
+    def draft(self) -> str | None:
+        """The answer left unsent when the session was interrupted, if any."""
+        found = self.store.draft(self.session_id)
+        return found.text if found is not None else None

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from interviewer.engine.grading import Grader
     from interviewer.engine.interview import Interview
     from interviewer.llm.base import ChatModel
+    from interviewer.store import SessionRecorder
 
 ModelOpener = Callable[["Settings", Callable[[str], None], Callable[[int, int], None]], "ChatModel"]
 """How the app gets its model: (settings, on_status, on_progress) -> model. Tests inject one."""
@@ -117,7 +118,7 @@ class InterviewerApp(App[None]):
         self.last_export: Path | None = None
         self.store: Any = None
         """The session store (opened on first use; None when saving is off or it failed)."""
-        self.recorder: Callable[[Event], None] | None = None
+        self.recorder: SessionRecorder | None = None
         self.resume_id: str | None = None
         self._draft_warned = False
 
@@ -186,15 +187,12 @@ class InterviewerApp(App[None]):
     def save_draft(self, text: str) -> None:
         """Keep the unsent answer in the session store, so a crash or a closed terminal does
         not lose it (``interviewer resume`` puts it back in the box)."""
-        if self.store is None or self.recorder is None or self.interview is None:
+        if self.recorder is None:
             return
         from interviewer.store import StoreError
 
-        question = self.interview.current_question
         try:
-            self.store.save_draft(
-                self.interview.session_id, question.id if question else None, text
-            )
+            self.recorder.save_draft(text)
         except StoreError as exc:
             if not self._draft_warned:
                 self._draft_warned = True
@@ -207,15 +205,14 @@ class InterviewerApp(App[None]):
 
     def saved_draft(self) -> str | None:
         """The answer left unsent when this session was interrupted, if any."""
-        if self.store is None or self.interview is None:
+        if self.recorder is None:
             return None
         from interviewer.store import StoreError
 
         try:
-            draft = self.store.draft(self.interview.session_id)
+            return self.recorder.draft()
         except StoreError:
             return None
-        return draft.text if draft is not None else None
 
     def open_store(self) -> Any:
         """The session store, opened once; None (after a warning) when it cannot be used."""
