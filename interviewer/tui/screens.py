@@ -256,32 +256,28 @@ DRAFT_SAVE_DELAY = 0.5
 """Seconds after the last keystroke before the unsent answer is saved."""
 
 
-def _next_question(bubbles: dict[str, W], question_id: str) -> W | None:
-    """The bubble of the question asked after ``question_id``, if it is on screen yet."""
-    ids = list(bubbles)
-    if question_id in ids and ids.index(question_id) + 1 < len(ids):
-        return bubbles[ids[ids.index(question_id) + 1]]
-    return None
+def place_before(turn: Turn, asked: dict[str, W], practice: bool) -> W | None:
+    """Where a finished turn goes: at the end (None), except that in practice mode a feedback
+    card recorded after the next question was asked goes above that question, so the question
+    being answered stays at the bottom. ``asked`` holds each question's first bubble (or
+    turn), in the order asked."""
+    if not practice or turn.kind != "feedback" or turn.question_id not in asked:
+        return None
+    ids = list(asked)
+    following = ids.index(turn.question_id) + 1
+    return asked[ids[following]] if following < len(ids) else None
 
 
 def display_order(turns: Sequence[Turn], practice: bool) -> list[Turn]:
-    """The turns in the order the screen shows them: as recorded, except that in practice mode
-    a feedback card recorded after the next question was asked is shown above that question
-    (as the live screen places it)."""
+    """The turns in the order the screen shows them (:func:`place_before`, as the live screen
+    places them)."""
     shown: list[Turn] = []
-    first: dict[str, int] = {}  # question id -> where its question turn is in ``shown``
+    asked: dict[str, Turn] = {}
     for turn in turns:
-        at = len(shown)
-        if practice and turn.kind == "feedback" and turn.question_id is not None:
-            ids = list(first)
-            if turn.question_id in ids and ids.index(turn.question_id) + 1 < len(ids):
-                at = first[ids[ids.index(turn.question_id) + 1]]
-                for qid, position in first.items():
-                    if position >= at:
-                        first[qid] = position + 1
+        before = place_before(turn, asked, practice)
+        shown.insert(shown.index(before) if before is not None else len(shown), turn)
         if turn.kind == "question" and turn.question_id is not None:
-            first.setdefault(turn.question_id, at)
-        shown.insert(at, turn)
+            asked.setdefault(turn.question_id, turn)
     return shown
 
 
@@ -461,17 +457,14 @@ class InterviewScreen(Screen[None]):
         return self.interview.settings.mode == "practice"
 
     async def _show(self, turn: Turn, conversation: VerticalScroll) -> None:
-        """Mount the bubble for a finished turn. A practice-mode feedback card that arrives
-        after the next question (background grading) goes above that question, so the
-        question being answered stays at the bottom, in view."""
+        """Mount the bubble for a finished turn where :func:`place_before` puts it (a card
+        graded in the background goes above the question asked after it)."""
         bubble: CandidateMessage | InterviewerMessage
         if turn.role == "candidate":
             bubble = CandidateMessage(turn.text, kind=turn.kind)
         else:
             bubble = InterviewerMessage(turn.text, kind=turn.kind, about=self._about(turn))
-        before = None
-        if self._practice and turn.kind == "feedback" and turn.question_id is not None:
-            before = _next_question(self._question_bubbles, turn.question_id)
+        before = place_before(turn, self._question_bubbles, self._practice)
         if turn.kind == "question" and turn.question_id is not None:
             self._question_bubbles.setdefault(turn.question_id, bubble)
         await conversation.mount(bubble, before=before)
