@@ -467,8 +467,8 @@ def test_a_turn_cut_off_by_its_token_budget_ends_at_its_last_full_sentence(small
 
     model = Budgeted(
         [
-            text_step("follow_up", "Good. What about the yellow fruit and how it"),
-            text_step("follow_up", "Tell me about cherries and"),
+            text_step("clarify", "Sure. I mean which fruit you know and how it"),
+            text_step("clarify", "Put simply, name the fruit and"),
         ]
     )
     interview = Interview(
@@ -479,11 +479,11 @@ def test_a_turn_cut_off_by_its_token_budget_ends_at_its_last_full_sentence(small
         prompts,
     )
     drain(interview.start())
-    first = turns_of(drain(interview.reply("apples are red")), "follow_up")
-    assert first[0].text == "Good."
+    first = turns_of(drain(interview.reply("/clarify")), "clarification")
+    assert first[0].text == "Sure."
     model.cut = False  # a reply that ended by itself is kept as the model wrote it
-    second = turns_of(drain(interview.reply("still only apples")), "follow_up")
-    assert second[0].text == "Tell me about cherries and"
+    second = turns_of(drain(interview.reply("/clarify")), "clarification")
+    assert second[0].text == "Put simply, name the fruit and"
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
@@ -50,6 +50,7 @@ from interviewer.engine.grading import (
 from interviewer.engine.intents import Intent, classify_reply
 from interviewer.engine.leaks import LeakGuard
 from interviewer.engine.prefilter import screen
+from interviewer.engine.shape import SHAPES, ReplyShape
 from interviewer.engine.snapshot import (
     InterviewSnapshot,
     QuestionSnapshot,
@@ -730,7 +731,8 @@ class Interview:
             max_new_tokens=max_new_tokens,
             stream_kind=kind,
             guard=guard,
-            fallback=_safe_reply(task, qs.question),
+            shape=SHAPES[task],
+            fallback=_safe_reply(task, qs.question, (t.text for t in history)),
         )
         if text is not None:
             yield self._record(
@@ -753,12 +755,15 @@ class Interview:
         max_new_tokens: int,
         stream_kind: TurnKind | None,
         guard: LeakGuard | None = None,
+        shape: ReplyShape | None = None,
         fallback: str = "",
     ) -> Generator[Event, None, str | None]:
         """Run one text generation; a model failure becomes a ModelFailed event, not a crash.
 
         With a ``guard``, a reply that starts reciting its instructions (or naming the key
-        point it probes) is stopped there and ``fallback`` is said instead."""
+        point it probes) is stopped there and ``fallback`` is said instead. With a ``shape``,
+        the model is stopped as soon as the turn is complete (only what is kept is streamed),
+        and a reply that goes astray is replaced by ``fallback`` too."""
         options = GenerationOptions(purpose=purpose, max_new_tokens=max_new_tokens)
         if stream_kind is not None:
             yield TurnStarted(kind=stream_kind, question_id=qs.question.id)
@@ -767,9 +772,19 @@ class Interview:
         so_far = ""
         try:
             for chunk in stream:
+                shown = len(so_far)
                 so_far += chunk
                 if guard is not None and guard.leaks_at_end(so_far):
                     return fallback
+                if shape is not None:
+                    progress, end = shape.read(so_far)
+                    if progress == "astray":
+                        return fallback
+                    if progress == "complete":
+                        so_far, chunk = so_far[:end], so_far[shown:end]
+                        if stream_kind is not None and chunk:
+                            yield TokenStreamed(text=chunk)
+                        break
                 if stream_kind is not None:
                     yield TokenStreamed(text=chunk)
         except GenerationCancelled:
@@ -787,6 +802,11 @@ class Interview:
                 question_id=qs.question.id, purpose=purpose, message="the model returned no text"
             )
             return None
+        if shape is not None:
+            progress, end = shape.read(text, finished=True)
+            if progress != "complete":
+                return fallback
+            text = text[:end].strip()
         stats = getattr(self.model, "last_generation", None)  # the HF backend's record
         if stats is not None and stats is not before and stats.new_tokens >= max_new_tokens:
             text = finish_at_sentence(text)  # it ran out of tokens mid-sentence
@@ -815,10 +835,20 @@ class Interview:
         return TurnRecorded(turn=turn, streamed=streamed)
 
 
-def _safe_reply(task: InterviewerTask, question: Question) -> str:
-    """What the interviewer says instead of a reply that recited its instructions."""
+_SAFE_FOLLOW_UPS = (
+    "Could you go a little deeper there? What else would you take into account?",
+    "What trade-offs would you weigh there, and why?",
+    "Can you walk me through how that works in practice, step by step?",
+)
+
+
+def _safe_reply(task: InterviewerTask, question: Question, said: Iterable[str] = ()) -> str:
+    """What the interviewer says instead of a reply that leaked its instructions or went
+    astray: open, about nothing in particular, and not a line already said on this question
+    while another is left."""
     if task == "follow_up":
-        return "Could you go a little deeper there? What else would you take into account?"
+        used = set(said)
+        return next((q for q in _SAFE_FOLLOW_UPS if q not in used), _SAFE_FOLLOW_UPS[0])
     if task == "clarify":
         return (
             "Let me put it simply: I'd like to hear how you would approach this in practice, "

@@ -1,0 +1,100 @@
+"""Hold each interviewer turn to the shape its task asks for.
+
+The prompts ask for one short neutral sentence to acknowledge an answer, a few plain sentences
+to clarify a question, and exactly one open question as a follow-up. A strong model mostly
+keeps to that; a small one rambles on, explains the topic itself (handing the candidate the
+answer), or never asks anything. :class:`ReplyShape` reads the reply as it streams and says
+when it is complete (the follow-up has asked its question, the acknowledgement has said its
+sentence), so the engine stops the model right there, and when it has gone astray (a
+"follow-up" with no question in it, a sentence that never ends), so the engine says a safe
+line instead. Stopping early also saves the decode time of everything the model would have
+added.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from interviewer.prompts import InterviewerTask
+
+# A sentence ends at . ! or ? (closing quotes or brackets may follow) before whitespace; the
+# end of a finished reply ends one too.
+_CLOSERS = "\"')]\u201d\u2019"  # quotes and brackets that may follow the mark
+_END = re.compile(rf"[.!?\u2026][{re.escape(_CLOSERS)}]*(?=\s)")
+_END_AT_EOS = re.compile(rf"[.!?\u2026][{re.escape(_CLOSERS)}]*\s*$")
+_ABBREVIATION = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|cf|approx|Dr|Mr|Mrs|Ms)|\b[A-Z])\.$")
+_WORD = re.compile(r"\S+")
+
+Progress = Literal["more", "complete", "astray"]
+
+
+@dataclass(frozen=True)
+class ReplyShape:
+    """The limits of one kind of interviewer turn."""
+
+    max_sentences: int
+    """Sentences kept at most; the reply is complete when this many have ended."""
+    max_words: int
+    """Words after which a reply has gone on too long."""
+    asks: bool = False
+    """A follow-up: complete at its first question, astray if it never asks one."""
+
+    def read(self, text: str, *, finished: bool = False) -> tuple[Progress, int]:
+        """Where a (possibly still growing) reply stands, and how much of it to keep.
+
+        Returns ``("complete", end)`` when ``text[:end]`` is the whole turn (the rest, if any,
+        is to be dropped), ``("astray", 0)`` when the reply cannot become a good turn, and
+        ``("more", len(text))`` while it still can. With ``finished``, the model has stopped:
+        the reply is then complete or astray, never "more".
+        """
+        ends = _sentence_ends(text, finished=finished)
+        for count, (end, mark) in enumerate(ends, start=1):
+            if len(_WORD.findall(text[:end])) > self.max_words:
+                return self._too_long(ends[: count - 1])
+            if self.asks and mark == "?":
+                return "complete", end
+            if count >= self.max_sentences:
+                # All its sentences said: a follow-up that asked nothing has gone astray.
+                return ("astray", 0) if self.asks else ("complete", end)
+        if len(_WORD.findall(text)) > self.max_words:
+            return self._too_long(ends)
+        if finished:
+            if self.asks:
+                return "astray", 0  # it stopped without asking anything
+            # An unclosed last clause stays: a model that stopped by itself meant to stop there
+            # (the engine trims one cut off by the token budget: ``finish_at_sentence``).
+            return "complete", len(text.rstrip())
+        return "more", len(text)
+
+    def _too_long(self, ends: list[tuple[int, str]]) -> tuple[Progress, int]:
+        if self.asks or not ends:
+            return "astray", 0
+        return "complete", ends[-1][0]  # the sentences that fit
+
+
+def _sentence_ends(text: str, *, finished: bool) -> list[tuple[int, str]]:
+    """The offsets just past each sentence's closing mark, with the mark."""
+    ends: list[tuple[int, str]] = []
+    matches = list(_END.finditer(text))
+    if finished:
+        last = _END_AT_EOS.search(text)
+        if last is not None and all(m.start() != last.start() for m in matches):
+            matches.append(last)
+    for match in matches:
+        mark = match.group(0)[0]
+        if mark == "." and _ABBREVIATION.search(text[: match.start() + 1]):
+            continue
+        ends.append((match.end(), mark))
+    return ends
+
+
+SHAPES: dict[InterviewerTask, ReplyShape] = {
+    # "One short, neutral sentence": a second one is tolerated, a lecture is not.
+    "acknowledge": ReplyShape(max_sentences=2, max_words=40),
+    # "Two or three sentences" restating the question.
+    "clarify": ReplyShape(max_sentences=4, max_words=110),
+    # "One or two sentences, ending with a question mark": two that ask nothing are a lecture.
+    "follow_up": ReplyShape(max_sentences=2, max_words=60, asks=True),
+}

@@ -1,0 +1,162 @@
+"""Each interviewer turn keeps the shape its task asks for: a follow-up ends at its question, an
+acknowledgement is a sentence or two, and a small model's lecture never reaches the candidate."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from interviewer.engine.events import TokenStreamed, TurnRecorded
+from interviewer.engine.shape import SHAPES
+from tests.conftest import drain, text_step
+
+QID = "inference-api-vs-endpoints"
+ANSWER = "Serverless is a shared pool; I would pick it for a prototype."
+FALLBACK = "Could you go a little deeper there? What else would you take into account?"
+
+# What SmolLM2-135M said as a "follow-up" in a real session (tmux, this project's TUI).
+LECTURE = (
+    "Serverless is a cloud-native service that enables users to set up and manage their own "
+    "serverless functions. It allows users to scale their cloud computing resources, such as "
+    "servers, without the need for physical infrastructure. Serverless can be implemented "
+    "using a variety of cloud services, including AWS, Azure, and Google Cloud Platform."
+)
+
+
+@pytest.mark.parametrize(
+    ("task", "text", "finished", "expected"),
+    [
+        # A follow-up is complete at its first question; what follows is dropped.
+        ("follow_up", "Fair enough. How would you size it? And the cost? Also", False, "complete"),
+        ("follow_up", "How would you handle, e.g. a spike in traffic? ", False, "complete"),
+        ("follow_up", "How would you handle that?", True, "complete"),
+        # One sentence said and no question yet: it may still ask one.
+        ("follow_up", "Interesting. Now, when traffic grows", False, "more"),
+        # Two sentences and no question, or none at all when it stopped.
+        ("follow_up", LECTURE, False, "astray"),
+        ("follow_up", "So what would you do", True, "astray"),
+        # A question too long to be one: a lecture with a question mark at the end.
+        ("follow_up", "So " + "and then more " * 30 + "right?", True, "astray"),
+        (
+            "acknowledge",
+            "Thanks for that. Let's move on. Serverless, by the way, is",
+            False,
+            "complete",
+        ),
+        ("acknowledge", "Thanks for that", True, "complete"),
+        ("acknowledge", "word " * 50, False, "astray"),
+        ("clarify", "Sure. I mean how the two differ in cost and control.", True, "complete"),
+    ],
+)
+def test_reading_a_reply(task, text, finished, expected):
+    progress, end = SHAPES[task].read(text, finished=finished)
+    assert progress == expected
+    if progress == "complete":
+        assert text[end:].strip() == "" or text[:end].rstrip()[-1] in ".!?"
+
+
+def test_where_a_reply_is_cut():
+    follow_up, ack, clarify = SHAPES["follow_up"], SHAPES["acknowledge"], SHAPES["clarify"]
+    text = "Fair enough. How would you size it? And the cost?"
+    assert text[: follow_up.read(text)[1]] == "Fair enough. How would you size it?"
+    text = "Thanks for that. Let's move on. Serverless, by the way, is a shared pool."
+    assert text[: ack.read(text)[1]] == "Thanks for that. Let's move on."
+    # Too long: the sentences that fit are kept; the abbreviation and the number end nothing.
+    long = "Sure, e.g. the 3.5 GB case. It means this. " + "more " * 120
+    assert long[: clarify.read(long)[1]] == "Sure, e.g. the 3.5 GB case. It means this."
+
+
+def start(make_interview, hf_bank, reply: str, *, task: str = "follow_up", mode: str = "exam"):
+    from interviewer.bank import Bank
+
+    question = hf_bank.question(QID)
+    bank = Bank(id="one", title="One question", questions=(question,))
+    interview, model = make_interview(
+        bank, [text_step(task, reply)], grader="evidence", mode=mode, max_follow_ups=1
+    )
+    drain(interview.start())
+    return interview, model
+
+
+def recorded(events, kind: str):
+    return [e.turn for e in events if isinstance(e, TurnRecorded) and e.turn.kind == kind]
+
+
+def test_a_follow_up_stops_at_its_question_and_only_that_is_streamed(make_interview, hf_bank):
+    reply = "You mentioned a prototype. What changes once real users arrive? Also, serverless is"
+    interview, model = start(make_interview, hf_bank, reply)
+    closed: list[bool] = []
+    stream = model.stream
+
+    def watched(*args, **kwargs):
+        inner = stream(*args, **kwargs)
+        try:
+            yield from inner
+        finally:
+            closed.append(True)
+
+    model.stream = watched
+    events = drain(interview.reply(ANSWER))
+    [turn] = recorded(events, "follow_up")
+    assert turn.text == "You mentioned a prototype. What changes once real users arrive?"
+    streamed = "".join(e.text for e in events if isinstance(e, TokenStreamed))
+    assert streamed.strip() == turn.text  # nothing after the question reached the screen
+    assert closed == [True]  # the model was stopped there
+
+
+def test_a_lecture_instead_of_a_follow_up_is_replaced(make_interview, hf_bank):
+    interview, _ = start(make_interview, hf_bank, LECTURE)
+    events = drain(interview.reply(ANSWER))
+    [turn] = recorded(events, "follow_up")
+    assert turn.text == FALLBACK
+    streamed = "".join(e.text for e in events if isinstance(e, TokenStreamed))
+    assert "Google Cloud" not in streamed  # stopped at its second sentence, before this
+
+
+def test_an_acknowledgement_that_starts_teaching_is_cut(make_interview, hf_bank):
+    from interviewer.bank import Bank
+
+    question = hf_bank.question(QID)
+    bank = Bank(id="two", title="Two questions", questions=(question, hf_bank.questions[1]))
+    ack = "Thank you for that answer. Let's move on. Serverless is billed per token, and"
+    interview, _ = make_interview(
+        bank,
+        [text_step("acknowledge", ack)],
+        grader="evidence",
+        mode="exam",
+        max_follow_ups=0,
+        acknowledge=True,
+    )
+    drain(interview.start())
+    [turn] = recorded(drain(interview.reply(ANSWER)), "acknowledgement")
+    assert turn.text == "Thank you for that answer. Let's move on."
+
+
+def test_plain_mode_shows_the_line_that_replaced_a_lecture(make_interview, hf_bank):
+    from interviewer.headless import EventPrinter
+
+    interview, _ = start(make_interview, hf_bank, LECTURE)
+    out = io.StringIO()
+    printer = EventPrinter(out)
+    for event in interview.reply(ANSWER):
+        printer(event)
+    assert f"Interviewer: {FALLBACK}" in out.getvalue()
+
+
+def test_the_safe_line_is_not_said_twice_on_one_question(make_interview, hf_bank):
+    from interviewer.bank import Bank
+
+    question = hf_bank.question(QID)
+    bank = Bank(id="one", title="One question", questions=(question,))
+    interview, _ = make_interview(
+        bank,
+        [text_step("follow_up", LECTURE), text_step("follow_up", LECTURE)],
+        grader="evidence",
+        mode="exam",
+        max_follow_ups=2,
+    )
+    drain(interview.start())
+    [first] = recorded(drain(interview.reply(ANSWER)), "follow_up")
+    [second] = recorded(drain(interview.reply("It depends on traffic.")), "follow_up")
+    assert first.text == FALLBACK and second.text != first.text and second.text.endswith("?")
