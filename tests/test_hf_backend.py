@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 
 from interviewer.bank import Question
-from interviewer.engine.grading import LLMGrader, grader_output_type, grading_token_budget
+from interviewer.engine.grading import (
+    RATIONALE_MAX,
+    LLMGrader,
+    grader_output_type,
+    grading_token_budget,
+)
 from interviewer.llm.base import (
     ChatMessage,
     ChatModel,
@@ -172,6 +177,20 @@ def test_a_full_rubric_grade_validates_even_when_the_budget_runs_out(load_tiny, 
         )
 
 
+def test_the_grammar_asks_for_every_key_point_once_in_bank_order(load_tiny, hf_bank, prompts):
+    """A weak model left to pick ids judges one point again and again and skips the rest (seen
+    with SmolLM2: six of seven points got no verdict); the grammar lists them in order."""
+    model = load_tiny("chatml")
+    question = hf_bank.question("model-repo-files")
+    output_type = grader_output_type(question)
+    messages = prompts.grader_messages(question, ["config.json and safetensors files"])
+    sampled = GenerationOptions(
+        purpose="grade", temperature=1.0, max_new_tokens=grading_token_budget(question)
+    )
+    grade = model.generate_structured(messages, output_type, sampled)  # 7 ids: 1 in 7**7 by luck
+    assert [v.key_point_id for v in grade.key_points] == [p.id for p in question.key_points]
+
+
 def test_grammar_schema_is_stricter_than_validation(hf_bank):
     question = hf_bank.question("apply-chat-template")
     output_type = grader_output_type(question)
@@ -180,6 +199,12 @@ def test_grammar_schema_is_stricter_than_validation(hf_bank):
     assert "x-grammar" not in text
     assert schema["properties"]["key_points"]["minItems"] == len(question.key_points)
     assert schema["properties"]["key_points"]["maxItems"] == len(question.key_points)
+    in_order = schema["properties"]["key_points"]["prefixItems"]
+    assert [i["properties"]["key_point_id"] for i in in_order] == [
+        {"const": p.id} for p in question.key_points
+    ]
+    assert schema["properties"]["key_points"]["items"] is False
+    assert in_order[0]["properties"]["rationale"]["maxLength"] == RATIONALE_MAX
     item = next(iter(schema["$defs"].values()))
     validation = next(iter(output_type.model_json_schema()["$defs"].values()))
     assert (

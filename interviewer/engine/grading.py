@@ -7,6 +7,7 @@ bank's weights, and :func:`merge_verdicts` keeps the best verdict a point has ea
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Sequence
 from functools import cache
@@ -205,6 +206,15 @@ def _grader_output_type(question_id: str, ids: tuple[str, ...]) -> type[BaseMode
             ),
         ),
     )
+    # The grammar asks for one verdict per key point, in the bank's order (the order the prompt
+    # lists them): a weak model cannot judge one point seven times and skip the rest.
+    generic = point_model.model_json_schema()
+    generic.pop("title", None)
+    in_order = []
+    for point_id in ids:
+        item = copy.deepcopy(generic)
+        item["properties"]["key_point_id"] = {"const": point_id}
+        in_order.append(item)
     output: type[BaseModel] = create_model(
         f"GraderOutput_{question_id.replace('-', '_')}",
         __config__=ConfigDict(extra="ignore"),
@@ -213,16 +223,18 @@ def _grader_output_type(question_id: str, ids: tuple[str, ...]) -> type[BaseMode
             Field(
                 min_length=1,
                 max_length=len(ids) * 2,
-                json_schema_extra=_grammar(minItems=len(ids), maxItems=len(ids)),
+                json_schema_extra=_grammar(
+                    minItems=len(ids), maxItems=len(ids), prefixItems=in_order, items=False
+                ),
             ),
         ),
     )
     return output
 
 
-def _grammar(**bounds: int) -> dict[str, Any]:
+def _grammar(**hints: Any) -> dict[str, Any]:
     """Schema hints for constrained decoding only (``x-grammar``); validation ignores them."""
-    return {"x-grammar": dict(bounds)}
+    return {"x-grammar": dict(hints)}
 
 
 def grading_token_budget(question: Question) -> int:
