@@ -320,7 +320,8 @@ def test_merge_and_verify_keep_doubt_and_quotes_honest():
         key_point_id="a", verdict="covered", evidence="never said", confidence=0.9
     )
     (checked,) = verify_evidence([forged], ["what was said"])
-    assert checked.verdict == "partial" and checked.evidence == "" and checked.confidence == 0.9
+    # Nothing the candidate said to show instead: no credit at all (the confidence stays).
+    assert checked.verdict == "missing" and checked.evidence == "" and checked.confidence == 0.9
 
 
 def test_targets_from_config(tmp_path, monkeypatch):
@@ -358,3 +359,23 @@ def test_a_lowered_verdict_quotes_what_the_candidate_did_say(small_bank, make_in
     (apple, *_) = LLMGrader(model, interview.prompts).grade(alpha, [answer])
     assert apple.verdict == "partial" and "[downgraded:" in apple.rationale
     assert apple.evidence == "An apple is what I would pick here."  # verbatim, so it verifies
+
+
+def test_the_default_grader_credits_nothing_it_cannot_quote(hf_bank, prompts, embedder):
+    """A weak judge (SmolLM2 in tmux) called every point covered with no quote, and the report
+    showed partial credit for cold starts the candidate never mentioned. Through ``both``, a
+    point keeps partial credit only with a sentence of the answer to show for it."""
+    from interviewer.engine.grading import make_grader
+    from interviewer.llm.scripted import ScriptedModel
+
+    question = hf_bank.question("inference-api-vs-endpoints")
+    everything = {p.id: "covered" for p in question.key_points}
+    model = ScriptedModel([grade_step(question, everything, quote="")])
+    grader = make_grader("both", model, prompts, embedder)
+    answer = "Serverless is a shared pool billed per token. Endpoints are dedicated machines."
+    verdicts = {v.key_point_id: v for v in grader.grade(question, [answer])}
+    shared = verdicts["shared-vs-dedicated"]
+    assert shared.verdict == "partial" and shared.evidence in answer and shared.evidence
+    assert verdicts["latency-and-cold-start"].verdict == "missing"
+    assert verdicts["inference-providers-rename"].verdict == "missing"
+    assert all(v.evidence for v in verdicts.values() if v.verdict != "missing")

@@ -219,19 +219,22 @@ def test_evidence_the_candidate_never_wrote_is_downgraded():
             kp("a", "covered", "memory drops four times"),  # case and spacing differ: kept
             kp("b", "covered", "uses 0.5 bytes per parameter"),  # invented: covered -> partial
             kp("c", "partial", "double quantization"),  # invented: partial -> missing
-            kp("d", "covered", ""),  # no quote at all: covered -> partial
+            kp("d", "covered", ""),  # no quote at all, and nothing to show instead: missing
             kp("e", "missing", ""),
         ],
         answers,
+        fallback={"b": "It uses NF4."},  # what the candidate did say about point b
     )
     assert [(v.verdict, v.evidence) for v in checked] == [
         ("covered", "memory drops four times"),
-        ("partial", ""),
+        ("partial", "It uses NF4."),
         ("missing", ""),
-        ("partial", ""),
+        ("missing", ""),
         ("missing", ""),
     ]
-    assert "downgraded" in checked[1].rationale
+    assert "downgraded" in checked[1].rationale and "downgraded" in checked[3].rationale
+    # Every credited verdict quotes the candidate.
+    assert all(v.evidence for v in checked if v.verdict != "missing")
 
 
 @pytest.mark.parametrize(

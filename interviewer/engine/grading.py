@@ -130,9 +130,9 @@ def verify_evidence(
 
     A covered or partial verdict whose quote is not in the answers drops one level (covered to
     partial, partial to missing): a grader may not credit words the candidate never wrote. A
-    covered verdict lowered to partial shows ``fallback[point]`` instead (a sentence of the
-    answer that the model-free signal matches to the point) when there is one, so a credited
-    verdict still points at what the candidate said.
+    covered verdict keeps partial credit only with ``fallback[point]`` to show instead (a
+    sentence of the answer that the model-free signal matches to the point); with nothing the
+    candidate said to point at, it is missing. So every credited verdict quotes the candidate.
     """
     said = _squash("\n".join(answers))
     fallback = fallback or {}
@@ -142,16 +142,15 @@ def verify_evidence(
         if verdict.verdict == "missing" or (quote and quote in said):
             checked.append(verdict)
             continue
-        lower: Verdict = "partial" if verdict.verdict == "covered" else "missing"
+        instead = fallback.get(verdict.key_point_id, "")
+        lower: Verdict = "partial" if verdict.verdict == "covered" and instead else "missing"
         checked.append(
             verdict.model_copy(
                 update={
                     "rationale": f"{verdict.rationale} [downgraded: the quoted evidence is not "
                     "in the answer]".strip(),
                     "verdict": lower,
-                    "evidence": fallback.get(verdict.key_point_id, "")
-                    if lower != "missing"
-                    else "",
+                    "evidence": instead if lower != "missing" else "",
                 }
             )
         )
@@ -250,15 +249,22 @@ class LLMGrader:
     The model reads the answers without the sentences addressed to the grader; its quotes are
     checked against those same answers. Where the backend can read token probabilities, each
     verdict carries the model's confidence, and a verdict under ``min_confidence`` is marked
-    uncertain.
+    uncertain. ``quotes`` finds the sentence of the answer that a verdict lowered for its quote
+    shows instead (keywords alone unless an evidence grader with embeddings is given).
     """
 
     def __init__(
-        self, model: ChatModel, prompts: PromptLibrary, *, min_confidence: float = MIN_CONFIDENCE
+        self,
+        model: ChatModel,
+        prompts: PromptLibrary,
+        *,
+        min_confidence: float = MIN_CONFIDENCE,
+        quotes: EvidenceGrader | None = None,
     ) -> None:
         self._model = model
         self._prompts = prompts
         self.min_confidence = min_confidence
+        self._quotes = quotes or EvidenceGrader(None)
 
     @property
     def name(self) -> str:
@@ -305,10 +311,10 @@ class LLMGrader:
                     uncertain=confidence is not None and confidence < self.min_confidence,
                 )
             )
-        # Sentences the keyword signal matches to each point: quotes for lowered verdicts.
+        # Sentences the evidence signal matches to each point: quotes for lowered verdicts.
         fallback = {
             e.key_point_id: e.sentence[:EVIDENCE_MAX]
-            for e in EvidenceGrader(None).assess(question, texts)
+            for e in self._quotes.assess(question, texts)
             if e.verdict != "missing" and e.sentence
         }
         return verify_evidence(normalize_verdicts(question, verdicts), texts, fallback)
@@ -320,8 +326,8 @@ class CombinedGrader:
     The LLM reads meaning (a wrong statement full of the right words is still wrong), so its
     verdict stands. Where the two signals are two levels apart (covered against missing) or the
     model was unsure, the verdict is marked uncertain: the interview then asks a targeted
-    follow-up on that point, and the report flags it. A credited verdict left without a quote
-    borrows the evidence signal's sentence; a missing verdict borrows nothing.
+    follow-up on that point, and the report flags it. (A credited verdict always quotes the
+    candidate: :func:`verify_evidence` sees to that, with the evidence signal's sentences.)
     """
 
     def __init__(self, llm: LLMGrader, evidence: EvidenceGrader) -> None:
@@ -344,15 +350,11 @@ class CombinedGrader:
         for verdict in llm:
             other = signal[verdict.key_point_id]
             apart = abs(VERDICT_RANK[verdict.verdict] - VERDICT_RANK[other.verdict]) >= 2
-            update: dict[str, Any] = {
-                "cross_check": other.verdict,
-                "uncertain": verdict.uncertain or apart,
-            }
-            if verdict.verdict != "missing" and not verdict.evidence and other.evidence:
-                # The model credited the point without a usable quote: show the sentence the
-                # evidence signal matches to it (verbatim from the answer, so it verifies).
-                update["evidence"] = other.evidence
-            combined.append(verdict.model_copy(update=update))
+            combined.append(
+                verdict.model_copy(
+                    update={"cross_check": other.verdict, "uncertain": verdict.uncertain or apart}
+                )
+            )
         return combined
 
 
@@ -408,7 +410,7 @@ def make_grader(
         return evidence
     if model is None:
         raise ValueError(f"the {name} grader needs a model")
-    llm = LLMGrader(model, prompts, min_confidence=min_confidence)
+    llm = LLMGrader(model, prompts, min_confidence=min_confidence, quotes=evidence)
     return llm if name == "llm" else CombinedGrader(llm, evidence)
 
 

@@ -94,7 +94,7 @@ SHAPES: dict[InterviewerTask, ReplyShape] = {
     # "One short, neutral sentence": a second one is tolerated, a lecture is not.
     "acknowledge": ReplyShape(max_sentences=2, max_words=40),
     # "Two or three sentences" restating the question.
-    "clarify": ReplyShape(max_sentences=4, max_words=110),
+    "clarify": ReplyShape(max_sentences=3, max_words=90),
     # "One or two sentences, ending with a question mark": two that ask nothing are a lecture.
     "follow_up": ReplyShape(max_sentences=2, max_words=60, asks=True),
 }
