@@ -160,3 +160,15 @@ def test_the_safe_line_is_not_said_twice_on_one_question(make_interview, hf_bank
     [first] = recorded(drain(interview.reply(ANSWER)), "follow_up")
     [second] = recorded(drain(interview.reply("It depends on traffic.")), "follow_up")
     assert first.text == FALLBACK and second.text != first.text and second.text.endswith("?")
+
+
+def test_a_follow_up_is_shown_only_once_settled(make_interview, hf_bank):
+    """Word by word, the candidate would read a lecture before it is replaced: a follow-up
+    arrives whole, as one chunk, whether it is the model's question or the safe line."""
+    asked = "Good. What changes once real users arrive?"
+    for reply, shown in [(asked + " Also,", asked), (LECTURE, FALLBACK)]:
+        interview, _ = start(make_interview, hf_bank, reply)
+        events = drain(interview.reply(ANSWER))
+        chunks = [e.text for e in events if isinstance(e, TokenStreamed)]
+        assert chunks == [shown]
+        assert recorded(events, "follow_up")[0].text == shown

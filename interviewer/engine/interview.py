@@ -763,10 +763,42 @@ class Interview:
         With a ``guard``, a reply that starts reciting its instructions (or naming the key
         point it probes) is stopped there and ``fallback`` is said instead. With a ``shape``,
         the model is stopped as soon as the turn is complete (only what is kept is streamed),
-        and a reply that goes astray is replaced by ``fallback`` too."""
-        options = GenerationOptions(purpose=purpose, max_new_tokens=max_new_tokens)
+        and a reply that goes astray is replaced by ``fallback`` too. A shape that holds its
+        turn back (a follow-up) streams nothing until the turn is settled, then all of it: the
+        candidate never reads a lecture that is about to be replaced."""
         if stream_kind is not None:
             yield TurnStarted(kind=stream_kind, question_id=qs.question.id)
+        held = stream_kind is not None and shape is not None and shape.hold
+        text = yield from self._read_reply(
+            purpose,
+            messages,
+            qs,
+            cancel,
+            max_new_tokens=max_new_tokens,
+            live=stream_kind is not None and not held,
+            guard=guard,
+            shape=shape,
+            fallback=fallback,
+        )
+        if held and text is not None:
+            yield TokenStreamed(text=text)
+        return text
+
+    def _read_reply(
+        self,
+        purpose: Purpose,
+        messages: list[ChatMessage],
+        qs: _QuestionState,
+        cancel: threading.Event | None,
+        *,
+        max_new_tokens: int,
+        live: bool,
+        guard: LeakGuard | None,
+        shape: ReplyShape | None,
+        fallback: str,
+    ) -> Generator[Event, None, str | None]:
+        """The body of :meth:`_generate`: streams chunks when ``live``."""
+        options = GenerationOptions(purpose=purpose, max_new_tokens=max_new_tokens)
         before = getattr(self.model, "last_generation", None)
         stream = self.model.stream(messages, options, cancel)
         so_far = ""
@@ -782,10 +814,10 @@ class Interview:
                         return fallback
                     if progress == "complete":
                         so_far, chunk = so_far[:end], so_far[shown:end]
-                        if stream_kind is not None and chunk:
+                        if live and chunk:
                             yield TokenStreamed(text=chunk)
                         break
-                if stream_kind is not None:
+                if live:
                     yield TokenStreamed(text=chunk)
         except GenerationCancelled:
             raise

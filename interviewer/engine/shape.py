@@ -40,6 +40,9 @@ class ReplyShape:
     """Words after which a reply has gone on too long."""
     asks: bool = False
     """A follow-up: complete at its first question, astray if it never asks one."""
+    hold: bool = False
+    """Shown only once settled (complete, or replaced), not word by word: for the turn most
+    likely to give the answer away, the one that probes what the candidate missed."""
 
     def read(self, text: str, *, finished: bool = False) -> tuple[Progress, int]:
         """Where a (possibly still growing) reply stands, and how much of it to keep.
@@ -96,5 +99,5 @@ SHAPES: dict[InterviewerTask, ReplyShape] = {
     # "Two or three sentences" restating the question.
     "clarify": ReplyShape(max_sentences=3, max_words=90),
     # "One or two sentences, ending with a question mark": two that ask nothing are a lecture.
-    "follow_up": ReplyShape(max_sentences=2, max_words=60, asks=True),
+    "follow_up": ReplyShape(max_sentences=2, max_words=60, asks=True, hold=True),
 }

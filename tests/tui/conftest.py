@@ -72,7 +72,8 @@ def demo_app() -> Callable[..., InterviewerApp]:
 
 
 @pytest.fixture
-def gated_follow_up() -> Iterator[GatedModel]:
-    model = GatedModel(ScriptedModel(), "follow_up", after=6)
+def gated_clarification() -> Iterator[GatedModel]:
+    """Stops mid-stream in a clarification (follow-ups are shown only once settled)."""
+    model = GatedModel(ScriptedModel(), "clarify", after=6)
     yield model
     model.release.set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from typing import Any
@@ -48,7 +49,9 @@ async def test_a_tiny_real_model_streams_into_the_conversation(load_tiny):
 
 class Endless:
     """The real tiny model, asked for endless replies (its end-of-turn tokens suppressed, so a
-    random model cannot stop early by chance)."""
+    random model cannot stop early by chance). What it says is passed on as one growing word:
+    the engine stops a turn that has said its sentences or too many words (engine/shape.py),
+    and these tests need a reply that only the candidate can stop."""
 
     def __init__(self, model: Any) -> None:
         self.model = model
@@ -59,7 +62,12 @@ class Endless:
 
         endless = GenerationOptions(purpose=options.purpose, max_new_tokens=100_000)
         no_eos = SuppressTokensLogitsProcessor(self.model._eos_ids)
-        return self.model._generate(messages, endless, cancel, no_eos)
+        inner = self.model._generate(messages, endless, cancel, no_eos)
+        try:
+            for chunk in inner:
+                yield re.sub(r"[\s.!?\u2026]", "", chunk) or "x"
+        finally:
+            inner.close()  # as the engine's close() reaches the real stream
 
     def generate_structured(self, messages, output_type, options, cancel=None):
         return self.model.generate_structured(messages, output_type, options, cancel)

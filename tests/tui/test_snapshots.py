@@ -22,19 +22,19 @@ def test_start_screen(snap_compare, demo_app):
     assert snap_compare(demo_app(start_now=False), run_before=ready, terminal_size=SIZE)
 
 
-def test_interview_mid_stream(snap_compare, demo_app, gated_follow_up):
+def test_interview_mid_stream(snap_compare, demo_app, gated_clarification):
     async def half_streamed(pilot: Pilot[None]) -> None:
         await settle(pilot)
-        pilot.app.screen.query_one("#answer").text = GOOD
+        pilot.app.screen.query_one("#answer").text = "/clarify"
         await pilot.press("ctrl+s")
         for _ in range(400):
-            if gated_follow_up.reached.is_set():
+            if gated_clarification.reached.is_set():
                 break
             await pilot.pause(0.01)
         for _ in range(5):
             await pilot.pause()
 
-    app = demo_app(model=gated_follow_up)
+    app = demo_app(model=gated_clarification)
     assert snap_compare(app, run_before=half_streamed, terminal_size=SIZE)
 
 
