@@ -4,7 +4,9 @@ conversation printed as it goes, the transcript written at the end (even when so
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -98,6 +100,29 @@ def write_transcript(transcript: Transcript, path: Path) -> None:
         raise TranscriptWriteError(str(exc)) from exc
 
 
+_MARKDOWN_KINDS = frozenset({"greeting", "feedback", "summary"})
+"""Interviewer turns written in Markdown (for the TUI's Markdown widget)."""
+
+
+def markdown_as_text(markdown: str, width: int = 100) -> str:
+    """Render Markdown to plain text (Rich, no colour or styles), lines stripped at the right."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        width=max(width, 40),
+        color_system=None,
+        force_terminal=False,
+        no_color=True,
+        highlight=False,
+        emoji=False,
+    )
+    console.print(Markdown(markdown, hyperlinks=False))
+    return "\n".join(line.rstrip() for line in buffer.getvalue().strip("\n").splitlines())
+
+
 class EventPrinter:
     """Prints the conversation as plain text. Candidate text is printed without control codes."""
 
@@ -111,6 +136,16 @@ class EventPrinter:
     def _write(self, text: str) -> None:
         self.out.write(text)
         self.out.flush()
+
+    def _text(self, markdown: str, indent: int = 0) -> str:
+        """A Markdown turn (greeting, feedback, summary) as plain text for the terminal: no
+        ``**`` or backticks, and the escapes that keep candidate text literal resolved."""
+        try:
+            width = os.get_terminal_size(self.out.fileno()).columns if self.out.isatty() else 100
+        except (OSError, ValueError, io.UnsupportedOperation):
+            width = 100
+        # ``indent``: the first line follows a prefix of that many characters.
+        return strip_control(markdown_as_text(markdown, width - indent))
 
     def _earlier(self, question_id: str) -> str:
         """' the answer to <title>' when a grade is for an earlier question (background)."""
@@ -143,7 +178,10 @@ class EventPrinter:
                     self._write(f"Interviewer: {strip_control(event.turn.text)}\n")
             elif event.turn.kind == "feedback" and event.turn.question_id is not None:
                 title = self.titles.get(event.turn.question_id, event.turn.question_id)
-                self._write(f"\nFeedback on {title}:\n{event.turn.text}\n")
+                self._write(f"\nFeedback on {title}:\n{self._text(event.turn.text)}\n")
+            elif event.turn.role == "interviewer" and event.turn.kind in _MARKDOWN_KINDS:
+                prefix = "Interviewer: "
+                self._write(f"\n{prefix}{self._text(event.turn.text, len(prefix))}\n")
             elif event.turn.role == "interviewer":
                 self._write(f"\nInterviewer: {event.turn.text}\n")
             else:

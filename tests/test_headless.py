@@ -323,3 +323,20 @@ def test_printer_strips_control_characters(small_bank, make_interview):
     assert interview.results[0].answers == [
         "\x1b[31mred\x1b[0m [bold]markup[/bold]"
     ]  # stored as typed
+
+
+def test_plain_mode_prints_markdown_turns_as_text(small_bank, make_interview):
+    """The greeting, feedback and summary are Markdown for the TUI; the plain conversation shows
+    them as text (no ** or backticks), and the candidate's own words stay exactly as typed."""
+    interview, _ = make_interview(small_bank, [], grader="evidence", mode="practice")
+    buffer = io.StringIO()
+    typed = "An apple, *not* `code` or a_b_c \\ [b]x[/b]"
+    stdin = io.StringIO(f"{typed}\n\n/end\n\n")
+    run_interview(interview, terminal_replies(stdin, io.StringIO()), EventPrinter(buffer))
+    shown = buffer.getvalue()
+    greeting = shown.split("Interviewer: ", 1)[1].split("\n\n", 1)[0]
+    assert small_bank.title in greeting and "**" not in greeting and "`" not in greeting
+    assert "/repeat" in greeting  # the commands, without their backticks
+    feedback = shown.split("Feedback on ", 1)[1]
+    assert "Reference answer" in feedback and "**Reference answer**" not in feedback
+    assert f'you said: "{typed}"' in " ".join(feedback.split())  # literal, escapes resolved
