@@ -172,3 +172,31 @@ def test_a_follow_up_is_shown_only_once_settled(make_interview, hf_bank):
         chunks = [e.text for e in events if isinstance(e, TokenStreamed)]
         assert chunks == [shown]
         assert recorded(events, "follow_up")[0].text == shown
+
+
+def test_a_reply_stuck_in_a_loop_stops_at_its_first_repeat(small_bank, make_interview):
+    """SmolLM2's feedback said "I'm happy to share that." fifteen times; the engine keeps what
+    came before the first repeated sentence and stops the model there."""
+    from tests.conftest import grade_step
+
+    alpha, _ = small_bank.questions
+    loop = "Good start. I'm happy to share that. " + "I'm happy to share that. " * 14
+    interview, _ = make_interview(
+        small_bank,
+        [grade_step(alpha, {"apple": "covered"}), text_step("feedback", loop)],
+        mode="practice",
+        max_follow_ups=0,
+    )
+    drain(interview.start())
+    [card] = recorded(drain(interview.reply("apple")), "feedback")
+    assert card.text.count("happy to share") == 1
+    assert "Good start. I'm happy to share that." in card.text
+
+
+def test_first_repeat():
+    from interviewer.engine.shape import first_repeat
+
+    text = "One. Two, e.g. this. One! Three"
+    assert text[: first_repeat(text)] == "One. Two, e.g. this."
+    assert first_repeat("One. Two. Three. One") is None  # the last one has not ended yet
+    assert first_repeat("Yes, e.g. now. Yes, e.g. later. ") is None

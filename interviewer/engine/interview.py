@@ -50,7 +50,7 @@ from interviewer.engine.grading import (
 from interviewer.engine.intents import Intent, classify_reply
 from interviewer.engine.leaks import LeakGuard
 from interviewer.engine.prefilter import screen
-from interviewer.engine.shape import SHAPES, ReplyShape
+from interviewer.engine.shape import SHAPES, ReplyShape, first_repeat
 from interviewer.engine.snapshot import (
     InterviewSnapshot,
     QuestionSnapshot,
@@ -808,6 +808,12 @@ class Interview:
                 so_far += chunk
                 if guard is not None and guard.leaks_at_end(so_far):
                     return fallback
+                repeat = first_repeat(so_far)
+                if repeat is not None:  # stuck in a loop: keep what came before it
+                    so_far, chunk = so_far[:repeat], so_far[shown:repeat]
+                    if live and chunk:
+                        yield TokenStreamed(text=chunk)
+                    break
                 if shape is not None:
                     progress, end = shape.read(so_far)
                     if progress == "astray":

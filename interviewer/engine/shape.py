@@ -87,7 +87,8 @@ def _sentence_ends(text: str, *, finished: bool) -> list[tuple[int, str]]:
             matches.append(last)
     for match in matches:
         mark = match.group(0)[0]
-        if mark == "." and _ABBREVIATION.search(text[: match.start() + 1]):
+        # (endpos: "$" is the mark itself; pos: abbreviations are short, no copy of the text)
+        if mark == "." and _ABBREVIATION.search(text, max(0, match.start() - 8), match.start() + 1):
             continue
         ends.append((match.end(), mark))
     return ends
@@ -101,3 +102,22 @@ SHAPES: dict[InterviewerTask, ReplyShape] = {
     # "One or two sentences, ending with a question mark": two that ask nothing are a lecture.
     "follow_up": ReplyShape(max_sentences=2, max_words=60, asks=True, hold=True),
 }
+
+
+def _normal(sentence: str) -> str:
+    return " ".join(_WORD.findall(sentence.lower())).rstrip(".!?\u2026\"')]\u201d\u2019")
+
+
+def first_repeat(text: str) -> int | None:
+    """Where the first sentence that repeats an earlier one starts (a small model stuck in a
+    loop says the same sentence again and again), or None. Only complete sentences count."""
+    seen: set[str] = set()
+    start = 0
+    for end, _mark in _sentence_ends(text, finished=False):
+        sentence = _normal(text[start:end])
+        if sentence in seen:
+            return start
+        if sentence:
+            seen.add(sentence)
+        start = end
+    return None
