@@ -33,6 +33,8 @@ class TurnStarted(_Event):
     type: Literal["turn_started"] = "turn_started"
     kind: TurnKind
     question_id: str | None
+    held: bool = False
+    """The turn arrives whole once settled (a follow-up): nothing streams before that."""
 
 
 class TokenStreamed(_Event):

@@ -766,9 +766,9 @@ class Interview:
         and a reply that goes astray is replaced by ``fallback`` too. A shape that holds its
         turn back (a follow-up) streams nothing until the turn is settled, then all of it: the
         candidate never reads a lecture that is about to be replaced."""
-        if stream_kind is not None:
-            yield TurnStarted(kind=stream_kind, question_id=qs.question.id)
         held = stream_kind is not None and shape is not None and shape.hold
+        if stream_kind is not None:
+            yield TurnStarted(kind=stream_kind, question_id=qs.question.id, held=held)
         text = yield from self._read_reply(
             purpose,
             messages,

@@ -412,10 +412,15 @@ class InterviewScreen(Screen[None]):
             status.elapsed = 0
         elif isinstance(event, TurnStarted):
             self._set_status("thinking")
-            bubble = InterviewerMessage("", kind=event.kind, streaming=True)
-            await conversation.mount(bubble)
-            self._streaming = bubble
-            self._stream = Markdown.get_stream(bubble.markdown)
+            if event.held:  # shown whole once settled: a placeholder until then
+                bubble = InterviewerMessage("…", kind=event.kind, pending=True)
+                await conversation.mount(bubble)
+                self._streaming, self._stream = bubble, None
+            else:
+                bubble = InterviewerMessage("", kind=event.kind, streaming=True)
+                await conversation.mount(bubble)
+                self._streaming = bubble
+                self._stream = Markdown.get_stream(bubble.markdown)
         elif isinstance(event, TokenStreamed):
             if self._stream is not None:
                 await self._stream.write(strip_control(event.text))

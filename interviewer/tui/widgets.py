@@ -28,11 +28,13 @@ class InterviewerMessage(Vertical):
         *,
         kind: str = "question",
         streaming: bool = False,
+        pending: bool = False,
         about: str | None = None,
     ):
         """``about``: the question a feedback card is for (shown in its label, since with
-        background grading a card can arrive after the next question)."""
-        super().__init__(classes=f"message interviewer {kind}")
+        background grading a card can arrive after the next question). ``pending``: a
+        placeholder until :meth:`complete` brings the turn (one that arrives whole)."""
+        super().__init__(classes=f"message interviewer {kind}" + (" pending" if pending else ""))
         self._text = strip_control(markdown)
         self._streaming = streaming
         self.kind = kind
@@ -62,8 +64,9 @@ class InterviewerMessage(Vertical):
         """The turn is complete: show ``markdown`` (the stored text) as one static block."""
         self._text = strip_control(markdown)
         self._streaming = False
-        for widget in self.query(Markdown):
-            await widget.remove()
+        self.remove_class("pending")
+        await self.query(Markdown).remove()
+        await self.query(".body").remove()
         await self.mount(Static(RichMarkdown(self._text), classes="body"))
 
 

@@ -338,3 +338,34 @@ async def test_quitting_keeps_what_was_just_typed(demo_app):
         await pilot.press("ctrl+q")  # before the half-second save
     saved = SessionStore(Settings().store_path).draft(session_id)
     assert saved is not None and saved.text == "typed a moment ago"
+
+
+async def test_a_follow_up_shows_a_placeholder_until_it_is_settled(demo_app):
+    """Follow-ups arrive whole (engine/shape.py): meanwhile the bubble says "…", never the
+    model's first words, and then it shows the question as stored."""
+    from interviewer.llm.scripted import ScriptedModel
+    from tests.tui.conftest import GatedModel
+
+    model = GatedModel(ScriptedModel(), "follow_up", after=4)
+    app = demo_app(model=model)
+    try:
+        async with app.run_test(size=(100, 40)) as pilot:
+            await settle(pilot)
+            app.screen.query_one("#answer", TextArea).text = GOOD
+            await pilot.press("ctrl+s")
+            for _ in range(400):
+                if model.reached.is_set():
+                    break
+                await pilot.pause(0.01)
+            await pilot.pause()
+            pending = app.screen.query(".follow_up").last()
+            assert pending.has_class("pending")
+            assert pending.text == "…" and len(pending.query(".body")) == 1
+            model.release.set()
+            await settle(pilot)
+            [stored] = [t for t in app.interview.turns if t.kind == "follow_up"]
+            shown = app.screen.query(".follow_up").last()
+            assert not shown.has_class("pending") and shown.text == stored.text
+            assert len(shown.query(".body")) == 1
+    finally:
+        model.release.set()
