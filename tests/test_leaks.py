@@ -31,8 +31,10 @@ def start(make_interview, hf_bank, reply: str, *, task: str = "follow_up"):
 def test_a_follow_up_that_names_the_probed_point_is_replaced(make_interview, hf_bank):
     question = hf_bank.question(QID)
     # Whichever point is probed, this reply quotes the start of its statement.
-    leaked = "Tell me more. " + " ".join(
-        " ".join(p.statement.split()[:5]) + "." for p in question.key_points
+    leaked = (
+        "Interesting. So what about this: "
+        + "; ".join(" ".join(p.statement.split()[:5]) for p in question.key_points)
+        + "?"
     )
     interview, _, _ = start(make_interview, hf_bank, leaked)
     [turn] = follow_ups(drain(interview.reply(ANSWER)))

@@ -31,6 +31,10 @@ LECTURE = (
         ("follow_up", "Fair enough. How would you size it? And the cost? Also", False, "complete"),
         ("follow_up", "How would you handle, e.g. a spike in traffic? ", False, "complete"),
         ("follow_up", "How would you handle that?", True, "complete"),
+        # A request probes as well as a question does.
+        ("follow_up", "Good. Walk me through what happens on the first call. ", False, "complete"),
+        ("follow_up", "Now, tell me how you would pick the instance", True, "complete"),
+        ("follow_up", "I see. Describing it is hard. The end", True, "astray"),
         # One sentence said and no question yet: it may still ask one.
         ("follow_up", "Interesting. Now, when traffic grows", False, "more"),
         # Two sentences and no question, or none at all when it stopped.

@@ -26,6 +26,13 @@ _END = re.compile(rf"[.!?\u2026][{re.escape(_CLOSERS)}]*(?=\s)")
 _END_AT_EOS = re.compile(rf"[.!?\u2026][{re.escape(_CLOSERS)}]*\s*$")
 _ABBREVIATION = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|cf|approx|Dr|Mr|Mrs|Ms)|\b[A-Z])\.$")
 _WORD = re.compile(r"\S+")
+# A probe can be a request as well as a question: "Walk me through ...", "Tell me more ...".
+_REQUEST = re.compile(
+    r"\s*(?:(?:so|now|and|ok|okay|then),?\s+)?(?:please\s+)?"
+    r"(?:tell|walk|talk|take|give|show) me\b|\s*(?:(?:so|now|and|then),?\s+)?(?:please\s+)?"
+    r"(?:describe|explain|say more|share|elaborate|expand|go on)\b",
+    re.IGNORECASE,
+)
 
 Progress = Literal["more", "complete", "astray"]
 
@@ -39,7 +46,8 @@ class ReplyShape:
     max_words: int
     """Words after which a reply has gone on too long."""
     asks: bool = False
-    """A follow-up: complete at its first question, astray if it never asks one."""
+    """A follow-up: complete at its first question (or request: "Walk me through ..."),
+    astray if it never asks one."""
     hold: bool = False
     """Shown only once settled (complete, or replaced), not word by word: for the turn most
     likely to give the answer away, the one that probes what the candidate missed."""
@@ -53,17 +61,21 @@ class ReplyShape:
         the reply is then complete or astray, never "more".
         """
         ends = _sentence_ends(text, finished=finished)
+        start = 0
         for count, (end, mark) in enumerate(ends, start=1):
             if len(_WORD.findall(text[:end])) > self.max_words:
                 return self._too_long(ends[: count - 1])
-            if self.asks and mark == "?":
+            if self.asks and (mark == "?" or _REQUEST.match(text, start, end)):
                 return "complete", end
+            start = end
             if count >= self.max_sentences:
                 # All its sentences said: a follow-up that asked nothing has gone astray.
                 return ("astray", 0) if self.asks else ("complete", end)
         if len(_WORD.findall(text)) > self.max_words:
             return self._too_long(ends)
         if finished:
+            if self.asks and _REQUEST.match(text, start) and text[start:].strip():
+                return "complete", len(text.rstrip())  # a request left without its full stop
             if self.asks:
                 return "astray", 0  # it stopped without asking anything
             # An unclosed last clause stays: a model that stopped by itself meant to stop there
