@@ -730,9 +730,9 @@ class Interview:
             cancel,
             max_new_tokens=max_new_tokens,
             stream_kind=kind,
-            guard=guard,
-            shape=SHAPES[task],
-            fallback=_safe_reply(task, qs.question, (t.text for t in history)),
+            rules=_ReplyRules(
+                guard, SHAPES[task], _safe_reply(task, qs.question, (t.text for t in history))
+            ),
         )
         if text is not None:
             yield self._record(
@@ -754,51 +754,39 @@ class Interview:
         *,
         max_new_tokens: int,
         stream_kind: TurnKind | None,
-        guard: LeakGuard | None = None,
-        shape: ReplyShape | None = None,
-        fallback: str = "",
+        rules: _ReplyRules | None = None,
     ) -> Generator[Event, None, str | None]:
         """Run one text generation; a model failure becomes a ModelFailed event, not a crash.
 
-        With a ``guard``, a reply that starts reciting its instructions (or naming the key
-        point it probes) is stopped there and ``fallback`` is said instead. With a ``shape``,
-        the model is stopped as soon as the turn is complete (only what is kept is streamed),
-        and a reply that goes astray is replaced by ``fallback`` too. A shape that holds its
-        turn back (a follow-up) streams nothing until the turn is settled, then all of it: the
-        candidate never reads a lecture that is about to be replaced."""
-        held = stream_kind is not None and shape is not None and shape.hold
+        With ``rules``, a reply that starts reciting its instructions (or naming the key point
+        it probes) is stopped there and the safe line is said instead; the model is stopped as
+        soon as the turn has its shape (only what is kept is streamed), and a reply that goes
+        astray is replaced too. A shape that holds its turn back (a follow-up) streams nothing
+        until the turn is settled, then all of it: the candidate never reads a lecture that is
+        about to be replaced."""
+        held = stream_kind is not None and rules is not None and rules.shape.hold
         if stream_kind is not None:
             yield TurnStarted(kind=stream_kind, question_id=qs.question.id, held=held)
-        text = yield from self._read_reply(
-            purpose,
-            messages,
-            qs,
-            cancel,
-            max_new_tokens=max_new_tokens,
-            live=stream_kind is not None and not held,
-            guard=guard,
-            shape=shape,
-            fallback=fallback,
-        )
+        options = GenerationOptions(purpose=purpose, max_new_tokens=max_new_tokens)
+        live = stream_kind is not None and not held
+        text = yield from self._read_reply(messages, options, qs, cancel, live, rules)
         if held and text is not None:
             yield TokenStreamed(text=text)
         return text
 
     def _read_reply(
         self,
-        purpose: Purpose,
         messages: list[ChatMessage],
+        options: GenerationOptions,
         qs: _QuestionState,
         cancel: threading.Event | None,
-        *,
-        max_new_tokens: int,
         live: bool,
-        guard: LeakGuard | None,
-        shape: ReplyShape | None,
-        fallback: str,
+        rules: _ReplyRules | None,
     ) -> Generator[Event, None, str | None]:
         """The body of :meth:`_generate`: streams chunks when ``live``."""
-        options = GenerationOptions(purpose=purpose, max_new_tokens=max_new_tokens)
+        purpose, max_new_tokens = options.purpose, options.max_new_tokens
+        guard, shape = (rules.guard, rules.shape) if rules is not None else (None, None)
+        fallback = rules.fallback if rules is not None else ""
         before = getattr(self.model, "last_generation", None)
         stream = self.model.stream(messages, options, cancel)
         so_far = ""
@@ -808,23 +796,19 @@ class Interview:
                 so_far += chunk
                 if guard is not None and guard.leaks_at_end(so_far):
                     return fallback
-                repeat = first_repeat(so_far)
-                if repeat is not None:  # stuck in a loop: keep what came before it
-                    so_far, chunk = so_far[:repeat], so_far[shown:repeat]
-                    if live and chunk:
-                        yield TokenStreamed(text=chunk)
-                    break
+                cut = first_repeat(so_far)  # stuck in a loop: keep what came before it
                 if shape is not None:
-                    progress, end = shape.read(so_far)
+                    progress, end = shape.read(so_far[:cut])
                     if progress == "astray":
                         return fallback
                     if progress == "complete":
-                        so_far, chunk = so_far[:end], so_far[shown:end]
-                        if live and chunk:
-                            yield TokenStreamed(text=chunk)
-                        break
-                if live:
+                        cut = end
+                if cut is not None:  # the turn ends here: the model stops (finally below)
+                    so_far, chunk = so_far[:cut], so_far[shown:cut]
+                if live and chunk:
                     yield TokenStreamed(text=chunk)
+                if cut is not None:
+                    break
         except GenerationCancelled:
             raise
         except ModelError as exc:
@@ -871,6 +855,16 @@ class Interview:
         )
         self.turns.append(turn)
         return TurnRecorded(turn=turn, streamed=streamed)
+
+
+@dataclass(frozen=True)
+class _ReplyRules:
+    """What an interviewer turn must respect: its secrets (``guard``), its ``shape``, and the
+    safe line said instead of a reply that breaks them."""
+
+    guard: LeakGuard
+    shape: ReplyShape
+    fallback: str
 
 
 _SAFE_FOLLOW_UPS = (
