@@ -170,25 +170,14 @@ def test_a_full_rubric_grade_validates_even_when_the_budget_runs_out(load_tiny, 
     question = hf_bank.question("model-repo-files")
     verdicts = LLMGrader(model, prompts).grade(question, ["config.json and safetensors files"])
     assert [v.key_point_id for v in verdicts] == [p.id for p in question.key_points]
+    # The grammar lists the points in order, one verdict each: a weak model left to pick ids
+    # judged one point again and again (SmolLM2: six of seven points got no verdict).
+    assert not [v for v in verdicts if v.rationale == "the grader gave no verdict"]
     for verdict in verdicts:  # nothing the candidate did not write is quoted
         assert (
             verdict.evidence == ""
             or verdict.evidence.lower() in "config.json and safetensors files"
         )
-
-
-def test_the_grammar_asks_for_every_key_point_once_in_bank_order(load_tiny, hf_bank, prompts):
-    """A weak model left to pick ids judges one point again and again and skips the rest (seen
-    with SmolLM2: six of seven points got no verdict); the grammar lists them in order."""
-    model = load_tiny("chatml")
-    question = hf_bank.question("model-repo-files")
-    output_type = grader_output_type(question)
-    messages = prompts.grader_messages(question, ["config.json and safetensors files"])
-    sampled = GenerationOptions(
-        purpose="grade", temperature=1.0, max_new_tokens=grading_token_budget(question)
-    )
-    grade = model.generate_structured(messages, output_type, sampled)  # 7 ids: 1 in 7**7 by luck
-    assert [v.key_point_id for v in grade.key_points] == [p.id for p in question.key_points]
 
 
 def test_grammar_schema_is_stricter_than_validation(hf_bank):
