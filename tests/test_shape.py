@@ -200,7 +200,8 @@ def test_a_reply_stuck_in_a_loop_stops_at_its_first_repeat(small_bank, make_inte
 def test_first_repeat():
     from interviewer.engine.shape import first_repeat
 
-    text = "One. Two, e.g. this. One! Three"
-    assert text[: first_repeat(text)] == "One. Two, e.g. this."
-    assert first_repeat("One. Two. Three. One") is None  # the last one has not ended yet
+    text = "It is one thing. Two, e.g. this. It is one thing! Three"
+    assert text[: first_repeat(text)] == "It is one thing. Two, e.g. this."
+    assert first_repeat("It is one thing. Two. It is one thing") is None  # not ended yet
     assert first_repeat("Yes, e.g. now. Yes, e.g. later. ") is None
+    assert first_repeat("Good. You covered the billing model. Good. Now the rest. ") is None

@@ -122,14 +122,15 @@ def _normal(sentence: str) -> str:
 
 def first_repeat(text: str) -> int | None:
     """Where the first sentence that repeats an earlier one starts (a small model stuck in a
-    loop says the same sentence again and again), or None. Only complete sentences count."""
+    loop says the same sentence again and again), or None. Only complete sentences of four
+    words or more count: a person may well say "Good." twice."""
     seen: set[str] = set()
     start = 0
     for end, _mark in _sentence_ends(text, finished=False):
         sentence = _normal(text[start:end])
         if sentence in seen:
             return start
-        if sentence:
+        if sentence.count(" ") >= 3:
             seen.add(sentence)
         start = end
     return None
