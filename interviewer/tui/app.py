@@ -234,7 +234,7 @@ class InterviewerApp(App[None]):
     def _model_label(self, settings: Settings) -> str:
         if settings.backend == "scripted":
             return f"scripted ({settings.script or 'built-in demo'})"
-        return settings.model or "the default model for this GPU"
+        return settings.model or "the default model for this machine"
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def _load_model(self, settings: Settings, generation: int) -> None:

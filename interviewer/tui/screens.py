@@ -105,8 +105,8 @@ class StartScreen(Screen[None]):
                 allow_blank=False,
                 id="mode",
             )
-            yield Label("Model (a Hub id, a folder or a .gguf file; empty: chosen from your GPU)")
-            yield Input(s.model or "", placeholder="default for this GPU", id="model")
+            yield Label("Model (a Hub id, a folder or a .gguf file; empty: chosen for your GPU, or the CPU)")
+            yield Input(s.model or "", placeholder="default for this machine", id="model")
             yield Label("Follow-up questions per question")
             yield Select(
                 [(str(n), n) for n in range(6)],
