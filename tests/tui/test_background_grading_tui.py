@@ -17,7 +17,7 @@ from interviewer.tui.app import create_app
 from interviewer.tui.screens import display_order
 from interviewer.tui.widgets import InterviewerMessage
 from tests.conftest import grade_step, text_step
-from tests.tui.helpers import settle
+from tests.tui.helpers import ready_for_answer, settle
 
 ANSWER_1 = "Serverless is a shared pool billed per request; an Endpoint is dedicated compute."
 ANSWER_2 = "apply_chat_template renders the messages with the model's jinja template."
@@ -79,7 +79,7 @@ async def test_the_grade_runs_after_the_next_question_and_a_fast_reply_waits(tmp
         live=False,
     )
     async with app.run_test() as pilot:
-        await settle(pilot)
+        await ready_for_answer(pilot)
         box = pilot.app.screen.query_one("#answer", TextArea)
         box.text = ANSWER_1
         await pilot.press("ctrl+s")

@@ -20,7 +20,7 @@ from interviewer.tui.screens import (
     StartScreen,
 )
 from interviewer.tui.widgets import CandidateMessage, InterviewerMessage, StatusBar
-from tests.tui.helpers import answer, settle
+from tests.tui.helpers import answer, ready_for_answer, settle
 
 GOOD = (
     "Serverless runs on a shared pool of GPUs managed by Hugging Face, billed per request, with "
@@ -350,7 +350,7 @@ async def test_a_follow_up_shows_a_placeholder_until_it_is_settled(demo_app):
     app = demo_app(model=model)
     try:
         async with app.run_test(size=(100, 40)) as pilot:
-            await settle(pilot)
+            await ready_for_answer(pilot)
             app.screen.query_one("#answer", TextArea).text = GOOD
             await pilot.press("ctrl+s")
             for _ in range(400):

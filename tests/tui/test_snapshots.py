@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from textual.pilot import Pilot
 
-from tests.tui.helpers import answer, settle
+from tests.tui.helpers import answer, ready_for_answer, settle
 
 SIZE = (100, 36)
 GOOD = (
@@ -24,7 +24,7 @@ def test_start_screen(snap_compare, demo_app):
 
 def test_interview_mid_stream(snap_compare, demo_app, gated_clarification):
     async def half_streamed(pilot: Pilot[None]) -> None:
-        await settle(pilot)
+        await ready_for_answer(pilot)
         pilot.app.screen.query_one("#answer").text = "/clarify"
         await pilot.press("ctrl+s")
         for _ in range(400):
