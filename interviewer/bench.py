@@ -7,7 +7,8 @@ A run measures one or more *modes* (``default``; ``fast``: the CUDA-graph decode
 * a session through the real :class:`~interviewer.engine.Interview` over a bank (the built-in
   six questions by default), the candidate's replies from an answers file: per interviewer turn
   the time to first token and tokens/s, per answer the grading latency and the candidate's
-  visible wait from submitting it until the next question or follow-up starts to appear;
+  visible wait from submitting it until the next question or follow-up starts to appear (a
+  follow-up appears whole once settled, so its whole generation counts);
 * a conversation that grows by one exchange per turn: time to first token at turn 1 against
   turn N shows what reusing the KV cache buys;
 * a long session: one interviewer reply to a conversation of about ``--long-context`` tokens
