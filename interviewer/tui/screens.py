@@ -105,7 +105,7 @@ class StartScreen(Screen[None]):
                 allow_blank=False,
                 id="mode",
             )
-            yield Label("Model (a Hub id, a folder or a .gguf file; empty: chosen for your GPU, or the CPU)")
+            yield Label("Model (a Hub id, a folder or a .gguf file; empty: the default here)")
             yield Input(s.model or "", placeholder="default for this machine", id="model")
             yield Label("Follow-up questions per question")
             yield Select(
