@@ -558,7 +558,7 @@ class ReportScreen(Screen[None]):
         t = self.transcript
         yield Header()
         with VerticalScroll(id="report"):
-            yield Label(
+            yield Static(  # wraps (a Label would cut a long model name at the edge)
                 Content(
                     f"Score: {t.score * 100:.0f}%  {score_bar(t.score, 30)}   "
                     f"({t.status.replace('_', ' ')}, {t.settings.mode} mode, "

@@ -369,3 +369,20 @@ async def test_a_follow_up_shows_a_placeholder_until_it_is_settled(demo_app):
             assert len(shown.query(".body")) == 1
     finally:
         model.release.set()
+
+
+async def test_the_report_header_wraps_a_long_model_name(demo_app, small_bank, make_interview):
+    """A local model folder's name can be long: the header wraps it instead of cutting it."""
+    from tests.conftest import drain
+
+    interview, _ = make_interview(small_bank, [], grader="evidence", mode="exam")
+    drain(interview.start())
+    drain(interview.reply("/end"))
+    long_name = "llm:smollm2-b179c9523d0e6a0f-tf5.24.0-converted-from-gguf+evidence"
+    transcript = interview.transcript.model_copy(update={"grader": long_name})
+    app = demo_app(start_now=False)
+    async with app.run_test(size=(80, 30)) as pilot:
+        await app.push_screen(ReportScreen(transcript, small_bank))
+        await pilot.pause()
+        header = app.screen.query_one("#report .title")
+        assert header.size.height >= 2 and header.size.width <= 80  # wrapped, not cut
