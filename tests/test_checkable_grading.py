@@ -379,3 +379,15 @@ def test_the_default_grader_credits_nothing_it_cannot_quote(hf_bank, prompts, em
     assert verdicts["latency-and-cold-start"].verdict == "missing"
     assert verdicts["inference-providers-rename"].verdict == "missing"
     assert all(v.evidence for v in verdicts.values() if v.verdict != "missing")
+
+
+def test_a_sentence_restates_a_misconception_only_beyond_its_topic(hf_bank, embedder):
+    """ "I'd use the serverless API." is close to the claim "the free serverless API is a fine
+    backend for a production application" by topic alone (0.76), and a strong answer lost it:
+    a sentence counts as the claim only if it also says something of the claim's own."""
+    question = hf_bank.question("inference-api-vs-endpoints")
+    grader = EvidenceGrader(embedder)
+    usable = grader.similarities(question, ["I'd use the serverless API."])
+    assert all(len(row) == 1 for row in usable)  # kept as an ordinary sentence
+    wrong = "The free serverless API is a fine backend for a production application."
+    assert all(row == [] for row in grader.similarities(question, [wrong]))  # still left out

@@ -58,6 +58,21 @@ def answer_sentences(answers: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(units))
 
 
+# Function words only: "not", "only", "all", "never" stay, since they are what a wrong claim
+# often turns on.
+_FUNCTION_WORDS = frozenset(
+    """a an and any are as at be by can do for from how i if in is it its of on or so that the
+    their them then there these they this to was we what when which while who will with you
+    your""".split()  # noqa: SIM905
+)
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def _words(text: str) -> set[str]:
+    """The words of ``text`` other than function words, lowercased."""
+    return set(_TOKEN.findall(text.lower())) - _FUNCTION_WORDS
+
+
 def _terms(point: KeyPoint) -> list[str]:
     return sorted({k.lower().strip() for k in point.keywords if k.strip()})
 
@@ -164,6 +179,14 @@ class EvidenceGrader:
         to_claims = sentence_vectors @ matrix[n + m : n + m + k].T
         to_corrections = sentence_vectors @ matrix[n + m + k :].T
         wrong = (to_claims >= t.misconception) & (to_claims > to_corrections + 0.05)
+        # A sentence restates a claim only if it says something of the claim beyond the topic:
+        # "I'd use the serverless API." is close to "The free serverless API is a fine backend
+        # for production" by topic alone (0.76), and a strong answer lost it.
+        topic = _words(question.question)
+        beyond = [_words(claim) - topic for claim in claims]
+        for i, j in zip(*np.nonzero(wrong), strict=True):
+            if not _words(sentences[i]) & beyond[j]:
+                wrong[i, j] = False
         believes = [bool(wrong[i].any()) for i in range(n)]
         usable = [i for i in range(n) if not believes[i]]
         flagged = [sentences[i] for i in range(n) if believes[i]]
