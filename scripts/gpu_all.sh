@@ -17,7 +17,7 @@
 # packages): GPU_ALL_DRY_RUN=1 bash scripts/gpu_all.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
-out="${OUT:-.}"
+out="${OUT:-/tmp/interviewer-gpu-all}"  # never the working tree: a rehearsal's output is no source
 work="${WORK:-/tmp/interviewer-random-weights}"
 mkdir -p "$out" "$work"
 export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
@@ -50,3 +50,4 @@ echo "bench exit: ${PIPESTATUS[0]}" | tee -a "$out/bench.log"
 timeout 150 "$python" scripts/gpu_check.py --shape "$shape" --workdir "$work" \
   "${check_extra[@]}" --out "$out/gpu_check.json" 2>&1 | tee "$out/gpu_check.log"
 echo "gpu_check exit: ${PIPESTATUS[0]}" | tee -a "$out/gpu_check.log"
+echo "results in $out"
