@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from interviewer.bank.models import KeyPoint, Question
 from interviewer.config import EvidenceThresholds
-from interviewer.engine.evidence import EVIDENCE_MAX, Embedder, EvidenceGrader
+from interviewer.engine.evidence import EVIDENCE_MAX, Embedder, EvidenceGrader, PointEvidence
 from interviewer.engine.prefilter import PREFILTER_REASONS, screen
 from interviewer.llm.base import ChatModel, GenerationOptions, ReadsConfidence
 from interviewer.prompts import PromptLibrary
@@ -276,7 +276,17 @@ class LLMGrader:
         answers: Sequence[str],
         cancel: threading.Event | None = None,
     ) -> list[KeyPointGrade]:
-        texts = grader_view(answers)
+        return self.grade_view(question, grader_view(answers), cancel)
+
+    def grade_view(
+        self,
+        question: Question,
+        texts: Sequence[str],
+        cancel: threading.Event | None = None,
+        evidence: Sequence[PointEvidence] | None = None,
+    ) -> list[KeyPointGrade]:
+        """Grade ``texts`` (the answers as the grader sees them, :func:`grader_view`).
+        ``evidence``: the evidence signal on them, when the caller has it already."""
         if not texts:
             return missing_verdicts(question, "nothing in the answer to grade")
         output_type = grader_output_type(question)
@@ -314,7 +324,7 @@ class LLMGrader:
         # Sentences the evidence signal matches to each point: quotes for lowered verdicts.
         fallback = {
             e.key_point_id: e.sentence[:EVIDENCE_MAX]
-            for e in self._quotes.assess(question, texts)
+            for e in (evidence if evidence is not None else self._quotes.assess(question, texts))
             if e.verdict != "missing" and e.sentence
         }
         return verify_evidence(normalize_verdicts(question, verdicts), texts, fallback)
@@ -344,8 +354,10 @@ class CombinedGrader:
         answers: Sequence[str],
         cancel: threading.Event | None = None,
     ) -> list[KeyPointGrade]:
-        llm = self.llm.grade(question, answers, cancel)
-        signal = {v.key_point_id: v for v in self.evidence.grade(question, grader_view(answers))}
+        texts = grader_view(answers)
+        assessed = self.evidence.assess(question, texts)  # once: the LLM's quotes come from it
+        llm = self.llm.grade_view(question, texts, cancel, assessed)
+        signal = {e.key_point_id: e for e in assessed}
         combined = []
         for verdict in llm:
             other = signal[verdict.key_point_id]
