@@ -412,15 +412,14 @@ class InterviewScreen(Screen[None]):
             status.elapsed = 0
         elif isinstance(event, TurnStarted):
             self._set_status("thinking")
-            if event.held:  # shown whole once settled: a placeholder until then
-                bubble = InterviewerMessage("…", kind=event.kind, pending=True)
-                await conversation.mount(bubble)
-                self._streaming, self._stream = bubble, None
-            else:
-                bubble = InterviewerMessage("", kind=event.kind, streaming=True)
-                await conversation.mount(bubble)
-                self._streaming = bubble
-                self._stream = Markdown.get_stream(bubble.markdown)
+            # A held turn arrives whole once settled: a placeholder until then, no stream.
+            held = event.held
+            bubble = InterviewerMessage(
+                "…" if held else "", kind=event.kind, streaming=not held, pending=held
+            )
+            await conversation.mount(bubble)
+            self._streaming = bubble
+            self._stream = None if held else Markdown.get_stream(bubble.markdown)
         elif isinstance(event, TokenStreamed):
             if self._stream is not None:
                 await self._stream.write(strip_control(event.text))
