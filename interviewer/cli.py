@@ -317,24 +317,13 @@ def _typed_replies(recorder: Any) -> Any:
     """Replies typed at the terminal, each kept in the store line by line until it is sent
     (and the one left unsent by an interrupted session offered again)."""
     from interviewer.headless import terminal_replies
-    from interviewer.store import StoreError
 
-    warned = False
+    def warn(exc: Any) -> None:
+        click.echo(f"warning: your typing is not being saved: {exc}. {exc.hint}", err=True)
 
-    def keep(text: str) -> None:
-        nonlocal warned
-        try:
-            recorder.save_draft(text)
-        except StoreError as exc:
-            if not warned:
-                warned = True
-                click.echo(f"warning: your typing is not being saved: {exc}. {exc.hint}", err=True)
-
-    try:
-        restored = recorder.draft()
-    except StoreError:
-        restored = None
-    return terminal_replies(keep=keep, restored=restored)
+    return terminal_replies(
+        keep=lambda text: recorder.save_draft(text, warn), restored=recorder.draft()
+    )
 
 
 def _test_delay_hook() -> Any:

@@ -427,3 +427,20 @@ def test_an_unsent_answer_is_kept_until_it_is_sent(store, small_bank):
     store.save_draft("s1", "beta", "delta")
     store.delete_session("s1")
     assert store.draft("s1") is None  # gone with its session
+
+
+def test_a_store_that_fails_never_stops_the_typing_and_warns_once(store, small_bank):
+    """Keeping drafts is best effort: when the database refuses them, the candidate hears it
+    once per session (the TUI as a notice, plain mode on stderr) and goes on typing."""
+    import sqlite3
+
+    interview = evidence_interview(small_bank)
+    recorder = SessionRecorder(store, interview)
+    drive(interview.start(), recorder)
+    with sqlite3.connect(store.path) as other:  # the table goes away under the store
+        other.execute("DROP TABLE drafts")
+    heard: list[StoreError] = []
+    recorder.save_draft("apple", heard.append)
+    recorder.save_draft("apple and", heard.append)
+    assert len(heard) == 1 and "cannot write" in str(heard[0]) and heard[0].hint
+    assert recorder.draft() is None  # nothing to restore, and no crash either

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from interviewer.engine.events import AwaitingReply, Event, Graded, InterviewFinished, TurnRecorded
 from interviewer.engine.interview import Interview
-from interviewer.store.db import SessionStore
+from interviewer.store.db import SessionStore, StoreError
 
 
 class SessionRecorder:
@@ -49,6 +49,7 @@ class SessionRecorder:
         self.interview = interview
         self.session_id = interview.session_id
         self._after_turn = after_turn
+        self._draft_warned = False
         if not resumed:
             store.create_session(
                 interview.snapshot(),
@@ -77,14 +78,25 @@ class SessionRecorder:
         elif isinstance(event, AwaitingReply | InterviewFinished):
             self.store.checkpoint(self.session_id, interview.snapshot(), interview.transcript)
 
-    def save_draft(self, text: str) -> None:
+    def save_draft(self, text: str, warn: Callable[[StoreError], None]) -> None:
         """Keep the answer being typed for the current question (an empty one drops it).
 
-        The store drops the draft itself when the answer, or a skip, is recorded."""
+        The store drops the draft itself when the answer, or a skip, is recorded. Best effort:
+        the candidate goes on typing when the store fails, and ``warn`` hears the first failure
+        of the session only."""
         question = self.interview.current_question
-        self.store.save_draft(self.session_id, question.id if question else None, text)
+        try:
+            self.store.save_draft(self.session_id, question.id if question else None, text)
+        except StoreError as exc:
+            if not self._draft_warned:
+                self._draft_warned = True
+                warn(exc)
 
     def draft(self) -> str | None:
-        """The answer left unsent when the session was interrupted, if any."""
-        found = self.store.draft(self.session_id)
+        """The answer left unsent when the session was interrupted, if any (None, too, when the
+        store cannot say)."""
+        try:
+            found = self.store.draft(self.session_id)
+        except StoreError:
+            return None
         return found.text if found is not None else None

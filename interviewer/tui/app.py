@@ -120,7 +120,6 @@ class InterviewerApp(App[None]):
         """The session store (opened on first use; None when saving is off or it failed)."""
         self.recorder: SessionRecorder | None = None
         self.resume_id: str | None = None
-        self._draft_warned = False
 
     # ----------------------------------------------------------------- start and load
 
@@ -187,32 +186,20 @@ class InterviewerApp(App[None]):
     def save_draft(self, text: str) -> None:
         """Keep the unsent answer in the session store, so a crash or a closed terminal does
         not lose it (``interviewer resume`` puts it back in the box)."""
-        if self.recorder is None:
-            return
-        from interviewer.store import StoreError
-
-        try:
-            self.recorder.save_draft(text)
-        except StoreError as exc:
-            if not self._draft_warned:
-                self._draft_warned = True
-                self.notify(
+        if self.recorder is not None:
+            self.recorder.save_draft(
+                text,
+                lambda exc: self.notify(
                     f"{exc}. {exc.hint}",
                     title="Your typing is not being saved",
                     severity="warning",
                     timeout=15,
-                )
+                ),
+            )
 
     def saved_draft(self) -> str | None:
         """The answer left unsent when this session was interrupted, if any."""
-        if self.recorder is None:
-            return None
-        from interviewer.store import StoreError
-
-        try:
-            return self.recorder.draft()
-        except StoreError:
-            return None
+        return self.recorder.draft() if self.recorder is not None else None
 
     def open_store(self) -> Any:
         """The session store, opened once; None (after a warning) when it cannot be used."""
