@@ -466,7 +466,7 @@ def resume(
     )
     from interviewer.llm.factory import can_grade, grader_name, open_grader
     from interviewer.prompts import PromptLibrary
-    from interviewer.store import StoreError, check_resumable, resume_session
+    from interviewer.store import StoreError, check_resumable, resume_session, session_settings
 
     if headless and answers_file is None:
         _fail("--headless needs --answers FILE", 'write {"answers": {"<question-id>": ["..."]}}')
@@ -479,15 +479,14 @@ def resume(
     try:
         check_resumable(store, summary.id, bank)
         snapshot = store.load_snapshot(summary.id)
+        settings = session_settings(
+            settings,
+            summary,
+            model_given=model_flags.get("model") is not None,
+            backend_given=model_flags.get("backend") is not None,
+        )
     except StoreError as exc:
         _fail(str(exc), exc.hint)
-    if (
-        summary.backend == "hf"
-        and settings.backend == "hf"
-        and model_flags.get("model") is None
-        and summary.model_id
-    ):
-        settings = settings.model_copy(update={"model": summary.model_id})
     if settings.grader is None and (summary.grader == "evidence" or not can_grade(settings)):
         settings = settings.model_copy(update={"grader": "evidence"})
     chosen_grader = _usable_grader(settings, grader_name(settings))

@@ -31,7 +31,7 @@ from interviewer.store.db import (
     StoreError,
 )
 from interviewer.store.recorder import SessionRecorder
-from interviewer.store.resume import ResumeError, check_resumable, resume_session
+from interviewer.store.resume import ResumeError, check_resumable, resume_session, session_settings
 
 __all__ = [
     "ResumeError",
@@ -43,4 +43,5 @@ __all__ = [
     "StoredGrade",
     "check_resumable",
     "resume_session",
+    "session_settings",
 ]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from interviewer.bank.loader import BankError, load_bank
 from interviewer.bank.models import Bank
+from interviewer.config import Settings
 from interviewer.engine.grading import Grader
 from interviewer.engine.interview import Interview
 from interviewer.engine.snapshot import SnapshotMismatchError, check_snapshot_fits
@@ -73,6 +74,31 @@ def check_resumable(store: SessionStore, session_id: str, bank: Bank) -> None:
             f"its answers are kept: `interviewer regrade {summary.id}` re-scores them against "
             "the current rubric, or pass --bank with the bank the session was taken on",
         ) from exc
+
+
+def session_settings(
+    settings: Settings,
+    summary: SessionSummary,
+    *,
+    model_given: bool,
+    backend_given: bool = False,
+) -> Settings:
+    """The settings that continue ``summary`` on the model it ran on, unless the candidate chose
+    another: a session on a local model keeps that model, and one on the built-in demo goes on
+    with the demo (not with the default model, which may not even be downloaded).
+
+    Raises :class:`ResumeError` for a session that ran on a script file: which file is not
+    stored, so the candidate has to name it again."""
+    if summary.backend == "scripted" and settings.backend == "hf" and not backend_given:
+        if summary.model_id != "demo":
+            raise ResumeError(
+                f"session {summary.id} ran on the script '{summary.model_id}'",
+                "resume it with --backend scripted --script FILE (the same script)",
+            )
+        return settings.model_copy(update={"backend": "scripted"})
+    if summary.backend == settings.backend == "hf" and not model_given and summary.model_id:
+        return settings.model_copy(update={"model": summary.model_id})
+    return settings
 
 
 def resume_session(

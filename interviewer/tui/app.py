@@ -158,7 +158,7 @@ class InterviewerApp(App[None]):
 
     def _prepare_resume(self, settings: Settings, session_id: str) -> Settings:
         """Find the session's bank and model; raise ValueError with what is wrong."""
-        from interviewer.store import StoreError, check_resumable
+        from interviewer.store import StoreError, check_resumable, session_settings
         from interviewer.store.resume import find_session_bank
 
         store = self.open_store()
@@ -173,12 +173,10 @@ class InterviewerApp(App[None]):
                     + "; ".join(problems)
                 )
             check_resumable(store, summary.id, bank)
+            settings = session_settings(settings, summary, model_given=settings.model is not None)
         except StoreError as exc:
             raise ValueError(f"{exc} ({exc.hint})" if exc.hint else str(exc)) from exc
         self.bank = bank
-        same_backend = summary.backend == settings.backend == "hf"
-        if same_backend and settings.model is None and summary.model_id:
-            settings = settings.model_copy(update={"model": summary.model_id})
         if summary.grader == "evidence":
             settings = settings.model_copy(update={"grader": "evidence"})
         return settings.model_copy(update={"mode": summary.mode})
