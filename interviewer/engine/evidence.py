@@ -23,6 +23,7 @@ from typing import Protocol
 
 from interviewer.bank.models import KeyPoint, Question
 from interviewer.config import EvidenceThresholds
+from interviewer.textutil import FUNCTION_WORDS, split_sentences
 from interviewer.transcript import KeyPointGrade, Verdict
 
 EVIDENCE_MAX = 100
@@ -37,9 +38,6 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
 
 
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?;])\s+|\n+")
-
-
 _CLAUSE_SPLIT = re.compile(r",\s+(?:and|but|so|which|while|because)?\s*|\s+(?:and|but)\s+(?=\w+\s)")
 
 
@@ -48,9 +46,7 @@ def answer_sentences(answers: Sequence[str]) -> list[str]:
     of longer sentences: one sentence often makes two points."""
     units: list[str] = []
     for answer in answers:
-        for sentence in (s.strip() for s in _SENTENCE_SPLIT.split(answer)):
-            if not sentence:
-                continue
+        for sentence in split_sentences(answer, lines=True, semicolons=True):
             units.append(sentence)
             clauses = [c.strip(" ,") for c in _CLAUSE_SPLIT.split(sentence)]
             if len(clauses) > 1:
@@ -58,19 +54,13 @@ def answer_sentences(answers: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(units))
 
 
-# Function words only: "not", "only", "all", "never" stay, since they are what a wrong claim
-# often turns on.
-_FUNCTION_WORDS = frozenset(
-    """a an and any are as at be by can do for from how i if in is it its of on or so that the
-    their them then there these they this to was we what when which while who will with you
-    your""".split()  # noqa: SIM905
-)
 _TOKEN = re.compile(r"[a-z0-9]+")
 
 
 def _words(text: str) -> set[str]:
-    """The words of ``text`` other than function words, lowercased."""
-    return set(_TOKEN.findall(text.lower())) - _FUNCTION_WORDS
+    """The words of ``text`` other than function words, lowercased ("not", "only", "all",
+    "never" stay: they are what a wrong claim often turns on)."""
+    return set(_TOKEN.findall(text.lower())) - FUNCTION_WORDS
 
 
 def _terms(point: KeyPoint) -> list[str]:
@@ -127,6 +117,11 @@ class EvidenceGrader:
     @property
     def name(self) -> str:
         return "evidence"
+
+    @property
+    def instant(self) -> None:
+        """Itself instant: there is nothing quicker to choose follow-ups with."""
+        return None
 
     @property
     def method(self) -> str:

@@ -21,6 +21,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from interviewer.textutil import FUNCTION_WORDS, STOPWORDS, sentence_spans
+
 if TYPE_CHECKING:
     from interviewer.bank.models import Question
 
@@ -113,28 +115,7 @@ _INSTRUCTION_PATTERNS = [
 ]
 _INSTRUCTION = re.compile("|".join(f"(?:{p})" for p in _INSTRUCTION_PATTERNS), re.IGNORECASE)
 
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)|\n", re.MULTILINE)
 _WORD = re.compile(r"[a-z0-9][a-z0-9_.'+-]*[a-z0-9]|[a-z0-9]", re.IGNORECASE)
-
-# Words that carry no subject: function words plus the vocabulary of any technical answer.
-_STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing don't down during each few for
-    from further had has have having he her here hers him his how i i'd i'll i'm i've if in
-    into is isn't it it's its itself just let's like me more most much must my no nor not now
-    of off on once one only or other our ours out over own really same she should so some such
-    than that that's the their theirs them then there these they this those through to too
-    under until up us very was we we're were what when where which while who whom why will
-    with would you you'd you're your yours yeah yes okay ok well um uh so basically actually
-    think guess probably maybe mean sure get gets got go goes make makes made use used uses
-    using way thing things kind lot lots something someone anything everything want need needs
-    know see say said""".split()  # noqa: SIM905
-)
-
-_FUNCTION_WORDS = frozenset(
-    """a an the is are was were be it to of and or in on for with that this i you we they my your
-    not but if so as at by from""".split()  # noqa: SIM905
-)
 
 _KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm", "1234567890")
 
@@ -175,7 +156,7 @@ def _is_gibberish(text: str) -> bool:
         if len(set(trigrams)) / len(trigrams) < 0.2:
             return True
     words = [w.strip(".,;:!?\"'()") for w in tokens]
-    has_function_words = any(w in _FUNCTION_WORDS for w in words)
+    has_function_words = any(w in FUNCTION_WORDS for w in words)
     if not has_function_words:  # prose has function words: no need to judge every word
         judged = [w for w in words if len(w) >= 4 and w.isalpha()]
         if judged and sum(_mash(w) for w in judged) / len(judged) >= 0.5:
@@ -185,7 +166,12 @@ def _is_gibberish(text: str) -> bool:
 
 
 def _sentences(text: str) -> list[str]:
-    return [s for s in (m.group(0) for m in _SENTENCE.finditer(text)) if s.strip()]
+    """The sentences of ``text``, each line its own (a "SYSTEM: ..." line is one), each with the
+    whitespace that follows it: joined, they are the text again."""
+    starts = [start for start, _ in sentence_spans(text, lines=True)]
+    if not starts:
+        return []
+    return [text[a:b] for a, b in zip([0, *starts[1:]], [*starts[1:], len(text)], strict=True)]
 
 
 def is_instruction(sentence: str) -> bool:
@@ -195,7 +181,7 @@ def is_instruction(sentence: str) -> bool:
 
 def content_words(text: str) -> list[str]:
     """The words of ``text`` that can carry a subject: lowercased, stopwords dropped."""
-    return [w for w in _WORD.findall(text.lower()) if len(w) >= 3 and w not in _STOPWORDS]
+    return [w for w in _WORD.findall(text.lower()) if len(w) >= 3 and w not in STOPWORDS]
 
 
 _VOCABULARIES: dict[tuple[str, str], frozenset[str]] = {}

@@ -18,13 +18,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from interviewer.prompts import InterviewerTask
+from interviewer.textutil import sentence_ends
 
-# A sentence ends at . ! or ? (closing quotes or brackets may follow) before whitespace; the
-# end of a finished reply ends one too.
-_CLOSERS = "\"')]\u201d\u2019"  # quotes and brackets that may follow the mark
-_END = re.compile(rf"[.!?\u2026][{re.escape(_CLOSERS)}]*(?=\s)")
-_END_AT_EOS = re.compile(rf"[.!?\u2026][{re.escape(_CLOSERS)}]*\s*$")
-_ABBREVIATION = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|cf|approx|Dr|Mr|Mrs|Ms)|\b[A-Z])\.$")
 _WORD = re.compile(r"\S+")
 # A probe can be a request as well as a question: "Walk me through ...", "Tell me more ...".
 _REQUEST = re.compile(
@@ -60,7 +55,9 @@ class ReplyShape:
         ``("more", len(text))`` while it still can. With ``finished``, the model has stopped:
         the reply is then complete or astray, never "more".
         """
-        ends = _sentence_ends(text, finished=finished)
+        # (while the reply streams, an end counts once what follows settles it: "3." may
+        # yet become "3.5")
+        ends = sentence_ends(text, final=finished)
         start = 0
         for count, (end, mark) in enumerate(ends, start=1):
             if len(_WORD.findall(text[:end])) > self.max_words:
@@ -89,23 +86,6 @@ class ReplyShape:
         return "complete", ends[-1][0]  # the sentences that fit
 
 
-def _sentence_ends(text: str, *, finished: bool) -> list[tuple[int, str]]:
-    """The offsets just past each sentence's closing mark, with the mark."""
-    ends: list[tuple[int, str]] = []
-    matches = list(_END.finditer(text))
-    if finished:
-        last = _END_AT_EOS.search(text)
-        if last is not None and all(m.start() != last.start() for m in matches):
-            matches.append(last)
-    for match in matches:
-        mark = match.group(0)[0]
-        # (endpos: "$" is the mark itself; pos: abbreviations are short, no copy of the text)
-        if mark == "." and _ABBREVIATION.search(text, max(0, match.start() - 8), match.start() + 1):
-            continue
-        ends.append((match.end(), mark))
-    return ends
-
-
 SHAPES: dict[InterviewerTask, ReplyShape] = {
     # "One short, neutral sentence": a second one is tolerated, a lecture is not.
     "acknowledge": ReplyShape(max_sentences=2, max_words=40),
@@ -126,7 +106,7 @@ def first_repeat(text: str) -> int | None:
     words or more count: a person may well say "Good." twice."""
     seen: set[str] = set()
     start = 0
-    for end, _mark in _sentence_ends(text, finished=False):
+    for end, _mark in sentence_ends(text, final=False):
         sentence = _normal(text[start:end])
         if sentence in seen:
             return start
