@@ -447,11 +447,11 @@ def test_abandon_after_a_cancelled_step_waits_for_the_next_reply(small_bank, mak
 
 
 def test_a_turn_cut_off_by_its_token_budget_ends_at_its_last_full_sentence(small_bank, prompts):
-    """The HF backend reports how many tokens a generation made (``last_generation``); a reply
-    that used its whole budget stopped mid-sentence, and is recorded without the fragment."""
-    from types import SimpleNamespace
-
+    """The HF backend says, with each reply (its ``usage``), whether the generation used its
+    whole token budget; such a reply stopped mid-sentence, and is recorded without the
+    fragment."""
     from interviewer.engine import EvidenceGrader, Interview
+    from interviewer.llm.base import GenerationUsage, Reply
     from interviewer.llm.scripted import ScriptedModel
     from interviewer.transcript import InterviewSettings
 
@@ -461,9 +461,15 @@ def test_a_turn_cut_off_by_its_token_budget_ends_at_its_last_full_sentence(small
         cut = True
 
         def stream(self, messages, options, cancel=None):
-            yield from super().stream(messages, options, cancel)
-            used = options.max_new_tokens if self.cut else 3
-            self.last_generation = SimpleNamespace(new_tokens=used)
+            words = super().stream(messages, options, cancel)
+
+            def chunks(report):
+                yield from words
+                used = options.max_new_tokens if self.cut else 3
+                exhausted = used >= options.max_new_tokens
+                report(GenerationUsage("generate", 50, 0, used, 0.1, 0.2, exhausted))
+
+            return Reply.reporting(chunks)
 
     model = Budgeted(
         [
@@ -484,6 +490,30 @@ def test_a_turn_cut_off_by_its_token_budget_ends_at_its_last_full_sentence(small
     model.cut = False  # a reply that ended by itself is kept as the model wrote it
     second = turns_of(drain(interview.reply("/clarify")), "clarification")
     assert second[0].text == "Put simply, name the fruit and"
+
+
+def test_a_wrapper_that_passes_plain_chunks_on_is_read_without_usage(small_bank, prompts):
+    """A model wrapper may yield the chunks itself (a plain generator, as the TUI tests' gates
+    do): the engine reads it as a reply whose usage is unknown, so nothing is trimmed."""
+    from interviewer.engine import EvidenceGrader, Interview
+    from interviewer.llm.scripted import ScriptedModel
+    from interviewer.transcript import InterviewSettings
+
+    class Passing(ScriptedModel):
+        def stream(self, messages, options, cancel=None):
+            yield from super().stream(messages, options, cancel)
+
+    model = Passing([text_step("clarify", "Put simply, name the fruit and")])
+    interview = Interview(
+        small_bank,
+        model,
+        EvidenceGrader(),
+        InterviewSettings(mode="exam", max_follow_ups=2, acknowledge=False),
+        prompts,
+    )
+    drain(interview.start())
+    turns = turns_of(drain(interview.reply("/clarify")), "clarification")
+    assert turns[0].text == "Put simply, name the fruit and"
 
 
 @pytest.mark.parametrize(

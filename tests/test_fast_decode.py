@@ -48,10 +48,12 @@ def test_the_fast_loop_matches_generate_greedily_turn_after_turn(tiny_models, fa
     default = load_hf_model(HFModelConfig(model=str(tiny_models[family]), kv_reuse=False))
     fast = with_eager_fast_path(load_hf_model(HFModelConfig(model=str(tiny_models[family]))))
     for turn in range(3):
-        expected = "".join(default.stream(conversation(turn), GREEDY))
-        assert "".join(fast.stream(conversation(turn), GREEDY)) == expected
-        stats = fast.last_generation
-        assert stats.path == "fast" and stats.new_tokens == default.last_generation.new_tokens
+        reference = default.stream(conversation(turn), GREEDY)
+        expected = "".join(reference)
+        stream = fast.stream(conversation(turn), GREEDY)
+        assert "".join(stream) == expected
+        stats = stream.usage
+        assert stats.path == "fast" and stats.new_tokens == reference.usage.new_tokens
         assert stats.first_token_s is not None and stats.first_token_s <= stats.total_s
         if turn:  # the earlier turns' tokens came from the static cache
             assert stats.reused_tokens > 0
@@ -104,8 +106,9 @@ def test_calls_the_fast_loop_cannot_serve_take_the_default_path(tiny_models):
         load_hf_model(HFModelConfig(model=str(tiny_models["chatml"]))), max_tokens=64
     )
     long = GenerationOptions(purpose="feedback", max_new_tokens=60)  # prompt + 60 > 64 tokens
-    "".join(model.stream(conversation(1), long))
-    assert model.last_generation.path == "generate" and model.decode_mode == "fast"
+    stream = model.stream(conversation(1), long)
+    "".join(stream)
+    assert stream.usage.path == "generate" and model.decode_mode == "fast"
 
 
 def test_on_the_cpu_fast_falls_back_to_default_and_says_so(tiny_models):
@@ -116,8 +119,9 @@ def test_on_the_cpu_fast_falls_back_to_default_and_says_so(tiny_models):
     assert model.decode_mode == "default" and model._fast is None
     assert "needs a CUDA GPU" in model.decode_notice
     assert any("Fast decoding is off" in s for s in statuses)
-    assert "".join(model.stream(conversation(0), GREEDY)) is not None
-    assert model.last_generation.path == "generate"
+    stream = model.stream(conversation(0), GREEDY)
+    assert "".join(stream) is not None
+    assert stream.usage.path == "generate"
 
 
 def test_a_capture_that_fails_leaves_the_default_path(tiny_models, monkeypatch):

@@ -122,6 +122,45 @@ def test_an_abandoned_stream_stops_its_thread(load_tiny):
     assert not any(t.name == "interviewer-generate" and t.is_alive() for t in threading.enumerate())
 
 
+def test_each_call_returns_its_own_usage(load_tiny):
+    """What a generation did comes back with its reply, not as state on the model: a call's
+    usage is its own even after another call (here from another thread, as background grading
+    runs beside the interviewer's turn) has finished on the same model."""
+    model = load_tiny("chatml")
+    longer = [*MESSAGES, ChatMessage(role="user", content="Please ask me the first question.")]
+    first = model.stream(MESSAGES, GenerationOptions(purpose="clarify", max_new_tokens=3))
+    assert first.usage is None  # nothing has run yet
+    "".join(first)
+    usage = first.usage
+    assert usage is not None and usage.path == "generate"
+    assert usage.prompt_tokens == model.prompt_tokens(MESSAGES)
+    assert 1 <= usage.new_tokens <= 3 and usage.budget_exhausted == (usage.new_tokens == 3)
+    assert usage.first_token_s is not None and usage.first_token_s <= usage.total_s
+
+    seen = []
+
+    def another_call() -> None:
+        reply = model.stream(longer, GenerationOptions(purpose="grade", max_new_tokens=5))
+        "".join(reply)
+        seen.append(reply.usage)
+
+    other = threading.Thread(target=another_call)
+    other.start()
+    other.join()
+    assert seen and seen[0] is not None and seen[0] is not usage
+    assert seen[0].prompt_tokens == model.prompt_tokens(longer) != usage.prompt_tokens
+    assert first.usage is usage  # the later call did not touch this one's figures
+
+
+def test_a_closed_stream_reports_what_it_made(load_tiny):
+    model = load_tiny("chatml")
+    stream = model.stream(MESSAGES, GenerationOptions(purpose="clarify", max_new_tokens=20000))
+    next(stream)
+    stream.close()
+    assert stream.usage is not None and not stream.usage.budget_exhausted
+    assert 1 <= stream.usage.new_tokens < 20000
+
+
 @pytest.mark.parametrize(
     ("error", "message"),
     [

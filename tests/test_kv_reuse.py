@@ -33,9 +33,10 @@ def converse(model, turns: int, system: str = SYSTEM) -> tuple[list, list]:
     ]
     replies, stats = [], []
     for turn in range(turns):
-        reply = "".join(model.stream(messages, GREEDY))
+        stream = model.stream(messages, GREEDY)
+        reply = "".join(stream)
         replies.append(reply)
-        stats.append(model.last_generation)
+        stats.append(stream.usage)
         messages += [
             ChatMessage(role="assistant", content=reply or "(silence)"),
             ChatMessage(role="user", content=ANSWERS[turn % len(ANSWERS)]),
@@ -154,11 +155,13 @@ def test_two_contexts_keep_a_slot_each(tiny_models):
     ]
     first = "".join(model.stream(interviewer, GREEDY))
     "".join(model.stream(coach, GREEDY))
-    again = "".join(model.stream(interviewer, GREEDY))
+    stream = model.stream(interviewer, GREEDY)
+    again = "".join(stream)
     assert again == first
-    assert model.last_generation.reused_tokens == model.last_generation.prompt_tokens - 1
-    "".join(model.stream(coach, GREEDY))
-    assert model.last_generation.reused_tokens == model.last_generation.prompt_tokens - 1
+    assert stream.usage.reused_tokens == stream.usage.prompt_tokens - 1
+    stream = model.stream(coach, GREEDY)
+    "".join(stream)
+    assert stream.usage.reused_tokens == stream.usage.prompt_tokens - 1
 
 
 def test_a_generation_that_fails_on_a_reused_cache_is_redone_on_a_fresh_one(tiny_models):

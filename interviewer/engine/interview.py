@@ -11,14 +11,17 @@ worker, the headless runner or a test drives one reply at a time.
 A session survives its process: :meth:`Interview.snapshot` captures the engine at rest,
 :meth:`Interview.restore` rebuilds it, and :meth:`Interview.resume` continues (see
 :mod:`interviewer.engine.snapshot` for when a snapshot is consistent).
+
+The flow lives here; its parts beside it: each question's state and the choice of the point to
+probe (:mod:`~interviewer.engine.questions`), the model's turns and the reading of its replies
+(:mod:`~interviewer.engine.turns`), the feedback card (:mod:`~interviewer.engine.feedback`).
 """
 
 from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator, Iterator
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -34,42 +37,20 @@ from interviewer.engine.events import (
     QuestionAsked,
     QuestionFinished,
     SessionStarted,
-    TokenStreamed,
     TurnRecorded,
-    TurnStarted,
 )
 from interviewer.engine.events import Event as _Event
-from interviewer.engine.grading import (
-    Grader,
-    graded_points,
-    merge_verdicts,
-    missing_verdicts,
-    prefilter_grade,
-    score_verdicts,
-)
+from interviewer.engine.feedback import coach_words, feedback_intro, feedback_markdown
+from interviewer.engine.grading import Grader, missing_verdicts, prefilter_grade
 from interviewer.engine.intents import Intent, classify_reply
-from interviewer.engine.leaks import LeakGuard
 from interviewer.engine.prefilter import screen
-from interviewer.engine.shape import SHAPES, ReplyShape, first_repeat
-from interviewer.engine.snapshot import (
-    InterviewSnapshot,
-    QuestionSnapshot,
-    check_snapshot_fits,
-)
-from interviewer.llm.base import (
-    ChatMessage,
-    ChatModel,
-    GenerationCancelled,
-    GenerationOptions,
-    ModelError,
-    Purpose,
-)
+from interviewer.engine.questions import QuestionState, probe_target, probe_view
+from interviewer.engine.snapshot import InterviewSnapshot, check_snapshot_fits
+from interviewer.engine.turns import interviewer_turn
+from interviewer.llm.base import ChatModel, GenerationCancelled, ModelError
 from interviewer.prompts import InterviewerTask, PromptLibrary
-from interviewer.textutil import escape_markdown, finish_at_sentence
 from interviewer.transcript import (
-    VERDICT_RANK,
     BankRef,
-    Grade,
     InterviewSettings,
     KeyPointGrade,
     QuestionResult,
@@ -77,6 +58,15 @@ from interviewer.transcript import (
     Turn,
     TurnKind,
 )
+
+__all__ = [
+    "Event",
+    "Interview",
+    "InterviewStateError",
+    "State",
+    "feedback_markdown",
+    "new_session_id",
+]
 
 Event = _Event
 State = Literal["not_started", "awaiting_reply", "finished"]
@@ -87,18 +77,6 @@ _CANDIDATE_KIND: dict[Intent, TurnKind] = {
     "clarify": "clarify_request",
     "skip": "skip",
     "end": "end",
-}
-
-_PREFILTER_FEEDBACK = {
-    "empty": "No answer was given, so this question scores 0.",
-    "dont_know": "You said you don't know, so this question scores 0. That is an honest answer "
-    "in a real interview too; the key points below are what to study.",
-    "gibberish": "The answer was not words the grader could read (keyboard mash or one word "
-    "repeated), so this question scores 0.",
-    "injection": "The answer only gave instructions to the grader, and those earn nothing, so "
-    "this question scores 0.",
-    "off_topic": "The answer was about something else, so this question scores 0. The key "
-    "points below are what the question was after.",
 }
 
 
@@ -113,44 +91,6 @@ def _utcnow() -> datetime:
 def new_session_id(now: datetime) -> str:
     """Sortable by time, unique enough for one person's sessions."""
     return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
-
-
-@dataclass
-class _QuestionState:
-    question: Question
-    number: int
-    status: Literal["answered", "skipped", "not_reached"] = "not_reached"
-    answers: list[str] = field(default_factory=list)
-    graded_answers: list[str] = field(default_factory=list)
-    follow_ups: int = 0
-    probed: set[str] = field(default_factory=set)
-    grade: Grade | None = None
-    grading_error: str | None = None
-    feedback: str | None = None
-    coach_feedback: str | None = None
-    last_prompt: str = ""
-    """What the interviewer last asked on this question (the question or a follow-up)."""
-    grade_pending: bool = False
-    """Background grading: replies were given since the grader last graded this question."""
-    finish_pending: bool = False
-    """Background grading: closed, but its result and feedback wait for the grade."""
-    quick: list[KeyPointGrade] | None = None
-    """Background grading: the instant evidence signal on every reply so far."""
-
-    def result(self) -> QuestionResult:
-        return QuestionResult(
-            question_id=self.question.id,
-            title=self.question.title,
-            rubric_hash=self.question.rubric_hash,
-            status=self.status,
-            answers=list(self.answers),
-            follow_ups=self.follow_ups,
-            grade=self.grade,
-            grading_error=self.grading_error,
-            score=self.grade.score if self.grade is not None else 0.0,
-            feedback=self.feedback,
-            coach_feedback=self.coach_feedback,
-        )
 
 
 class Interview:
@@ -186,12 +126,12 @@ class Interview:
         self.state: State = "not_started"
         self.turns: list[Turn] = []
         self._questions = [
-            _QuestionState(question=q, number=i + 1) for i, q in enumerate(bank.questions)
+            QuestionState(question=q, number=i + 1) for i, q in enumerate(bank.questions)
         ]
         self._current = 0
         self._quick = False
         self._pending: str | None = None
-        quick = quick_grader or getattr(grader, "evidence", None)
+        quick = quick_grader or grader.instant
         self._quick_grader: Grader | None = quick
         self._background = self.settings.grading == "background" and quick is not None
 
@@ -327,25 +267,7 @@ class Interview:
             ended_early=self.ended_early,
             settings=self.settings,
             turns=list(self.turns),
-            questions=[
-                QuestionSnapshot(
-                    question_id=qs.question.id,
-                    rubric_hash=qs.question.rubric_hash,
-                    status=qs.status,
-                    answers=list(qs.answers),
-                    graded_answers=list(qs.graded_answers),
-                    follow_ups=qs.follow_ups,
-                    probed=sorted(qs.probed),
-                    grade=qs.grade,
-                    grading_error=qs.grading_error,
-                    feedback=qs.feedback,
-                    coach_feedback=qs.coach_feedback,
-                    last_prompt=qs.last_prompt,
-                    grade_pending=qs.grade_pending,
-                    finish_pending=qs.finish_pending,
-                )
-                for qs in self._questions
-            ],
+            questions=[qs.snapshot() for qs in self._questions],
             pending_reply=self._pending,
         )
 
@@ -386,18 +308,7 @@ class Interview:
         interview._current = snapshot.current
         interview._pending = snapshot.pending_reply
         for qs, saved_q in zip(interview._questions, snapshot.questions, strict=True):
-            qs.status = saved_q.status
-            qs.answers = list(saved_q.answers)
-            qs.graded_answers = list(saved_q.graded_answers)
-            qs.follow_ups = saved_q.follow_ups
-            qs.probed = set(saved_q.probed)
-            qs.grade = saved_q.grade
-            qs.grading_error = saved_q.grading_error
-            qs.feedback = saved_q.feedback
-            qs.coach_feedback = saved_q.coach_feedback
-            qs.last_prompt = saved_q.last_prompt
-            qs.grade_pending = saved_q.grade_pending
-            qs.finish_pending = saved_q.finish_pending
+            qs.restore(saved_q)
         return interview
 
     def _process_pending(self, cancel: threading.Event | None) -> Iterator[Event]:
@@ -453,12 +364,12 @@ class Interview:
         self.state = "awaiting_reply"
         yield self._awaiting(qs)
 
-    def _awaiting(self, qs: _QuestionState) -> AwaitingReply:
+    def _awaiting(self, qs: QuestionState) -> AwaitingReply:
         # The engine comes to rest here: the reply in flight (if any) is fully processed.
         self._pending = None
         return AwaitingReply(question_id=qs.question.id, follow_up=qs.follow_ups > 0)
 
-    def _clarify(self, qs: _QuestionState, cancel: threading.Event | None) -> Iterator[Event]:
+    def _clarify(self, qs: QuestionState, cancel: threading.Event | None) -> Iterator[Event]:
         text = yield from self._model_turn(
             "clarify", "clarification", qs, cancel, max_new_tokens=160
         )
@@ -467,17 +378,17 @@ class Interview:
         yield self._awaiting(qs)
 
     def _answer(
-        self, qs: _QuestionState, text: str, cancel: threading.Event | None
+        self, qs: QuestionState, text: str, cancel: threading.Event | None
     ) -> Iterator[Event]:
         qs.status = "answered"
         qs.answers.append(text)
         screened = screen(text, qs.question)
         if screened.reason is not None:
             if qs.grade is None and not qs.graded_answers:
-                qs.grade = prefilter_grade(qs.question, screened.reason, self._ignored(qs))
+                qs.grade = prefilter_grade(qs.question, screened.reason, qs.ignored())
                 yield Graded(question_id=qs.question.id, grade=qs.grade)
             elif screened.ignored and qs.grade is not None:
-                qs.grade = qs.grade.model_copy(update={"ignored": self._ignored(qs)})
+                qs.grade = qs.grade.model_copy(update={"ignored": qs.ignored()})
             yield from self._finish_question(qs, cancel)
             yield from self._advance(acknowledge=True, cancel=cancel)
             return
@@ -497,12 +408,8 @@ class Interview:
                 return
         yield from self._probe_or_move_on(qs, cancel)
 
-    def _ignored(self, qs: _QuestionState) -> list[str]:
-        """The sentences of this question's replies cut out as instructions to the grader."""
-        return [s for answer in qs.answers for s in screen(answer, qs.question).ignored]
-
     def _grade_now(
-        self, qs: _QuestionState, cancel: threading.Event | None
+        self, qs: QuestionState, cancel: threading.Event | None
     ) -> Generator[Event, None, bool]:
         """Grade everything graded so far on ``qs``; False when the model failed (then
         ``qs.grading_error`` says why and the earlier grade stands)."""
@@ -519,24 +426,15 @@ class Interview:
         return True
 
     def _keep_grade(
-        self, qs: _QuestionState, latest: list[KeyPointGrade], grader_name: str
+        self, qs: QuestionState, latest: list[KeyPointGrade], grader_name: str
     ) -> Iterator[Event]:
-        """Merge ``latest`` into the question's grade (a reply adds credit, never takes it)."""
-        previous = qs.grade.key_points if qs.grade is not None else []
-        verdicts = merge_verdicts(previous, latest)
-        qs.grade = Grade(
-            key_points=verdicts,
-            score=score_verdicts(qs.question, verdicts),
-            grader=grader_name,
-            ignored=self._ignored(qs),
-        )
-        qs.grading_error = None
-        yield Graded(question_id=qs.question.id, grade=qs.grade)
+        yield Graded(question_id=qs.question.id, grade=qs.keep_grade(latest, grader_name))
 
     def _probe_or_move_on(
-        self, qs: _QuestionState, cancel: threading.Event | None
+        self, qs: QuestionState, cancel: threading.Event | None
     ) -> Iterator[Event]:
-        target = self._probe_target(qs)
+        view = probe_view(qs, self._background)
+        target = probe_target(qs, view, self.settings.max_follow_ups)
         if target is not None:
             follow_up = yield from self._model_turn(
                 "follow_up", "follow_up", qs, cancel, key_point=target, max_new_tokens=120
@@ -555,52 +453,6 @@ class Interview:
                 return
         yield from self._finish_question(qs, cancel)
         yield from self._advance(acknowledge=True, cancel=cancel)
-
-    def _probe_target(self, qs: _QuestionState) -> KeyPoint | None:
-        """The key point worth a follow-up: a doubtful verdict first (asking beats guessing), then
-        missing before partial, heavier first, then bank order.
-
-        None once the cap is reached or nothing is left to probe. Each point is probed once.
-        """
-        view = self._probe_view(qs)
-        if not view or qs.follow_ups >= self.settings.max_follow_ups:
-            return None
-        order = {p.id: i for i, p in enumerate(qs.question.key_points)}
-        weights = qs.question.key_points_by_id
-        candidates: list[KeyPointGrade] = [
-            v
-            for v in view
-            if (v.verdict != "covered" or v.uncertain) and v.key_point_id not in qs.probed
-        ]
-        if not candidates:
-            return None
-        best = min(
-            candidates,
-            key=lambda v: (
-                not v.uncertain,
-                VERDICT_RANK[v.verdict],
-                -weights[v.key_point_id].weight,
-                order[v.key_point_id],
-            ),
-        )
-        return weights[best.key_point_id]
-
-    def _probe_view(self, qs: _QuestionState) -> list[KeyPointGrade]:
-        """What the follow-up choice reads: the grader's verdicts, and in background grading
-        the instant signal on the newest replies where it sees more (the grader lags one reply
-        behind; its doubts still count)."""
-        graded = list(qs.grade.key_points) if qs.grade is not None else []
-        if not self._background or qs.quick is None:
-            return graded
-        by_id = {v.key_point_id: v for v in graded}
-        view: list[KeyPointGrade] = []
-        for quick in qs.quick:
-            before = by_id.get(quick.key_point_id)
-            if before is None or VERDICT_RANK[quick.verdict] > VERDICT_RANK[before.verdict]:
-                view.append(quick)
-            else:
-                view.append(before)
-        return view
 
     def _background_work(self, cancel: threading.Event | None) -> Iterator[Event]:
         """Background grading: grade what waits, now that the candidate has the next prompt
@@ -621,7 +473,7 @@ class Interview:
                 yield from self._finish_question(qs, cancel)
 
     def _grade_in_background(
-        self, qs: _QuestionState, cancel: threading.Event | None
+        self, qs: QuestionState, cancel: threading.Event | None
     ) -> Iterator[Event]:
         if self._quick:  # the interview is closing without more model calls
             quick = qs.quick
@@ -635,7 +487,7 @@ class Interview:
         qs.grade_pending = False  # graded, or failed with the reason in grading_error
 
     def _finish_question(
-        self, qs: _QuestionState, cancel: threading.Event | None
+        self, qs: QuestionState, cancel: threading.Event | None
     ) -> Iterator[Event]:
         if qs.grade_pending:
             qs.finish_pending = True  # finished once its grade is in (_grade_pending)
@@ -676,16 +528,11 @@ class Interview:
         self._pending = None
         yield InterviewFinished(transcript=self.transcript)
 
-    def _feedback(self, qs: _QuestionState, cancel: threading.Event | None) -> Iterator[Event]:
+    def _feedback(self, qs: QuestionState, cancel: threading.Event | None) -> Iterator[Event]:
         prose = ""
         if qs.grade is not None and qs.grade.prefilter_reason is None and not self._quick:
-            messages = self.prompts.feedback_messages(qs.question, qs.grade.key_points)
-            budget = 60 + 30 * len(qs.question.key_points)  # 3-5 sentences, more for more points
-            generated = yield from self._generate(
-                "feedback", messages, qs, cancel, max_new_tokens=budget, stream_kind=None
-            )
-            prose = generated or ""
-        qs.coach_feedback = "\n\n".join(_feedback_intro(qs.result(), prose)) or None
+            prose = yield from coach_words(self.model, self.prompts, qs.question, qs.grade, cancel)
+        qs.coach_feedback = "\n\n".join(feedback_intro(qs.result(), prose)) or None
         qs.feedback = feedback_markdown(qs.question, qs.result(), prose)
         yield self._record("interviewer", "feedback", qs.feedback, qs.question.id)
         yield FeedbackGiven(result=qs.result())
@@ -696,43 +543,25 @@ class Interview:
         self,
         task: InterviewerTask,
         kind: TurnKind,
-        qs: _QuestionState,
+        qs: QuestionState,
         cancel: threading.Event | None,
         *,
         key_point: KeyPoint | None = None,
         max_new_tokens: int,
     ) -> Generator[Event, None, str | None]:
         """Stream an interviewer turn written by the model; return its text (None if it failed)."""
-        history = [t for t in self.turns if t.question_id == qs.question.id]
-        messages = self.prompts.interviewer_messages(
+        text = yield from interviewer_turn(
+            self.model,
+            self.prompts,
             task,
-            bank_title=self.bank.title,
-            question=qs.question,
-            question_number=qs.number,
-            question_count=len(self._questions),
-            history=history,
-            key_point=key_point,
-        )
-        guard = LeakGuard(
-            messages[0].content,
-            point=[key_point.statement] if key_point is not None else [],
-            allowed=[
-                qs.question.question,
-                self.bank.title,
-                *qs.question.follow_up_angles,
-                *(t.text for t in history),
-            ],
-        )
-        text = yield from self._generate(
-            task,
-            messages,
+            kind,
             qs,
             cancel,
+            bank_title=self.bank.title,
+            question_count=len(self._questions),
+            history=[t for t in self.turns if t.question_id == qs.question.id],
+            key_point=key_point,
             max_new_tokens=max_new_tokens,
-            stream_kind=kind,
-            rules=_ReplyRules(
-                guard, SHAPES[task], _safe_reply(task, qs.question, (t.text for t in history))
-            ),
         )
         if text is not None:
             yield self._record(
@@ -743,95 +572,6 @@ class Interview:
                 key_point_id=key_point.id if key_point else None,
                 streamed=True,
             )
-        return text
-
-    def _generate(
-        self,
-        purpose: Purpose,
-        messages: list[ChatMessage],
-        qs: _QuestionState,
-        cancel: threading.Event | None,
-        *,
-        max_new_tokens: int,
-        stream_kind: TurnKind | None,
-        rules: _ReplyRules | None = None,
-    ) -> Generator[Event, None, str | None]:
-        """Run one text generation; a model failure becomes a ModelFailed event, not a crash.
-
-        With ``rules``, a reply that starts reciting its instructions (or naming the key point
-        it probes) is stopped there and the safe line is said instead; the model is stopped as
-        soon as the turn has its shape (only what is kept is streamed), and a reply that goes
-        astray is replaced too. A shape that holds its turn back (a follow-up) streams nothing
-        until the turn is settled, then all of it: the candidate never reads a lecture that is
-        about to be replaced."""
-        held = stream_kind is not None and rules is not None and rules.shape.hold
-        if stream_kind is not None:
-            yield TurnStarted(kind=stream_kind, question_id=qs.question.id, held=held)
-        options = GenerationOptions(purpose=purpose, max_new_tokens=max_new_tokens)
-        live = stream_kind is not None and not held
-        text = yield from self._read_reply(messages, options, qs, cancel, live, rules)
-        if held and text is not None:
-            yield TokenStreamed(text=text)
-        return text
-
-    def _read_reply(
-        self,
-        messages: list[ChatMessage],
-        options: GenerationOptions,
-        qs: _QuestionState,
-        cancel: threading.Event | None,
-        live: bool,
-        rules: _ReplyRules | None,
-    ) -> Generator[Event, None, str | None]:
-        """The body of :meth:`_generate`: streams chunks when ``live``."""
-        purpose, max_new_tokens = options.purpose, options.max_new_tokens
-        guard, shape = (rules.guard, rules.shape) if rules is not None else (None, None)
-        fallback = rules.fallback if rules is not None else ""
-        before = getattr(self.model, "last_generation", None)
-        stream = self.model.stream(messages, options, cancel)
-        so_far = ""
-        try:
-            for chunk in stream:
-                shown = len(so_far)
-                so_far += chunk
-                if guard is not None and guard.leaks_at_end(so_far):
-                    return fallback
-                cut = first_repeat(so_far)  # stuck in a loop: keep what came before it
-                if shape is not None:
-                    progress, end = shape.read(so_far[:cut])
-                    if progress == "astray":
-                        return fallback
-                    if progress == "complete":
-                        cut = end
-                if cut is not None:  # the turn ends here: the model stops (finally below)
-                    so_far, chunk = so_far[:cut], so_far[shown:cut]
-                if live and chunk:
-                    yield TokenStreamed(text=chunk)
-                if cut is not None:
-                    break
-        except GenerationCancelled:
-            raise
-        except ModelError as exc:
-            yield ModelFailed(question_id=qs.question.id, purpose=purpose, message=exc.describe())
-            return None
-        finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()  # a reply stopped early stops generating now
-        text = so_far.strip()
-        if not text:
-            yield ModelFailed(
-                question_id=qs.question.id, purpose=purpose, message="the model returned no text"
-            )
-            return None
-        if shape is not None:
-            progress, end = shape.read(text, finished=True)
-            if progress != "complete":
-                return fallback
-            text = text[:end].strip()
-        stats = getattr(self.model, "last_generation", None)  # the HF backend's record
-        if stats is not None and stats is not before and stats.new_tokens >= max_new_tokens:
-            text = finish_at_sentence(text)  # it ran out of tokens mid-sentence
         return text
 
     def _record(
@@ -855,66 +595,3 @@ class Interview:
         )
         self.turns.append(turn)
         return TurnRecorded(turn=turn, streamed=streamed)
-
-
-@dataclass(frozen=True)
-class _ReplyRules:
-    """What an interviewer turn must respect: its secrets (``guard``), its ``shape``, and the
-    safe line said instead of a reply that breaks them."""
-
-    guard: LeakGuard
-    shape: ReplyShape
-    fallback: str
-
-
-_SAFE_FOLLOW_UPS = (
-    "Could you go a little deeper there? What else would you take into account?",
-    "What trade-offs would you weigh there, and why?",
-    "Can you walk me through how that works in practice, step by step?",
-)
-
-
-def _safe_reply(task: InterviewerTask, question: Question, said: Iterable[str] = ()) -> str:
-    """What the interviewer says instead of a reply that leaked its instructions or went
-    astray: open, about nothing in particular, and not a line already said on this question
-    while another is left."""
-    if task == "follow_up":
-        used = set(said)
-        return next((q for q in _SAFE_FOLLOW_UPS if q not in used), _SAFE_FOLLOW_UPS[0])
-    if task == "clarify":
-        return (
-            "Let me put it simply: I'd like to hear how you would approach this in practice, "
-            f"step by step. Here is the question again: {question.question}"
-        )
-    return "Thank you. Let's move on."
-
-
-def _feedback_intro(result: QuestionResult, prose: str) -> list[str]:
-    """The words of the feedback: why there is no grade (if so), then the coach's own."""
-    parts: list[str] = []
-    if result.status == "skipped" and not result.answers:
-        parts.append("You skipped this question.")
-    elif result.grading_error:
-        parts.append(f"This answer could not be graded: {result.grading_error}")
-    elif result.grade is not None and result.grade.prefilter_reason is not None:
-        parts.append(_PREFILTER_FEEDBACK[result.grade.prefilter_reason])
-    if prose:
-        parts.append(prose)
-    return parts
-
-
-def feedback_markdown(question: Question, result: QuestionResult, prose: str) -> str:
-    """The feedback card: the coach's words, the key points by verdict, the reference answer."""
-    parts = _feedback_intro(result, prose)
-    if result.grade is not None:
-        rows = []
-        for mark, point, verdict in graded_points(question, result.grade):
-            line = f"- **{mark}**: {point.statement}"
-            if verdict.uncertain:
-                line += " *(uncertain)*"
-            if verdict.evidence:
-                line += f' (you said: "{escape_markdown(verdict.evidence)}")'
-            rows.append(line)
-        parts.append(f"Score: {result.score * 100:.0f}%\n\n" + "\n".join(rows))
-    parts.append(f"**Reference answer**\n\n{question.reference_answer}")
-    return "\n\n".join(parts)

@@ -1,9 +1,14 @@
 """The one small protocol every chat model backend implements.
 
-Two calls, in the spirit of simonw/llm's ``Model.execute() -> Iterator[str]``:
+Two calls, in the spirit of simonw/llm's ``Model.prompt() -> Response``:
 
-* :meth:`ChatModel.stream` turns chat messages into text chunks, checking a cancel signal;
+* :meth:`ChatModel.stream` turns chat messages into a :class:`Reply`: its text chunks, checking a
+  cancel signal, and, once it has ended, the call's own :class:`GenerationUsage` (tokens, time
+  to the first token, whether the token budget ran out);
 * :meth:`ChatModel.generate_structured` returns a validated pydantic object.
+
+Per-call figures travel with the call, never as state on the model, so two threads calling one
+model (background grading beside the interviewer's turn) never read each other's.
 
 A backend takes plain role/content messages and formats them itself (``apply_chat_template`` for
 transformers, the server for an OpenAI-compatible API), so nothing upstream builds a
@@ -13,17 +18,25 @@ model-specific prompt string.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from interviewer.errors import InterviewerError
 from interviewer.transcript import ModelInfo
 
 Purpose = Literal["acknowledge", "follow_up", "clarify", "feedback", "grade"]
 """Why the engine calls the model. Backends may use it for logging, timing and scripted replay."""
 
 T = TypeVar("T", bound=BaseModel)
+
+DecodeMode = Literal["default", "fast"]
+"""A decoder: ``default`` (transformers' ``generate()``), ``fast`` (a replayed CUDA graph)."""
+
+DecodePath = Literal["generate", "fast"]
+"""The path one call took: ``generate`` (the default decoder) or ``fast``."""
 
 
 class ChatMessage(BaseModel):
@@ -43,15 +56,8 @@ class GenerationOptions(BaseModel):
     top_p: float = Field(default=0.9, gt=0, le=1)
 
 
-class ModelError(Exception):
+class ModelError(InterviewerError):
     """A failure the user can act on: ``str(error)`` says what happened, ``hint`` what to do."""
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.hint = hint
-
-    def describe(self) -> str:
-        return f"{self}\n  what to do: {self.hint}" if self.hint else str(self)
 
 
 class GenerationCancelled(ModelError):
@@ -62,6 +68,66 @@ class StructuredOutputError(ModelError):
     """The model's output could not be turned into the requested object, even after retries."""
 
 
+@dataclass(frozen=True)
+class GenerationUsage:
+    """What one streamed call did, as its backend measured it."""
+
+    path: DecodePath
+    prompt_tokens: int
+    reused_tokens: int
+    """Leading prompt tokens whose key/values came from an earlier call (not prefilled)."""
+    new_tokens: int
+    first_token_s: float | None
+    """From the start of the call to the first new token (prefill plus one step)."""
+    total_s: float
+    budget_exhausted: bool
+    """The call made all the ``max_new_tokens`` it was allowed: its text may stop mid-sentence."""
+
+
+class Reply(Iterator[str]):
+    """One streamed call: iterate it for the text chunks; read :attr:`usage` once it has ended.
+
+    :meth:`close` stops the generation now (a consumer that stops reading early), not at garbage
+    collection. A backend fills :attr:`usage` in when the stream ends or is closed, through the
+    ``report`` callback :meth:`reporting` hands its chunk generator.
+    """
+
+    def __init__(self, chunks: Iterable[str] = ()) -> None:
+        self._chunks: Iterator[str] = iter(chunks)
+        self.usage: GenerationUsage | None = None
+        """This call's figures; None while it runs, or from a backend that cannot say (the
+        scripted one)."""
+
+    @classmethod
+    def reporting(
+        cls, produce: Callable[[Callable[[GenerationUsage], None]], Iterable[str]]
+    ) -> Reply:
+        """The reply of ``produce(report)``: chunks from a generator that calls ``report`` with
+        the call's usage when it ends (lazily: nothing runs before the first chunk is read)."""
+        reply = cls()
+        reply._chunks = iter(produce(reply._report))
+        return reply
+
+    @classmethod
+    def of(cls, chunks: Iterable[str]) -> Reply:
+        """``chunks`` as a reply: itself when it is one, else a reply with no usage (a wrapper
+        that passes plain chunks on)."""
+        return chunks if isinstance(chunks, Reply) else cls(chunks)
+
+    def _report(self, usage: GenerationUsage) -> None:
+        self.usage = usage
+
+    def __iter__(self) -> Reply:
+        return self
+
+    def __next__(self) -> str:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        if isinstance(self._chunks, Generator):
+            self._chunks.close()
+
+
 @runtime_checkable
 class ChatModel(Protocol):
     """What the engine needs from a model."""
@@ -69,13 +135,23 @@ class ChatModel(Protocol):
     @property
     def info(self) -> ModelInfo: ...
 
+    @property
+    def load_seconds(self) -> float:
+        """How long loading the model took (0 for a backend that loads nothing)."""
+        ...
+
+    @property
+    def decode_mode(self) -> DecodeMode | None:
+        """The decoder in use; None for a backend that decodes nothing (the scripted one)."""
+        ...
+
     def stream(
         self,
         messages: Sequence[ChatMessage],
         options: GenerationOptions,
         cancel: threading.Event | None = None,
-    ) -> Iterator[str]:
-        """Yield the reply in chunks; raise :class:`GenerationCancelled` once ``cancel`` is set."""
+    ) -> Reply:
+        """The reply in chunks; raise :class:`GenerationCancelled` once ``cancel`` is set."""
         ...
 
     def generate_structured(
@@ -107,3 +183,10 @@ class ReadsConfidence(Protocol):
         *,
         scored_field: str,
     ) -> tuple[T, list[float]]: ...
+
+
+@runtime_checkable
+class CountsPromptTokens(Protocol):
+    """A backend that can say how many tokens a conversation's prompt holds."""
+
+    def prompt_tokens(self, messages: Sequence[ChatMessage]) -> int: ...

@@ -1,62 +1,19 @@
-"""Open the model the settings ask for. The heavy stacks load only for the hf backend."""
+"""Open the model the settings ask for. The heavy stacks load only for the hf backend.
+
+Graders are the session layer's (:func:`interviewer.session.open_grader`): ``llm/`` knows
+nothing of the engine."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from interviewer.llm.base import ChatModel, ModelError
+from interviewer.llm.base import ChatModel
 from interviewer.llm.catalog import choose_model, smaller_than
 from interviewer.llm.scripted import ScriptedModel
 
 if TYPE_CHECKING:
     from interviewer.config import Settings
-    from interviewer.engine.grading import Grader, GraderName
-    from interviewer.prompts import PromptLibrary
-
-
-def can_grade(settings: Settings) -> bool:
-    """Whether the chosen backend can act as the grader (the built-in demo cannot)."""
-    return settings.backend == "hf" or settings.script is not None
-
-
-def grader_name(settings: Settings) -> GraderName:
-    """The grader ``run``, ``resume`` and ``regrade`` use unless one is named: both signals with
-    a local model, the script's grades with a scripted one, evidence for the built-in demo."""
-    if settings.grader is not None:
-        return settings.grader
-    if settings.backend == "hf":
-        return "both"
-    return "llm" if can_grade(settings) else "evidence"
-
-
-def open_grader(
-    name: GraderName,
-    settings: Settings,
-    model: ChatModel | None,
-    prompts: PromptLibrary,
-    on_status: Callable[[str], None],
-) -> Grader:
-    """Build the grader ``name``. The evidence signal loads its embedding model here; when it
-    cannot, the signal falls back to keywords and ``on_status`` says why (never a crash)."""
-    from interviewer.engine.grading import make_grader
-
-    embedder = None
-    if name in ("evidence", "both") and settings.embedding_model.lower() != "none":
-        from interviewer.llm.embeddings import open_embedder
-
-        try:
-            embedder = open_embedder(settings.embedding_model, on_status)
-        except ModelError as exc:
-            on_status(f"The evidence signal uses keywords only: {exc} ({exc.hint})")
-    return make_grader(
-        name,
-        model,
-        prompts,
-        embedder,
-        settings.evidence,
-        min_confidence=settings.min_confidence,
-    )
 
 
 def open_model(

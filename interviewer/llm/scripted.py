@@ -20,10 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from interviewer.llm.base import (
     ChatMessage,
+    DecodeMode,
     GenerationCancelled,
     GenerationOptions,
     ModelError,
     Purpose,
+    Reply,
     T,
 )
 from interviewer.llm.structured import generate_with_retries
@@ -132,6 +134,14 @@ class ScriptedModel:
         return self._info
 
     @property
+    def load_seconds(self) -> float:
+        return 0.0
+
+    @property
+    def decode_mode(self) -> DecodeMode | None:
+        return None  # nothing is decoded
+
+    @property
     def remaining(self) -> int:
         return 0 if self._steps is None else len(self._steps) - self._position
 
@@ -170,6 +180,16 @@ class ScriptedModel:
         messages: Sequence[ChatMessage],
         options: GenerationOptions,
         cancel: threading.Event | None = None,
+    ) -> Reply:
+        """The next reply, word by word; its usage stays None (a script counts no tokens, and
+        its replies are never cut short by a token budget)."""
+        return Reply(self._chunks(messages, options, cancel))
+
+    def _chunks(
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        cancel: threading.Event | None,
     ) -> Iterator[str]:
         reply = self._next_reply(options.purpose, messages)
         for match in _CHUNK.finditer(reply):

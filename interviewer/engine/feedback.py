@@ -1,0 +1,75 @@
+"""The feedback card a question ends with: why there is no grade (if so), the coach's words,
+the key points by verdict, and the reference answer."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Generator
+
+from interviewer.bank.models import Question
+from interviewer.engine.events import Event
+from interviewer.engine.grading import graded_points
+from interviewer.engine.turns import generate
+from interviewer.llm.base import ChatModel
+from interviewer.prompts import PromptLibrary
+from interviewer.textutil import escape_markdown
+from interviewer.transcript import Grade, QuestionResult
+
+_PREFILTER_FEEDBACK = {
+    "empty": "No answer was given, so this question scores 0.",
+    "dont_know": "You said you don't know, so this question scores 0. That is an honest answer "
+    "in a real interview too; the key points below are what to study.",
+    "gibberish": "The answer was not words the grader could read (keyboard mash or one word "
+    "repeated), so this question scores 0.",
+    "injection": "The answer only gave instructions to the grader, and those earn nothing, so "
+    "this question scores 0.",
+    "off_topic": "The answer was about something else, so this question scores 0. The key "
+    "points below are what the question was after.",
+}
+
+
+def coach_words(
+    model: ChatModel,
+    prompts: PromptLibrary,
+    question: Question,
+    grade: Grade,
+    cancel: threading.Event | None,
+) -> Generator[Event, None, str]:
+    """The coach's own words on a graded answer ("" when the model failed)."""
+    messages = prompts.feedback_messages(question, grade.key_points)
+    budget = 60 + 30 * len(question.key_points)  # 3-5 sentences, more for more points
+    generated = yield from generate(
+        model, "feedback", messages, question.id, cancel, max_new_tokens=budget, stream_kind=None
+    )
+    return generated or ""
+
+
+def feedback_intro(result: QuestionResult, prose: str) -> list[str]:
+    """The words of the feedback: why there is no grade (if so), then the coach's own."""
+    parts: list[str] = []
+    if result.status == "skipped" and not result.answers:
+        parts.append("You skipped this question.")
+    elif result.grading_error:
+        parts.append(f"This answer could not be graded: {result.grading_error}")
+    elif result.grade is not None and result.grade.prefilter_reason is not None:
+        parts.append(_PREFILTER_FEEDBACK[result.grade.prefilter_reason])
+    if prose:
+        parts.append(prose)
+    return parts
+
+
+def feedback_markdown(question: Question, result: QuestionResult, prose: str) -> str:
+    """The feedback card: the coach's words, the key points by verdict, the reference answer."""
+    parts = feedback_intro(result, prose)
+    if result.grade is not None:
+        rows = []
+        for mark, point, verdict in graded_points(question, result.grade):
+            line = f"- **{mark}**: {point.statement}"
+            if verdict.uncertain:
+                line += " *(uncertain)*"
+            if verdict.evidence:
+                line += f' (you said: "{escape_markdown(verdict.evidence)}")'
+            rows.append(line)
+        parts.append(f"Score: {result.score * 100:.0f}%\n\n" + "\n".join(rows))
+    parts.append(f"**Reference answer**\n\n{question.reference_answer}")
+    return "\n\n".join(parts)

@@ -1,0 +1,155 @@
+"""Where the interview stands on each question, and which key point to probe next.
+
+A :class:`QuestionState` is the engine's working record of one question: the replies, the
+follow-ups asked, the grade and feedback, and (in background grading) what still waits for the
+grader. It turns into the question's :class:`~interviewer.transcript.QuestionResult` and, to
+continue a session later, its :class:`~interviewer.engine.snapshot.QuestionSnapshot`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from interviewer.bank.models import KeyPoint, Question
+from interviewer.engine.grading import merge_verdicts, score_verdicts
+from interviewer.engine.prefilter import screen
+from interviewer.engine.snapshot import QuestionSnapshot
+from interviewer.transcript import VERDICT_RANK, Grade, KeyPointGrade, QuestionResult
+
+
+@dataclass
+class QuestionState:
+    question: Question
+    number: int
+    status: Literal["answered", "skipped", "not_reached"] = "not_reached"
+    answers: list[str] = field(default_factory=list)
+    graded_answers: list[str] = field(default_factory=list)
+    follow_ups: int = 0
+    probed: set[str] = field(default_factory=set)
+    grade: Grade | None = None
+    grading_error: str | None = None
+    feedback: str | None = None
+    coach_feedback: str | None = None
+    last_prompt: str = ""
+    """What the interviewer last asked on this question (the question or a follow-up)."""
+    grade_pending: bool = False
+    """Background grading: replies were given since the grader last graded this question."""
+    finish_pending: bool = False
+    """Background grading: closed, but its result and feedback wait for the grade."""
+    quick: list[KeyPointGrade] | None = None
+    """Background grading: the instant evidence signal on every reply so far."""
+
+    def result(self) -> QuestionResult:
+        return QuestionResult(
+            question_id=self.question.id,
+            title=self.question.title,
+            rubric_hash=self.question.rubric_hash,
+            status=self.status,
+            answers=list(self.answers),
+            follow_ups=self.follow_ups,
+            grade=self.grade,
+            grading_error=self.grading_error,
+            score=self.grade.score if self.grade is not None else 0.0,
+            feedback=self.feedback,
+            coach_feedback=self.coach_feedback,
+        )
+
+    def ignored(self) -> list[str]:
+        """The sentences of this question's replies cut out as instructions to the grader."""
+        return [s for answer in self.answers for s in screen(answer, self.question).ignored]
+
+    def keep_grade(self, latest: list[KeyPointGrade], grader_name: str) -> Grade:
+        """Merge ``latest`` into the question's grade (a reply adds credit, never takes it)."""
+        previous = self.grade.key_points if self.grade is not None else []
+        verdicts = merge_verdicts(previous, latest)
+        self.grade = Grade(
+            key_points=verdicts,
+            score=score_verdicts(self.question, verdicts),
+            grader=grader_name,
+            ignored=self.ignored(),
+        )
+        self.grading_error = None
+        return self.grade
+
+    def snapshot(self) -> QuestionSnapshot:
+        return QuestionSnapshot(
+            question_id=self.question.id,
+            rubric_hash=self.question.rubric_hash,
+            status=self.status,
+            answers=list(self.answers),
+            graded_answers=list(self.graded_answers),
+            follow_ups=self.follow_ups,
+            probed=sorted(self.probed),
+            grade=self.grade,
+            grading_error=self.grading_error,
+            feedback=self.feedback,
+            coach_feedback=self.coach_feedback,
+            last_prompt=self.last_prompt,
+            grade_pending=self.grade_pending,
+            finish_pending=self.finish_pending,
+        )
+
+    def restore(self, saved: QuestionSnapshot) -> None:
+        """Take over what ``saved`` (a snapshot of this question) recorded."""
+        self.status = saved.status
+        self.answers = list(saved.answers)
+        self.graded_answers = list(saved.graded_answers)
+        self.follow_ups = saved.follow_ups
+        self.probed = set(saved.probed)
+        self.grade = saved.grade
+        self.grading_error = saved.grading_error
+        self.feedback = saved.feedback
+        self.coach_feedback = saved.coach_feedback
+        self.last_prompt = saved.last_prompt
+        self.grade_pending = saved.grade_pending
+        self.finish_pending = saved.finish_pending
+
+
+def probe_view(qs: QuestionState, background: bool) -> list[KeyPointGrade]:
+    """What the follow-up choice reads: the grader's verdicts, and in background grading
+    the instant signal on the newest replies where it sees more (the grader lags one reply
+    behind; its doubts still count)."""
+    graded = list(qs.grade.key_points) if qs.grade is not None else []
+    if not background or qs.quick is None:
+        return graded
+    by_id = {v.key_point_id: v for v in graded}
+    view: list[KeyPointGrade] = []
+    for quick in qs.quick:
+        before = by_id.get(quick.key_point_id)
+        if before is None or VERDICT_RANK[quick.verdict] > VERDICT_RANK[before.verdict]:
+            view.append(quick)
+        else:
+            view.append(before)
+    return view
+
+
+def probe_target(
+    qs: QuestionState, view: list[KeyPointGrade], max_follow_ups: int
+) -> KeyPoint | None:
+    """The key point worth a follow-up: a doubtful verdict first (asking beats guessing), then
+    missing before partial, heavier first, then bank order.
+
+    None once the cap is reached or nothing is left to probe. Each point is probed once.
+    """
+    if not view or qs.follow_ups >= max_follow_ups:
+        return None
+    order = {p.id: i for i, p in enumerate(qs.question.key_points)}
+    weights = qs.question.key_points_by_id
+    candidates: list[KeyPointGrade] = [
+        v
+        for v in view
+        if (v.verdict != "covered" or v.uncertain) and v.key_point_id not in qs.probed
+    ]
+    if not candidates:
+        return None
+    best = min(
+        candidates,
+        key=lambda v: (
+            not v.uncertain,
+            VERDICT_RANK[v.verdict],
+            -weights[v.key_point_id].weight,
+            order[v.key_point_id],
+        ),
+    )
+    return weights[best.key_point_id]
