@@ -30,17 +30,21 @@ from interviewer.engine.events import (
     TurnStarted,
 )
 from interviewer.engine.interview import Interview
-from interviewer.report.write import ReportWriteError, write_atomic
+from interviewer.errors import InterviewerError
+from interviewer.session import (
+    ReplySource,
+    Session,
+    SessionRecorder,
+)
 from interviewer.textutil import strip_control
 from interviewer.transcript import Transcript, Turn
 
 
-class TranscriptWriteError(OSError):
-    """The transcript could not be written where the user asked."""
-
-
-class AnswersFileError(ValueError):
+class AnswersFileError(InterviewerError, ValueError):
     """The answers file cannot be used; the message names the file and the problem."""
+
+    def __init__(self, message: str, hint: str = "fix the answers file") -> None:
+        super().__init__(message, hint)
 
 
 class AnswersFile(BaseModel):
@@ -90,14 +94,6 @@ def load_answers(path: Path, bank: Bank) -> dict[str, list[str]]:
             f"'{bank.id}' (its questions: {', '.join(bank.question_ids)})"
         )
     return parsed.answers
-
-
-def write_transcript(transcript: Transcript, path: Path) -> None:
-    """Write the transcript JSON atomically: a reader sees the old file or the new, never half."""
-    try:
-        write_atomic(path, transcript.model_dump_json(indent=2) + "\n")
-    except ReportWriteError as exc:
-        raise TranscriptWriteError(str(exc)) from exc
 
 
 _MARKDOWN_KINDS = frozenset({"greeting", "feedback", "summary"})
@@ -205,9 +201,6 @@ class EventPrinter:
             self._write(f"\n  [warning: the model failed ({event.purpose}): {event.message}]\n")
 
 
-ReplySource = Callable[[AwaitingReply], str]
-
-
 def scripted_replies(
     answers: dict[str, list[str]], already_given: dict[str, int] | None = None
 ) -> ReplySource:
@@ -287,34 +280,14 @@ def run_interview(
     *,
     export: Path | None = None,
     cancel: threading.Event | None = None,
-    recorder: Callable[[Event], None] | None = None,
+    recorder: SessionRecorder | None = None,
     resume: bool = False,
 ) -> Transcript:
-    """Drive ``interview`` to the end. The transcript is written to ``export`` even on failure.
+    """Drive ``interview`` to the end (:meth:`interviewer.session.Session.run`). The transcript
+    is written to ``export`` even on failure.
 
-    ``recorder`` (a :class:`~interviewer.store.SessionRecorder`) sees every event before
-    ``on_event`` does, so what is shown has been stored. ``resume`` continues a restored
-    interview (``Interview.resume()``) instead of starting it.
+    ``recorder`` sees every event before ``on_event`` does, so what is shown has been stored.
+    ``resume`` continues a restored interview (``Interview.resume()``) instead of starting it.
     """
-
-    def pump(events: Iterable[Event]) -> AwaitingReply | None:
-        awaiting = None
-        for event in events:
-            if recorder is not None:
-                recorder(event)
-            on_event(event)
-            if isinstance(event, AwaitingReply):
-                awaiting = event
-        return awaiting
-
-    try:
-        awaiting = pump(interview.resume(cancel) if resume else interview.start())
-        while awaiting is not None and interview.state == "awaiting_reply":
-            awaiting = pump(interview.reply(replies(awaiting), cancel))
-    except KeyboardInterrupt:
-        if interview.state == "awaiting_reply":
-            pump(interview.end(cancel, quick=True))
-    finally:
-        if export is not None:
-            write_transcript(interview.transcript, export)
-    return interview.transcript
+    session = Session(interview, recorder, resuming=resume)
+    return session.run(replies, on_event, cancel=cancel, export=export)

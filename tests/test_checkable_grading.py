@@ -299,6 +299,7 @@ class _Doubting:
     def __init__(self, inner, point: str) -> None:
         self.inner, self.point, self.used = inner, point, False
         self.name = inner.name
+        self.instant = None  # no background grading: every doubt is seen at once
 
     def grade(self, question, answers, cancel=None):
         verdicts = self.inner.grade(question, answers, cancel)
@@ -339,7 +340,7 @@ def test_an_unavailable_embedding_model_falls_back_to_keywords(monkeypatch, prom
     """Offline, with a model that is neither local nor installed: the evidence signal says why
     and carries on with keywords (never a crash)."""
     from interviewer.config import Settings
-    from interviewer.llm.factory import open_grader
+    from interviewer.session import open_grader
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("INTERVIEWER_EMBEDDING_MODEL", "nobody/no-such-embedder")

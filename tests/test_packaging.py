@@ -34,7 +34,7 @@ def test_wheel_carries_prompts_knowledge_and_schemas(wheel):
             if source.is_file():
                 relative = source.relative_to(ROOT / folder).as_posix()
                 assert f"interviewer/_resources/{folder}/{relative}" in names
-    assert "interviewer/cli.py" in names
+    assert "interviewer/cli/__init__.py" in names
     assert not any(n.startswith("tests/") for n in names)
 
 
@@ -80,6 +80,7 @@ def test_core_never_imports_the_ui_or_the_gpu_stack():
         "interviewer.prompts, interviewer.transcript, interviewer.llm.scripted, interviewer.cli, "
         "interviewer.config, interviewer.store, interviewer.report, interviewer.report.stats, "
         "interviewer.engine.regrade, interviewer.bench, interviewer.firstpaint\n"
+        "import interviewer.session\n"
         "from interviewer.cli import cli\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
         "{'torch', 'transformers', 'textual', 'bitsandbytes', 'accelerate', 'numpy'})\n"

@@ -20,14 +20,8 @@ from interviewer.engine.events import (
 )
 from interviewer.engine.snapshot import InterviewSnapshot
 from interviewer.llm.scripted import ScriptedModel
-from interviewer.store import (
-    ResumeError,
-    SessionNotFoundError,
-    SessionRecorder,
-    SessionStore,
-    StoreError,
-    resume_session,
-)
+from interviewer.session import ResumeError, SessionRecorder, resume_session
+from interviewer.store import SessionNotFoundError, SessionStore, StoreError
 from interviewer.store.migrations import MIGRATIONS, migrate
 from interviewer.transcript import Transcript
 from tests.conftest import FixedClock
@@ -444,32 +438,3 @@ def test_a_store_that_fails_never_stops_the_typing_and_warns_once(store, small_b
     recorder.save_draft("apple and", heard.append)
     assert len(heard) == 1 and "cannot write" in str(heard[0]) and heard[0].hint
     assert recorder.draft() is None  # nothing to restore, and no crash either
-
-
-def test_a_session_resumes_on_the_model_it_ran_on(store, small_bank):
-    """A demo session goes on with the demo, not with the default model (which a demo user has
-    usually not downloaded); a local-model session keeps its model unless another is chosen; a
-    session on a script file needs that file named again."""
-    from dataclasses import replace
-
-    from interviewer.config import Settings
-    from interviewer.store import ResumeError, session_settings
-
-    interview = evidence_interview(small_bank)
-    drive(interview.start(), SessionRecorder(store, interview))
-    demo = store.get("s1")
-    assert (demo.backend, demo.model_id) == ("scripted", "demo")
-    plain = Settings()
-    assert session_settings(plain, demo, model_given=False).backend == "scripted"
-    chosen = session_settings(plain, demo, model_given=False, backend_given=True)
-    assert chosen.backend == "hf"  # --backend hf was asked for
-
-    local = replace(demo, backend="hf", model_id="/models/my-qwen")
-    assert session_settings(plain, local, model_given=False).model == "/models/my-qwen"
-    other = plain.model_copy(update={"model": "Qwen/Qwen2.5-7B-Instruct"})
-    assert session_settings(other, local, model_given=True).model == "Qwen/Qwen2.5-7B-Instruct"
-
-    scripted = replace(demo, model_id="script:fruit")
-    with pytest.raises(ResumeError, match="script:fruit") as caught:
-        session_settings(plain, scripted, model_given=False)
-    assert "--script FILE" in caught.value.hint

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from interviewer.bank.models import Bank, BankManifest, Question
+from interviewer.errors import InterviewerError
 
 MANIFEST_NAME = "bank.toml"
 
@@ -27,12 +28,15 @@ class BankProblem:
         return f"{self.file}: {self.field}: {self.message}"
 
 
-class BankError(Exception):
+class BankError(InterviewerError):
     """A bank that cannot be used; ``problems`` lists everything wrong with it at once."""
 
     def __init__(self, problems: list[BankProblem]) -> None:
         self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+        super().__init__(
+            "\n".join(str(p) for p in problems),
+            "fix the files above; `interviewer bank check DIR` checks a bank again",
+        )
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:

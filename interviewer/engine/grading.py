@@ -163,6 +163,13 @@ class Grader(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def instant(self) -> Grader | None:
+        """A model-free grader that gives the same kind of verdicts at once (the combined
+        grader's evidence signal), or None. With one, background grading chooses follow-ups
+        from it while the model grades."""
+        ...
+
     def grade(
         self,
         question: Question,
@@ -270,6 +277,10 @@ class LLMGrader:
     def name(self) -> str:
         return f"llm:{self._model.info.model_id}"
 
+    @property
+    def instant(self) -> Grader | None:
+        return None
+
     def grade(
         self,
         question: Question,
@@ -347,6 +358,10 @@ class CombinedGrader:
     @property
     def name(self) -> str:
         return f"{self.llm.name}+evidence"
+
+    @property
+    def instant(self) -> Grader | None:
+        return self.evidence
 
     def grade(
         self,

@@ -19,7 +19,7 @@ from interviewer.transcript import Transcript
 _SPARK = "▁▂▃▄▅▆▇█"
 
 if TYPE_CHECKING:
-    from interviewer.store.db import SessionSummary
+    from interviewer.store.rows import SessionSummary
 
 
 @dataclass

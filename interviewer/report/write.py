@@ -6,13 +6,11 @@ import os
 import tempfile
 from pathlib import Path
 
+from interviewer.errors import InterviewerError
 
-class ReportWriteError(OSError):
+
+class ReportWriteError(InterviewerError, OSError):
     """The file cannot be written where the user asked; the message says why."""
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.hint = hint
 
     def __str__(self) -> str:
         return str(self.args[0])

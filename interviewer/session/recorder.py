@@ -1,7 +1,8 @@
 """Record an interview into the store as it happens: one committed transaction per event.
 
 Call the recorder with every event, in the thread that drives the engine, *before* pulling the
-next event from the generator (the headless runner does this; a TUI worker should too):
+next event from the generator (:class:`interviewer.session.Session` does this for every front
+end):
 
     recorder = SessionRecorder(store, interview, bank_path=bank.path)
     for event in interview.start():
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from interviewer.engine.events import AwaitingReply, Event, Graded, InterviewFinished, TurnRecorded
 from interviewer.engine.interview import Interview
-from interviewer.store.db import SessionStore, StoreError
+from interviewer.store import SessionStore, StoreError
 
 
 class SessionRecorder:

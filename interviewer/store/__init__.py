@@ -1,47 +1,38 @@
 """The session store: every interview recorded as it happens, resumable after any interruption.
 
 SQLite through the standard library, in ``Settings().store_path`` (the user data directory, or
-``data_dir`` / ``INTERVIEWER_DATA_DIR``). No textual, no torch. The API a screen needs:
+``data_dir`` / ``INTERVIEWER_DATA_DIR``). Rows and named migrations only: no textual, no torch,
+no engine logic, prompts or settings (the session layer, :mod:`interviewer.session`, records
+interviews into it and resumes them from it). The API:
 
-* open: ``store = SessionStore(settings.store_path)`` (creates and migrates the file);
-* record: ``recorder = SessionRecorder(store, interview)``, then ``recorder(event)`` for every
-  event, in the engine's thread, before the next one (:mod:`interviewer.store.recorder`);
+* open: ``store = SessionStore(path)`` (creates and migrates the file);
+* record: ``create_session``, ``add_turn`` (with the checkpoint a candidate's turn commits),
+  ``add_grade``, ``checkpoint``, ``save_draft`` / ``draft``;
 * list: ``store.list_sessions()``, newest first, as :class:`SessionSummary`;
-  ``store.unfinished()`` for the sessions to offer to resume; ``store.get(id_or_prefix)``;
-  ``store.latest()``;
-* resume: ``check_resumable(store, id, bank)`` (cheap, no model), then
-  ``interview, recorder = resume_session(store, id, bank, model, grader)`` and drive
-  ``interview.resume()`` (:mod:`interviewer.store.resume`);
+  ``store.unfinished()``; ``store.get(id_or_prefix)``; ``store.latest()``;
+* resume: ``store.load_snapshot(id)`` and ``store.rollback_to_checkpoint(id)``;
 * read: ``store.load_transcript(id)`` (with its regrades), ``store.turns(id)``,
-  ``store.grades(id)``; ``session_stats(store.transcripts())`` for progress
-  (:mod:`interviewer.report.stats`);
-* regrade: ``store.add_regrade(id, regrade_transcript(...))``
-  (:mod:`interviewer.engine.regrade`);
-* export: :func:`interviewer.report.render` and :func:`interviewer.report.write_report`.
+  ``store.grades(id)``, ``store.transcripts()``;
+* regrade: ``store.add_regrade(id, regrade)``.
 
 Every method raises :class:`StoreError` (``str()`` what happened, ``hint`` what to do) rather
 than a raw ``sqlite3`` error.
 """
 
-from interviewer.store.db import (
+from interviewer.store.db import SessionStore
+from interviewer.store.rows import (
+    Draft,
     SessionNotFoundError,
-    SessionStore,
     SessionSummary,
     StoredGrade,
     StoreError,
 )
-from interviewer.store.recorder import SessionRecorder
-from interviewer.store.resume import ResumeError, check_resumable, resume_session, session_settings
 
 __all__ = [
-    "ResumeError",
+    "Draft",
     "SessionNotFoundError",
-    "SessionRecorder",
     "SessionStore",
     "SessionSummary",
     "StoreError",
     "StoredGrade",
-    "check_resumable",
-    "resume_session",
-    "session_settings",
 ]

@@ -24,67 +24,20 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from interviewer.engine.snapshot import InterviewSnapshot
 from interviewer.store.migrations import NewerDatabaseError, migrate
+from interviewer.store.rows import (
+    Draft,
+    SessionNotFoundError,
+    SessionSummary,
+    StoredGrade,
+    StoreError,
+)
 from interviewer.transcript import Grade, ModelInfo, Regrade, Transcript, Turn
-
-
-class StoreError(Exception):
-    """The store cannot do what was asked; ``str()`` says what, ``hint`` what to do."""
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.hint = hint
-
-
-class SessionNotFoundError(StoreError):
-    """No stored session has that id (or the id prefix is ambiguous)."""
-
-
-@dataclass(frozen=True)
-class SessionSummary:
-    """One row of ``interviewer sessions``."""
-
-    id: str
-    started_at: datetime
-    updated_at: datetime
-    finished_at: datetime | None
-    status: str
-    """in_progress (unfinished: it can be resumed), finished, or ended_early."""
-    bank_id: str
-    bank_title: str
-    bank_path: str | None
-    mode: str
-    backend: str
-    model_id: str
-    grader: str
-    score: float
-    answered: int
-    question_count: int
-    regrades: int
-
-    @property
-    def finished(self) -> bool:
-        return self.status != "in_progress"
-
-
-@dataclass(frozen=True)
-class StoredGrade:
-    """A grade as it was committed, with what produced it."""
-
-    id: int
-    question_id: str
-    rubric_hash: str
-    model: ModelInfo
-    grader: str
-    grade: Grade
-    at: datetime
-    regrade_id: int | None
 
 
 def _now() -> str:
@@ -97,15 +50,6 @@ _SUMMARY_COLUMNS = (
     "(SELECT count(*) FROM questions q WHERE q.session_id = s.id), "
     "(SELECT count(*) FROM regrades r WHERE r.session_id = s.id), s.transcript_json"
 )
-
-
-@dataclass(frozen=True)
-class Draft:
-    """An answer typed but not sent (kept through a crash)."""
-
-    question_id: str | None
-    text: str
-    saved_at: datetime
 
 
 class SessionStore:

@@ -8,9 +8,8 @@ torch is imported only inside the loading worker, so the first paint does not wa
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -18,64 +17,25 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.message import Message
 from textual.screen import Screen
 
 from interviewer.engine.events import Event
+from interviewer.tui.messages import (
+    EngineEvent,
+    EngineStopped,
+    LoadFailed,
+    LoadProgress,
+    LoadStatus,
+    ModelReady,
+)
 
 if TYPE_CHECKING:
     from interviewer.bank.models import Bank
     from interviewer.config import Settings
-    from interviewer.engine.grading import Grader
     from interviewer.engine.interview import Interview
     from interviewer.llm.base import ChatModel
-    from interviewer.store import SessionRecorder
-
-ModelOpener = Callable[["Settings", Callable[[str], None], Callable[[int, int], None]], "ChatModel"]
-"""How the app gets its model: (settings, on_status, on_progress) -> model. Tests inject one."""
-
-
-class EngineEvent(Message):
-    """An event of the interview engine, carried from the worker thread to the UI."""
-
-    def __init__(self, event: Event) -> None:
-        super().__init__()
-        self.event = event
-
-
-class EngineStopped(Message):
-    """The engine worker ended a step: normally (``error`` None) or with a user-facing error."""
-
-    def __init__(self, error: str | None = None) -> None:
-        super().__init__()
-        self.error = error
-
-
-class LoadStatus(Message):
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-
-
-class LoadProgress(Message):
-    def __init__(self, done: int, total: int) -> None:
-        super().__init__()
-        self.done = done
-        self.total = total
-
-
-class ModelReady(Message):
-    def __init__(self, model: ChatModel, grader: Grader) -> None:
-        super().__init__()
-        self.model = model
-        self.grader = grader
-
-
-class LoadFailed(Message):
-    def __init__(self, message: str, hint: str) -> None:
-        super().__init__()
-        self.message = message
-        self.hint = hint
+    from interviewer.session import ModelOpener, Session, SessionPlan
+    from interviewer.store import SessionStore
 
 
 class InterviewerApp(App[None]):
@@ -104,27 +64,35 @@ class InterviewerApp(App[None]):
         """False for snapshots and tests: no blinking cursor, no ticking timer."""
         self.start_now = start_now
         self._open_model = open_model
-        self.bank: Bank | None = None
-        self.model: ChatModel | None = None
-        self.interview: Interview | None = None
+        self.plan: SessionPlan | None = None
+        """The interview being started (decided on the UI thread, before the model loads)."""
+        self.session: Session | None = None
+        """The running interview; every screen asks it, not the app's internals."""
         self.cancel = threading.Event()
         self.engine_idle = threading.Event()
-        self._engine_lock = threading.Lock()
-        """One engine step at a time: a reply sent while the previous answer is still being
-        graded in the background waits for that grade instead of racing it on the GPU."""
         self.engine_idle.set()
         self._load_generation = 0
         self._quitting = False
         self.last_export: Path | None = None
-        self.store: Any = None
+        self.store: SessionStore | None = None
         """The session store (opened on first use; None when saving is off or it failed)."""
-        self.recorder: SessionRecorder | None = None
-        self.resume_id: str | None = None
+
+    @property
+    def interview(self) -> Interview | None:
+        return self.session.interview if self.session is not None else None
+
+    @property
+    def model(self) -> ChatModel | None:
+        return self.session.model if self.session is not None else None
+
+    @property
+    def bank(self) -> Bank | None:
+        return self.plan.bank if self.plan is not None else None
 
     # ----------------------------------------------------------------- start and load
 
     def on_mount(self) -> None:
-        from interviewer.tui.screens import StartScreen
+        from interviewer.tui.start import StartScreen
 
         self.theme = self.settings.theme
         if self.start_now:
@@ -133,75 +101,41 @@ class InterviewerApp(App[None]):
             self.push_screen(StartScreen(self.settings))
 
     def begin(self, settings: Settings, resume_id: str | None = None) -> None:
-        """Check the bank (the session's own when resuming), then load the model."""
-        from interviewer.bank import BankError, load_bank
-        from interviewer.resources import default_bank_dir
-        from interviewer.tui.screens import LoadingScreen
+        """Plan the interview (a resume continues the session on its own bank and model):
+        a problem shows at once, before any model loads; then load the model."""
+        from interviewer.errors import InterviewerError
+        from interviewer.session import SessionError, plan_interview, plan_resume
+        from interviewer.tui.start import LoadingScreen
 
-        self.resume_id = resume_id
         try:
-            if resume_id is not None:
-                settings = self._prepare_resume(settings, resume_id)
+            store = self.open_store()
+            if resume_id is None:
+                plan = plan_interview(settings, store)
+            elif store is None:
+                raise SessionError("the session store cannot be opened")
             else:
-                self.bank = load_bank(settings.bank or default_bank_dir())
-        except (BankError, ValueError) as exc:
-            self.notify(str(exc), title="Cannot start", severity="error", timeout=15)
+                plan = plan_resume(
+                    settings, store, resume_id, model_given=settings.model is not None
+                )
+        except InterviewerError as exc:
+            text = f"{exc} ({exc.hint})" if exc.hint else str(exc)
+            self.notify(text, title="Cannot start", severity="error", timeout=15)
             if len(self.screen_stack) <= 1:
-                from interviewer.tui.screens import StartScreen
+                from interviewer.tui.start import StartScreen
 
                 self.push_screen(StartScreen(settings))
             return
-        self.settings = settings
+        self.plan = plan
+        self.settings = plan.settings
         self._load_generation += 1
-        self.push_screen(LoadingScreen(self._model_label(settings)))
-        self._load_model(settings, self._load_generation)
+        self.push_screen(LoadingScreen(plan.model_label))
+        self._load_model(plan, self._load_generation)
 
-    def _prepare_resume(self, settings: Settings, session_id: str) -> Settings:
-        """Find the session's bank and model; raise ValueError with what is wrong."""
-        from interviewer.store import StoreError, check_resumable, session_settings
-        from interviewer.store.resume import find_session_bank
-
-        store = self.open_store()
-        if store is None:
-            raise ValueError("the session store cannot be opened")
-        try:
-            summary = store.get(session_id)
-            bank, problems = find_session_bank(summary)
-            if bank is None:
-                raise ValueError(
-                    f"the bank '{summary.bank_id}' of this session cannot be found: "
-                    + "; ".join(problems)
-                )
-            check_resumable(store, summary.id, bank)
-            settings = session_settings(settings, summary, model_given=settings.model is not None)
-        except StoreError as exc:
-            raise ValueError(f"{exc} ({exc.hint})" if exc.hint else str(exc)) from exc
-        self.bank = bank
-        if summary.grader == "evidence":
-            settings = settings.model_copy(update={"grader": "evidence"})
-        return settings.model_copy(update={"mode": summary.mode})
-
-    def save_draft(self, text: str) -> None:
-        """Keep the unsent answer in the session store, so a crash or a closed terminal does
-        not lose it (``interviewer resume`` puts it back in the box)."""
-        if self.recorder is not None:
-            self.recorder.save_draft(
-                text,
-                lambda exc: self.notify(
-                    f"{exc}. {exc.hint}",
-                    title="Your typing is not being saved",
-                    severity="warning",
-                    timeout=15,
-                ),
-            )
-
-    def saved_draft(self) -> str | None:
-        """The answer left unsent when this session was interrupted, if any."""
-        return self.recorder.draft() if self.recorder is not None else None
-
-    def open_store(self) -> Any:
+    def open_store(self) -> SessionStore | None:
         """The session store, opened once; None (after a warning) when it cannot be used."""
         if self.store is None and self.settings.save:
+            # The store alone, not the session layer: the start screen asks for it before its
+            # first frame is on screen.
             from interviewer.store import SessionStore, StoreError
 
             try:
@@ -216,18 +150,10 @@ class InterviewerApp(App[None]):
                 self.settings = self.settings.model_copy(update={"save": False})
         return self.store
 
-    def _model_label(self, settings: Settings) -> str:
-        if settings.backend == "scripted":
-            return f"scripted ({settings.script or 'built-in demo'})"
-        return settings.model or "the default model for this machine"
-
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
-    def _load_model(self, settings: Settings, generation: int) -> None:
+    def _load_model(self, plan: SessionPlan, generation: int) -> None:
         from interviewer.llm.base import ModelError
-        from interviewer.llm.factory import grader_name, open_grader, open_model
-        from interviewer.prompts import PromptLibrary
-
-        opener: ModelOpener = self._open_model or open_model
+        from interviewer.session import load_session_model
 
         def status(text: str) -> None:
             self.post_message(LoadStatus(text))
@@ -236,9 +162,10 @@ class InterviewerApp(App[None]):
             self.post_message(LoadProgress(done, total))
 
         try:
-            model = opener(settings, status, progress)
             # The evidence signal's embedding model loads here too, off the UI thread.
-            grader = open_grader(grader_name(settings), settings, model, PromptLibrary(), status)
+            loaded = load_session_model(
+                plan, on_status=status, on_progress=progress, open_model=self._open_model
+            )
         except ModelError as exc:
             if generation == self._load_generation:
                 self.post_message(LoadFailed(str(exc), exc.hint))
@@ -248,7 +175,7 @@ class InterviewerApp(App[None]):
                 self.post_message(LoadFailed(f"{type(exc).__name__}: {exc}", ""))
             return
         if generation == self._load_generation:  # a cancelled load is ignored
-            self.post_message(ModelReady(model, grader))
+            self.post_message(ModelReady(loaded))
 
     def _find_screen(self, kind: type[Any]) -> Any:
         for screen in reversed(self.screen_stack):
@@ -257,35 +184,35 @@ class InterviewerApp(App[None]):
         return None
 
     def on_load_status(self, message: LoadStatus) -> None:
-        from interviewer.tui.screens import LoadingScreen
+        from interviewer.tui.start import LoadingScreen
 
         screen = self._find_screen(LoadingScreen)
         if screen is not None:
             screen.show_status(message)
 
     def on_load_progress(self, message: LoadProgress) -> None:
-        from interviewer.tui.screens import LoadingScreen
+        from interviewer.tui.start import LoadingScreen
 
         screen = self._find_screen(LoadingScreen)
         if screen is not None:
             screen.show_progress(message)
 
     def on_load_failed(self, message: LoadFailed) -> None:
-        from interviewer.tui.screens import LoadingScreen
+        from interviewer.tui.start import LoadingScreen
 
         screen = self._find_screen(LoadingScreen)
         if screen is not None:
             screen.show_failure(message)
 
     async def on_engine_event(self, message: EngineEvent) -> None:
-        from interviewer.tui.screens import InterviewScreen
+        from interviewer.tui.conversation import InterviewScreen
 
         screen = self._find_screen(InterviewScreen)
         if screen is not None:
             await screen.handle_event(message)
 
     async def on_engine_stopped(self, message: EngineStopped) -> None:
-        from interviewer.tui.screens import InterviewScreen
+        from interviewer.tui.conversation import InterviewScreen
 
         screen = self._find_screen(InterviewScreen)
         if screen is not None:
@@ -293,7 +220,7 @@ class InterviewerApp(App[None]):
 
     def cancel_load(self) -> None:
         """Leave the loading screen; the load still finishes in its thread and is dropped."""
-        from interviewer.tui.screens import StartScreen
+        from interviewer.tui.start import StartScreen
 
         self._load_generation += 1
         below = self.screen_stack[-2] if len(self.screen_stack) > 2 else None
@@ -303,64 +230,35 @@ class InterviewerApp(App[None]):
             self.switch_screen(StartScreen(self.settings))
 
     def on_model_ready(self, message: ModelReady) -> None:
-        from interviewer.engine import Interview
-        from interviewer.prompts import PromptLibrary
-        from interviewer.store import SessionRecorder, StoreError, resume_session
-        from interviewer.transcript import InterviewSettings
-        from interviewer.tui.screens import InterviewScreen
+        from interviewer.errors import InterviewerError
+        from interviewer.session import start_session
+        from interviewer.tui.conversation import InterviewScreen
 
-        assert self.bank is not None
-        self.model = message.model
-        prompts = PromptLibrary()
-        grader = message.grader
-        store = self.open_store()
+        assert self.plan is not None
         try:
-            if self.resume_id is not None and store is not None:
-                self.interview, self.recorder = resume_session(
-                    store, self.resume_id, self.bank, message.model, grader, prompts
-                )
-            else:
-                self.interview = Interview(
-                    self.bank,
-                    message.model,
-                    grader,
-                    InterviewSettings(
-                        mode=self.settings.mode,
-                        max_follow_ups=self.settings.max_follow_ups,
-                        grading=self.settings.grading,
-                    ),
-                    prompts,
-                )
-                self.recorder = SessionRecorder(store, self.interview) if store else None
-        except StoreError as exc:
+            self.session = start_session(self.plan, message.loaded)
+        except InterviewerError as exc:
             self.notify(f"{exc}. {exc.hint}", title="Cannot start", severity="error", timeout=15)
             self.cancel_load()
             return
-        resume = self.resume_id is not None
-        self.switch_screen(
-            InterviewScreen(self.interview, on_shown=lambda: self.run_engine(None, resume=resume))
-        )
+        self.switch_screen(InterviewScreen(self.session, on_shown=lambda: self.run_engine(None)))
 
     # ----------------------------------------------------------------- the engine
 
     @work(thread=True, exclusive=False, group="engine", exit_on_error=False)
-    def run_engine(self, reply: str | None, end: bool = False, resume: bool = False) -> None:
+    def run_engine(self, reply: str | None, end: bool = False) -> None:
         """Advance the interview by one candidate message (None: start or resume; ``end``:
-        finish now). Each event is recorded in the store before the screen sees it.
+        finish now). The session records each event in the store before the screen sees it.
 
         Textual may start this worker while the previous one still grades in the background
-        (``exclusive`` only marks the old one cancelled); the lock makes it wait its turn."""
-        interview = self.interview
-        assert interview is not None
-        with self._engine_lock:
-            self._engine_step(interview, reply, end, resume)
-
-    def _engine_step(
-        self, interview: Interview, reply: str | None, end: bool, resume: bool
-    ) -> None:
-        from interviewer.llm.base import GenerationCancelled, ModelError
+        (``exclusive`` only marks the old one cancelled); the session runs one step at a time,
+        so this one waits its turn."""
+        from interviewer.errors import InterviewerError
+        from interviewer.llm.base import GenerationCancelled
         from interviewer.store import StoreError
 
+        session = self.session
+        assert session is not None
         if not self._quitting:
             self.cancel = threading.Event()  # one signal per step: a stop ends this step only
         self.engine_idle.clear()
@@ -368,26 +266,22 @@ class InterviewerApp(App[None]):
 
         def pump(events: Iterable[Event]) -> None:
             for event in events:
-                if self.recorder is not None:
-                    self.recorder(event)
                 self.post_message(EngineEvent(event))
 
         try:
-            if resume:
-                pump(interview.resume(self.cancel))
-            elif reply is None and not end:
-                pump(interview.start())
+            if reply is None and not end:
+                pump(session.begin(self.cancel))
             elif end:
-                pump(interview.end(self.cancel, quick=self.cancel.is_set()))
+                pump(session.end(self.cancel, quick=self.cancel.is_set()))
             else:
-                pump(interview.reply(reply or "", self.cancel))
+                pump(session.reply(reply or "", self.cancel))
         except GenerationCancelled:
-            if not self._quitting and interview.state == "awaiting_reply":
+            if not self._quitting and session.interview.state == "awaiting_reply":
                 # Ctrl+C: keep what the candidate said, drop the half-spoken reply.
-                pump(interview.abandon())
+                pump(session.abandon())
         except StoreError as exc:
             error = f"the session could not be saved: {exc}. {exc.hint}"
-        except ModelError as exc:
+        except InterviewerError as exc:
             error = exc.describe()
         except Exception as exc:  # shown, and the interview can still be ended and exported
             error = f"{type(exc).__name__}: {exc}"
@@ -398,14 +292,15 @@ class InterviewerApp(App[None]):
     # ----------------------------------------------------------------- actions
 
     def action_help(self) -> None:
-        from interviewer.tui.screens import HelpScreen
+        from interviewer.tui.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The command palette: the interview's own actions first, then Textual's."""
-        from interviewer.tui.screens import InterviewScreen, ReportScreen
+        from interviewer.tui.conversation import InterviewScreen
+        from interviewer.tui.report import ReportScreen
 
         if isinstance(screen, InterviewScreen):
             yield SystemCommand(
@@ -454,13 +349,13 @@ class InterviewerApp(App[None]):
         """Stop any generation (within a second), wait for the worker, then leave."""
         from textual.widgets import TextArea
 
-        from interviewer.tui.screens import InterviewScreen
+        from interviewer.tui.conversation import InterviewScreen
 
         screen = self._find_screen(InterviewScreen)
         if screen is not None:  # keep what was typed in the last half second too
             typed = screen.query_one("#answer", TextArea).text
             if typed.strip():
-                self.save_draft(typed)
+                screen.save_draft(typed)
         self._quitting = True
         self.cancel.set()
         await self._wait_for_engine(1.0)
@@ -475,14 +370,9 @@ class InterviewerApp(App[None]):
         """Write the report (md, html or json) atomically; return where, or None after a notice."""
         from interviewer.report import ReportWriteError, render, write_report
 
-        if self.interview is None:
+        if self.session is None:
             return None
-        transcript = self.interview.transcript
-        if self.store is not None:  # the stored one also carries any regrades
-            from interviewer.store import StoreError
-
-            with contextlib.suppress(StoreError):
-                transcript = self.store.load_transcript(transcript.session_id)
+        transcript = self.session.transcript()  # the stored one also carries any regrades
         target = path or Path.cwd() / f"interview-{transcript.session_id}.{fmt}"
         try:
             write_report(render(transcript, self.bank, fmt), target)  # type: ignore[arg-type]

@@ -252,9 +252,9 @@ def test_first_paint_comes_before_torch_is_imported():
 async def test_an_interrupted_interview_is_offered_and_resumed(demo_app, monkeypatch):
     from interviewer.config import Settings
     from interviewer.store import SessionStore
-    from interviewer.tui import screens
+    from interviewer.tui import conversation
 
-    monkeypatch.setattr(screens, "DRAFT_SAVE_DELAY", 0.05)
+    monkeypatch.setattr(conversation, "DRAFT_SAVE_DELAY", 0.05)
     draft = "Half an answer about chat templates, typed but not sent"
     first = demo_app(mode="exam", max_follow_ups=0)
     async with first.run_test(size=(100, 40)) as pilot:
@@ -373,6 +373,7 @@ async def test_a_follow_up_shows_a_placeholder_until_it_is_settled(demo_app):
 
 async def test_the_report_header_wraps_a_long_model_name(demo_app, small_bank, make_interview):
     """A local model folder's name can be long: the header wraps it instead of cutting it."""
+    from interviewer.session import Session
     from tests.conftest import drain
 
     interview, _ = make_interview(small_bank, [], grader="evidence", mode="exam")
@@ -382,7 +383,7 @@ async def test_the_report_header_wraps_a_long_model_name(demo_app, small_bank, m
     transcript = interview.transcript.model_copy(update={"grader": long_name})
     app = demo_app(start_now=False)
     async with app.run_test(size=(80, 30)) as pilot:
-        await app.push_screen(ReportScreen(transcript, small_bank))
+        await app.push_screen(ReportScreen(transcript, Session(interview)))
         await pilot.pause()
         header = app.screen.query_one("#report .title")
         assert header.size.height >= 2 and header.size.width <= 80  # wrapped, not cut

@@ -1,0 +1,315 @@
+"""``calibrate``, ``doctor``, ``bank check`` and ``bench``: checks of the grader, the machine,
+a bank and the speed."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import click
+
+from interviewer.cli import _fail, _load_settings, _model_options, _status, cli
+
+if TYPE_CHECKING:
+    from interviewer.engine.grading import GraderName
+
+
+@cli.command()
+@click.option("--bank", "bank_dir", type=click.Path(path_type=Path), help="The bank to calibrate.")
+@click.option(
+    "--set",
+    "set_dir",
+    type=click.Path(path_type=Path),
+    help="Folder of labelled answers (default: the bank's calibration/ folder).",
+)
+@_model_options
+@click.option(
+    "--grader",
+    type=click.Choice(["llm", "evidence", "both"]),
+    help="The grader to test (default: evidence, or both when --model/--backend is given).",
+)
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the results.")
+@click.option(
+    "--fit",
+    is_flag=True,
+    help="Evidence grader: search the thresholds on this set and print them for the config.",
+)
+@click.option("--worst", type=click.IntRange(0), default=10, show_default=True)
+def calibrate(
+    bank_dir: Path | None,
+    set_dir: Path | None,
+    grader: str | None,
+    json_path: Path | None,
+    fit: bool,
+    worst: int,
+    **model_flags: Any,
+) -> None:
+    """Grade the bank's labelled answers and compare with the labels (a grader self-test).
+
+    Prints key-point agreement overall, per class and per key point, whether scores order
+    strong > partial > wrong for every question, the worst disagreements, and exits 1 when the
+    grader falls short of the targets under [calibration] in the config. Run it after changing
+    the model or the rubric.
+    """
+    from interviewer.bank import BankError, load_bank
+    from interviewer.calibration import fit_thresholds, load_calibration, run_calibration
+    from interviewer.engine.evidence import EvidenceGrader
+    from interviewer.llm.factory import open_model
+    from interviewer.prompts import PromptLibrary
+    from interviewer.resources import default_bank_dir
+    from interviewer.session import open_grader, usable_grader
+
+    settings = _load_settings(bank=bank_dir, **model_flags)
+    chosen = grader or (
+        "both" if model_flags.get("model") or model_flags.get("backend") else "evidence"
+    )
+    try:
+        bank = load_bank(settings.bank or default_bank_dir())
+        sets = load_calibration(bank, set_dir)
+    except BankError as exc:
+        _fail(f"the calibration set cannot be used:\n{exc}", "fix the files above")
+    chosen_grader = usable_grader(settings, cast("GraderName", chosen))
+    model = open_model(settings, _status) if chosen_grader != "evidence" else None
+    grader_obj = open_grader(chosen_grader, settings, model, PromptLibrary(), _status)
+    if fit:
+        if not isinstance(grader_obj, EvidenceGrader) or grader_obj.embedder is None:
+            _fail("--fit tunes the evidence signal's embedding thresholds", "use --grader evidence")
+        assert isinstance(grader_obj, EvidenceGrader)
+        thresholds, agreement = fit_thresholds(sets, grader_obj, settings.calibration)
+        click.echo(f"Best thresholds on this set (agreement {agreement:.1%}); for config.toml:")
+        click.echo("[evidence]")
+        for name, value in thresholds.model_dump().items():
+            click.echo(f"{name} = {value}")
+        grader_obj.thresholds = thresholds
+
+    def progress(done: int, total: int, label: str) -> None:
+        if not sys.stderr.isatty():
+            return
+        if done < total:
+            click.echo(f"\r  grading {done + 1}/{total} {label:<50}", nl=False, err=True)
+        else:
+            click.echo("\r" + " " * 70 + "\r", nl=False, err=True)
+
+    try:
+        report = run_calibration(sets, grader_obj, settings.calibration, on_progress=progress)
+    except KeyboardInterrupt:
+        _fail("calibration was interrupted")
+    from interviewer.report.calibration import calibration_json, calibration_text
+
+    click.echo(calibration_text(report, worst=worst))
+    if json_path is not None:
+        json_path.write_text(json.dumps(calibration_json(report), indent=2), encoding="utf-8")
+        click.echo(f"Results written to {json_path}")
+    failures = report.failures()
+    if failures:
+        click.echo("FAIL: " + "; ".join(failures), err=True)
+        sys.exit(1)
+    click.echo("PASS: the grader meets every target in [calibration].")
+
+
+@cli.command()
+@click.option("--model", help="The model to check (default: what `run` would choose here).")
+def doctor(model: str | None) -> None:
+    """Check this machine: versions, GPU, memory, and which model the defaults would pick."""
+    from interviewer.doctor import run_doctor
+
+    sys.exit(run_doctor(model, click.echo))
+
+
+@cli.group()
+def bank() -> None:
+    """Work with question banks."""
+
+
+@bank.command("check")
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+def bank_check(directory: Path | None) -> None:
+    """Validate a bank folder (default: the built-in bank)."""
+    from interviewer.bank import BankError, load_bank
+    from interviewer.resources import default_bank_dir
+
+    target = directory or default_bank_dir()
+    try:
+        loaded = load_bank(target)
+    except BankError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        count = len(exc.problems)
+        click.echo(f"{target}: {count} problem{'s' if count != 1 else ''}", err=True)
+        sys.exit(1)
+    for question in loaded.questions:
+        click.echo(
+            f"ok  {question.id}: {len(question.key_points)} key points, total weight "
+            f"{question.total_weight:g}, {len(question.misconceptions)} misconceptions, "
+            f"{len(question.sources)} sources"
+        )
+    click.echo(
+        f"{target}: bank '{loaded.id}' ({loaded.title}) has {len(loaded.questions)} valid questions"
+    )
+
+
+@cli.command()
+@click.option("--model", help="Hub id, local model folder or .gguf file to measure.")
+@click.option(
+    "--random-weights",
+    "shape",
+    help="Measure random weights of this shape instead (tiny, small, qwen2.5-7b), built in a "
+    "temporary folder and loaded through the real loader: no download.",
+)
+@click.option(
+    "--family",
+    type=click.Choice(["chatml", "gemma", "llama3", "mistral", "qwen3"]),
+    default="chatml",
+    show_default=True,
+    help="Chat template family of the random-weight model.",
+)
+@click.option(
+    "--compare",
+    help="Modes side by side, comma-separated: default, fast (CUDA-graph decode), no-reuse "
+    "(default without KV-cache reuse). E.g. --compare default,fast",
+)
+@click.option(
+    "--decode",
+    type=click.Choice(["default", "fast"]),
+    help="The one mode to measure without --compare (default: default).",
+)
+@click.option(
+    "--grader",
+    type=click.Choice(["llm", "evidence", "both"]),
+    default="both",
+    show_default=True,
+    help="Who grades the answers during the session (both: the model, cross-checked by the "
+    "keyword evidence signal, which also picks follow-ups in background grading).",
+)
+@click.option(
+    "--grading",
+    type=click.Choice(["inline", "background"]),
+    default="background",
+    show_default=True,
+    help="background: the model grades while the candidate types (needs --grader both).",
+)
+@click.option(
+    "--mode",
+    "interview_mode",
+    type=click.Choice(["practice", "exam"]),
+    default="practice",
+    show_default=True,
+)
+@click.option("--max-follow-ups", type=click.IntRange(0, 5), default=2, show_default=True)
+@click.option(
+    "--max-new-tokens",
+    type=click.IntRange(1),
+    help="Cap every streamed interviewer turn at N tokens (a quick run on the CPU); the "
+    "conversation's replies get N (default 64).",
+)
+@click.option(
+    "--conversation-turns",
+    type=click.IntRange(0),
+    default=20,
+    show_default=True,
+    help="Turns of the growing conversation (time to first token at turn 1 vs the last); 0 "
+    "skips it.",
+)
+@click.option(
+    "--long-context",
+    type=click.IntRange(0),
+    default=8192,
+    show_default=True,
+    help="Prompt tokens of the long-session probe (one reply, and the memory it peaks at); 0 "
+    "skips it.",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Build --random-weights here and keep them; a later run with the same folder reuses "
+    "them (default: a temporary folder).",
+)
+@click.option(
+    "--answers",
+    "answers_file",
+    type=click.Path(path_type=Path),
+    help="The candidate's replies (default: examples/answers.json).",
+)
+@click.option("--bank", "bank_dir", type=click.Path(path_type=Path), help="Question bank folder.")
+@click.option("--quantization", type=click.Choice(["auto", "4bit", "8bit", "none"]), default="auto")
+@click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), default="auto")
+@click.option(
+    "--threads",
+    type=click.IntRange(1),
+    help="CPU threads for torch (default: its own choice; 1 is steadier on a shared machine).",
+)
+@click.option("--no-first-paint", is_flag=True, help="Skip measuring the TUI's first paint.")
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="Write the results as JSON to this file."
+)
+def bench(
+    model: str | None,
+    shape: str | None,
+    family: str,
+    compare: str | None,
+    decode: str | None,
+    grader: str,
+    grading: str,
+    interview_mode: str,
+    max_follow_ups: int,
+    max_new_tokens: int | None,
+    conversation_turns: int,
+    long_context: int,
+    workdir: Path | None,
+    answers_file: Path | None,
+    bank_dir: Path | None,
+    quantization: str,
+    device: str,
+    threads: int | None,
+    no_first_paint: bool,
+    out: Path | None,
+) -> None:
+    """Measure load time, first paint, time to first token, tokens/s, grading latency, the
+    candidate's wait and peak memory on a scripted six-question session.
+
+    `--compare default,fast` runs the modes side by side in one table.
+    """
+    from interviewer.bench import (
+        BenchError,
+        BenchOptions,
+        parse_modes,
+        render,
+        run_bench,
+        write_json,
+    )
+
+    if out is not None and not out.expanduser().parent.is_dir():
+        _fail(f"{out}: the folder {out.parent} does not exist", "create it first")
+    try:
+        options = BenchOptions(
+            model=model,
+            random_weights=shape,
+            family=family,
+            modes=parse_modes(compare, decode),
+            grader=grader,  # type: ignore[arg-type]
+            grading=grading,  # type: ignore[arg-type]
+            mode=interview_mode,  # type: ignore[arg-type]
+            max_follow_ups=max_follow_ups,
+            max_new_tokens=max_new_tokens,
+            conversation_turns=conversation_turns,
+            long_context=long_context,
+            workdir=workdir.expanduser() if workdir is not None else None,
+            answers=answers_file,
+            bank=bank_dir,
+            quantization=quantization,  # type: ignore[arg-type]
+            device=device,  # type: ignore[arg-type]
+            first_paint=not no_first_paint,
+            threads=threads,
+        )
+        results = run_bench(options, _status)
+    except BenchError as exc:
+        _fail(str(exc), exc.hint)
+    render(results)
+    if out is not None:
+        try:
+            write_json(results, out.expanduser())
+        except OSError as exc:
+            _fail(f"cannot write {out}: {exc.strerror or exc}", "choose another --out path")
+        click.echo(f"Results written to {out}")

@@ -1,0 +1,86 @@
+"""The session layer: the one place that turns settings into a running interview.
+
+Every front end (the CLI commands, the headless and plain runs, the TUI, the bench) goes through
+it, so their rules cannot drift apart::
+
+    plan = plan_interview(settings, store)        # cheap: bank, grader, store; no model
+    session = open_session(plan, on_status=say)   # loads the model and the grader
+    for event in session.begin():                 # recorded, then shown
+        ...
+    for event in session.reply("my answer"):
+        ...
+
+``plan_resume`` continues a stored session instead, and ``plan_regrade`` / ``run_regrade``
+grade a stored session again. Every failure a person can act on is a
+:class:`~interviewer.errors.InterviewerError` (a message and a hint).
+"""
+
+from interviewer.session.plan import (
+    RegradePlan,
+    ResumeError,
+    SessionError,
+    SessionPlan,
+    can_grade,
+    check_resumable,
+    find_session,
+    find_session_bank,
+    grader_name,
+    open_store,
+    plan_interview,
+    plan_regrade,
+    plan_resume,
+    resume_grader,
+    session_bank,
+    session_settings,
+    usable_grader,
+)
+from interviewer.session.recorder import SessionRecorder
+from interviewer.session.running import (
+    LoadedModel,
+    ModelOpener,
+    ReplySource,
+    Session,
+    TranscriptWriteError,
+    load_session_model,
+    open_grader,
+    open_session,
+    regrade_summary,
+    resume_session,
+    run_regrade,
+    start_session,
+    write_transcript,
+)
+
+__all__ = [
+    "LoadedModel",
+    "ModelOpener",
+    "RegradePlan",
+    "ReplySource",
+    "ResumeError",
+    "Session",
+    "SessionError",
+    "SessionPlan",
+    "SessionRecorder",
+    "TranscriptWriteError",
+    "can_grade",
+    "check_resumable",
+    "find_session",
+    "find_session_bank",
+    "grader_name",
+    "load_session_model",
+    "open_grader",
+    "open_session",
+    "open_store",
+    "plan_interview",
+    "plan_regrade",
+    "plan_resume",
+    "regrade_summary",
+    "resume_grader",
+    "resume_session",
+    "run_regrade",
+    "session_bank",
+    "session_settings",
+    "start_session",
+    "usable_grader",
+    "write_transcript",
+]

@@ -1,0 +1,360 @@
+"""The long half of starting an interview, and the interview as it runs.
+
+:func:`open_session` turns a :class:`~interviewer.session.plan.SessionPlan` into a
+:class:`Session`: it loads the model through the backend factory (or takes one already loaded),
+builds the grader, a new or restored :class:`~interviewer.engine.Interview`, and the recorder.
+A :class:`Session` then drives the engine for every front end: each event is recorded in the
+store before the front end sees it, so what is shown has been stored.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from interviewer.bank import Bank
+from interviewer.config import Settings
+from interviewer.engine.events import AwaitingReply, Event
+from interviewer.engine.grading import EvidenceGrader, Grader, GraderName, make_grader
+from interviewer.engine.interview import Interview
+from interviewer.engine.regrade import regrade_transcript
+from interviewer.llm.base import ChatModel, ModelError
+from interviewer.prompts import PromptLibrary
+from interviewer.report.write import ReportWriteError, write_atomic
+from interviewer.session.plan import RegradePlan, SessionError, SessionPlan, check_resumable
+from interviewer.session.recorder import SessionRecorder
+from interviewer.store import SessionStore, StoreError
+from interviewer.transcript import InterviewSettings, ModelInfo, Regrade, Transcript
+
+ModelOpener = Callable[
+    [Settings, Callable[[str], None], Callable[[int, int], None] | None], ChatModel
+]
+"""How a session gets its model: (settings, on_status, on_progress) -> model."""
+
+ReplySource = Callable[[AwaitingReply], str]
+"""Where the candidate's replies come from: the terminal, an answers file, a test."""
+
+
+def _default_opener(
+    settings: Settings,
+    on_status: Callable[[str], None],
+    on_progress: Callable[[int, int], None] | None,
+) -> ChatModel:
+    from interviewer.llm.factory import open_model
+
+    return open_model(settings, on_status, on_progress)
+
+
+def open_grader(
+    name: GraderName,
+    settings: Settings,
+    model: ChatModel | None,
+    prompts: PromptLibrary,
+    on_status: Callable[[str], None],
+) -> Grader:
+    """Build the grader ``name``. The evidence signal loads its embedding model here; when it
+    cannot, the signal falls back to keywords and ``on_status`` says why (never a crash)."""
+    embedder = None
+    if name in ("evidence", "both") and settings.embedding_model.lower() != "none":
+        from interviewer.llm.embeddings import open_embedder
+
+        try:
+            embedder = open_embedder(settings.embedding_model, on_status)
+        except ModelError as exc:
+            on_status(f"The evidence signal uses keywords only: {exc} ({exc.hint})")
+    return make_grader(
+        name, model, prompts, embedder, settings.evidence, min_confidence=settings.min_confidence
+    )
+
+
+class TranscriptWriteError(SessionError, OSError):
+    """The transcript could not be written where the user asked."""
+
+    def __init__(self, message: str, hint: str = "choose another --export path") -> None:
+        super().__init__(message, hint)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def write_transcript(transcript: Transcript, path: Path) -> None:
+    """Write the transcript JSON atomically: a reader sees the old file or the new, never half."""
+    try:
+        write_atomic(path, transcript.model_dump_json(indent=2) + "\n")
+    except ReportWriteError as exc:
+        raise TranscriptWriteError(str(exc)) from exc
+
+
+class Session:
+    """A running interview: the engine, its model and grader, and the recorder behind it.
+
+    Every event passes through the recorder (when the interview is saved) before a front end
+    sees it. Engine steps go one at a time: a reply sent while the previous answer is still
+    being graded in the background waits for that grade instead of racing it on the model.
+    """
+
+    def __init__(
+        self,
+        interview: Interview,
+        recorder: SessionRecorder | None = None,
+        *,
+        plan: SessionPlan | None = None,
+        resuming: bool | None = None,
+    ) -> None:
+        self.interview = interview
+        self.recorder = recorder
+        self.plan = plan
+        self.resuming = plan.resuming if resuming is None and plan is not None else bool(resuming)
+        self._begun = False
+        self._step = threading.Lock()
+
+    @property
+    def session_id(self) -> str:
+        return self.interview.session_id
+
+    @property
+    def model(self) -> ChatModel:
+        return self.interview.model
+
+    @property
+    def grader(self) -> Grader:
+        return self.interview.grader
+
+    @property
+    def store(self) -> SessionStore | None:
+        return self.recorder.store if self.recorder is not None else None
+
+    # ------------------------------------------------------------------ driving
+
+    def record(self, events: Iterable[Event]) -> Iterator[Event]:
+        """``events``, each recorded before it is passed on."""
+        for event in events:
+            if self.recorder is not None:
+                self.recorder(event)
+            yield event
+
+    def _locked(self, events: Iterable[Event]) -> Iterator[Event]:
+        with self._step:
+            yield from self.record(events)
+
+    def begin(self, cancel: threading.Event | None = None) -> Iterator[Event]:
+        """The interview's first events: its greeting and question, or, resumed, where it
+        stopped (a reply that was being graded is graded now)."""
+        self._begun = True
+        if self.resuming:
+            return self._locked(self.interview.resume(cancel))
+        return self._locked(self.interview.start())
+
+    def reply(self, text: str, cancel: threading.Event | None = None) -> Iterator[Event]:
+        return self._locked(self.interview.reply(text, cancel))
+
+    def end(self, cancel: threading.Event | None = None, *, quick: bool = False) -> Iterator[Event]:
+        return self._locked(self.interview.end(cancel, quick=quick))
+
+    def abandon(self) -> Iterator[Event]:
+        """Drop the half-spoken reply (Ctrl+C) and wait for the candidate again."""
+        return self._locked(self.interview.abandon())
+
+    def run(
+        self,
+        replies: ReplySource,
+        on_event: Callable[[Event], None],
+        *,
+        cancel: threading.Event | None = None,
+        export: Path | None = None,
+    ) -> Transcript:
+        """Drive the interview to its end with ``replies``; Ctrl+C ends it (what was said is
+        graded quickly). The transcript is written to ``export`` even on failure."""
+
+        def pump(events: Iterable[Event]) -> AwaitingReply | None:
+            awaiting = None
+            for event in events:
+                on_event(event)
+                if isinstance(event, AwaitingReply):
+                    awaiting = event
+            return awaiting
+
+        interview = self.interview
+        try:
+            awaiting = pump(self.begin(cancel))
+            while awaiting is not None and interview.state == "awaiting_reply":
+                awaiting = pump(self.reply(replies(awaiting), cancel))
+        except KeyboardInterrupt:
+            if interview.state == "awaiting_reply":
+                pump(self.end(cancel, quick=True))
+        finally:
+            if export is not None:
+                write_transcript(interview.transcript, export)
+        return interview.transcript
+
+    # ------------------------------------------------------------------ drafts and reads
+
+    def save_draft(self, text: str, warn: Callable[[StoreError], None]) -> None:
+        """Keep the unsent answer (best effort; ``warn`` hears the first failure)."""
+        if self.recorder is not None:
+            self.recorder.save_draft(text, warn)
+
+    def draft(self) -> str | None:
+        """The answer left unsent when this session was interrupted, if any."""
+        return self.recorder.draft() if self.recorder is not None else None
+
+    def transcript(self) -> Transcript:
+        """The transcript, with its regrades when the session is stored."""
+        transcript = self.interview.transcript
+        if self.store is not None:
+            try:
+                return self.store.load_transcript(transcript.session_id)
+            except StoreError:
+                return transcript
+        return transcript
+
+    def regrade(self, cancel: threading.Event | None = None) -> tuple[Transcript, Regrade]:
+        """Grade the answers again with this session's grader against the current rubric and
+        store the new grades beside the old; returns the transcript before and the regrade."""
+        store = self.store
+        if store is None:
+            raise SessionError(
+                "regrading needs the session store, and saving is off for this interview",
+                "run without --no-save",
+            )
+        before = self.interview.transcript
+        result = regrade_transcript(
+            before, self.interview.bank, self.grader, self.model.info, cancel=cancel
+        )
+        store.add_regrade(before.session_id, result)
+        return before, result
+
+
+def resume_session(
+    store: SessionStore,
+    session_id: str,
+    bank: Bank,
+    model: ChatModel,
+    grader: Grader,
+    prompts: PromptLibrary | None = None,
+) -> tuple[Interview, SessionRecorder]:
+    """Restore an unfinished session from its last checkpoint (nothing is replayed through the
+    model); drive it with ``interview.resume()`` and the recorder.
+
+    If the process died while a reply was being processed, that reply is the snapshot's
+    ``pending_reply`` and ``Interview.resume()`` processes it first; the interviewer turns and
+    grades stored after the checkpoint are dropped, since the resumed engine produces them
+    again. Raises :class:`ResumeError` when the session has finished or no longer fits ``bank``.
+    """
+    snapshot = check_resumable(store, session_id, bank)
+    summary = store.get(session_id)
+    interview = Interview.restore(bank, model, grader, snapshot, prompts)
+    store.rollback_to_checkpoint(summary.id)
+    return interview, SessionRecorder(store, interview, resumed=True)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """The slow half of opening a session: the chat model and the grader, loaded."""
+
+    model: ChatModel
+    grader: Grader
+    prompts: PromptLibrary
+
+
+def load_session_model(
+    plan: SessionPlan,
+    *,
+    on_status: Callable[[str], None],
+    on_progress: Callable[[int, int], None] | None = None,
+    model: ChatModel | None = None,
+    open_model: ModelOpener | None = None,
+) -> LoadedModel:
+    """Load the model (unless ``model`` is given) and the grader: the long wait, run off the
+    UI thread. Raises :class:`ModelError` with advice when the model cannot load."""
+    if model is None:
+        model = (open_model or _default_opener)(plan.settings, on_status, on_progress)
+    prompts = PromptLibrary()
+    grader = open_grader(plan.grader, plan.settings, model, prompts, on_status)
+    return LoadedModel(model, grader, prompts)
+
+
+def start_session(
+    plan: SessionPlan, loaded: LoadedModel, *, after_turn: Callable[[], None] | None = None
+) -> Session:
+    """Build the interview, new or restored from the plan's checkpoint, and its recorder
+    (cheap; the session row is created here, so a load that was cancelled leaves none).
+    Raises :class:`StoreError` or :class:`SessionError` when it cannot be recorded or resumed."""
+    settings, store = plan.settings, plan.store
+    if plan.resume is not None:
+        if store is None:
+            raise SessionError(
+                "resuming a session needs the session store", "run without --no-save"
+            )
+        interview, recorder = resume_session(
+            store, plan.resume.id, plan.bank, loaded.model, loaded.grader, loaded.prompts
+        )
+        return Session(interview, recorder, plan=plan)
+    interview = Interview(
+        plan.bank,
+        loaded.model,
+        loaded.grader,
+        InterviewSettings(
+            mode=settings.mode, max_follow_ups=settings.max_follow_ups, grading=settings.grading
+        ),
+        loaded.prompts,
+    )
+    saved = SessionRecorder(store, interview, after_turn=after_turn) if store is not None else None
+    return Session(interview, saved, plan=plan)
+
+
+def open_session(
+    plan: SessionPlan,
+    *,
+    on_status: Callable[[str], None],
+    on_progress: Callable[[int, int], None] | None = None,
+    model: ChatModel | None = None,
+    open_model: ModelOpener | None = None,
+    after_turn: Callable[[], None] | None = None,
+) -> Session:
+    """:func:`load_session_model`, then :func:`start_session`: a plan made into a running
+    interview in one call (the CLI, the bench; the TUI runs the two halves on two threads)."""
+    loaded = load_session_model(
+        plan, on_status=on_status, on_progress=on_progress, model=model, open_model=open_model
+    )
+    return start_session(plan, loaded, after_turn=after_turn)
+
+
+def run_regrade(
+    plan: RegradePlan,
+    *,
+    on_status: Callable[[str], None],
+    model: ChatModel | None = None,
+    open_model: ModelOpener | None = None,
+    cancel: threading.Event | None = None,
+) -> Regrade:
+    """Regrade a stored session (loading the model only when the grader needs one) and store
+    the new grades beside the old. Nothing is stored when it stops early."""
+    if model is None and plan.needs_model:
+        model = (open_model or _default_opener)(plan.settings, on_status, None)
+    grader = open_grader(plan.grader, plan.settings, model, PromptLibrary(), on_status)
+    if model is not None:
+        info = model.info
+    else:
+        method = grader.method if isinstance(grader, EvidenceGrader) else grader.name
+        info = ModelInfo(backend="none", model_id=method)
+    result = regrade_transcript(
+        plan.transcript, plan.bank, grader, info, cancel=cancel, on_progress=on_status
+    )
+    plan.store.add_regrade(plan.summary.id, result)
+    return result
+
+
+def regrade_summary(before: Transcript, result: Regrade, *, session_id: str | None = None) -> str:
+    """What a regrade changed, per question and in total (the CLI and the report screen)."""
+    who = f"session {session_id} " if session_id else ""
+    lines = [f"Regraded {who}with {result.grader}:"]
+    for old, new in zip(before.results, result.results, strict=True):
+        line = f"  {old.question_id}: {old.score * 100:.0f}% -> {new.score * 100:.0f}%  {old.title}"
+        if new.grading_error:
+            line += f"  (not graded: {new.grading_error.splitlines()[0]})"
+        lines.append(line)
+    lines.append(f"  total: {before.score * 100:.0f}% -> {result.score * 100:.0f}%")
+    return "\n".join(lines)

@@ -1,0 +1,67 @@
+"""What the store hands back: its rows as plain values, and its one error type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from interviewer.errors import InterviewerError
+from interviewer.transcript import Grade, ModelInfo
+
+
+class StoreError(InterviewerError):
+    """The store cannot do what was asked; ``str()`` says what, ``hint`` what to do."""
+
+
+class SessionNotFoundError(StoreError):
+    """No stored session has that id (or the id prefix is ambiguous)."""
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """One row of ``interviewer sessions``."""
+
+    id: str
+    started_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+    status: str
+    """in_progress (unfinished: it can be resumed), finished, or ended_early."""
+    bank_id: str
+    bank_title: str
+    bank_path: str | None
+    mode: str
+    backend: str
+    model_id: str
+    grader: str
+    score: float
+    answered: int
+    question_count: int
+    regrades: int
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "in_progress"
+
+
+@dataclass(frozen=True)
+class StoredGrade:
+    """A grade as it was committed, with what produced it."""
+
+    id: int
+    question_id: str
+    rubric_hash: str
+    model: ModelInfo
+    grader: str
+    grade: Grade
+    at: datetime
+    regrade_id: int | None
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An answer typed but not sent (kept through a crash)."""
+
+    question_id: str | None
+    text: str
+    saved_at: datetime
