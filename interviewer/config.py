@@ -9,17 +9,22 @@ Nothing is created on import.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
+    SettingsError,
 )
+
+from interviewer.documents import DocumentError, parse_toml
+from interviewer.errors import InterviewerError
 
 APP_NAME = "interviewer"
 
@@ -49,6 +54,9 @@ class EvidenceThresholds(BaseModel):
     misconception: float = Field(default=0.65, ge=0, le=1)
     """A sentence this similar to a known misconception (and closer to it than to its
     correction) counts for nothing."""
+    near: float = Field(default=0.55, ge=0, le=2)
+    """A missed point's best sentence at or above this signal came close: the feedback and the
+    reports show it beside the point's facts it lacks (what to study, in your own words)."""
 
 
 class CalibrationTargets(BaseModel):
@@ -77,11 +85,21 @@ class Settings(BaseSettings):
     """practice: feedback after each question; exam: feedback and score at the end."""
     max_follow_ups: int = Field(default=2, ge=0, le=5)
     """Follow-up questions the interviewer may ask per question."""
-    backend: Literal["hf", "scripted"] = "hf"
-    """hf: a local model through transformers; scripted: replayed replies (tests, demos)."""
+    backend: Literal["hf", "openai", "scripted"] = "hf"
+    """hf: a local model through transformers; openai: a model on an OpenAI-compatible server
+    (vLLM, llama.cpp, Ollama, TGI) at ``base_url``; scripted: replayed replies (tests, demos)."""
     model: str | None = None
     """Hub id, local folder or .gguf file. Default: chosen from the GPU's free memory
-    (Qwen/Qwen2.5-7B-Instruct, Qwen/Qwen2.5-1.5B-Instruct, or the CPU fallback)."""
+    (Qwen/Qwen2.5-7B-Instruct, Qwen/Qwen2.5-1.5B-Instruct, or the CPU fallback). With the
+    openai backend: the server's name for the model (default: its only one)."""
+    base_url: str | None = None
+    """The openai backend's server, e.g. ``http://localhost:11434/v1`` (Ollama) or
+    ``http://gpu-box:8000/v1`` (vLLM); ``/v1`` is added to a URL without a path."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """The environment variable holding the server's API key (sent as a bearer token; unset:
+    no key). The key itself is never a setting, and never stored or shown."""
+    request_timeout: float = Field(default=120.0, gt=0)
+    """Seconds the openai backend waits for the server's next bytes before giving up."""
     revision: str | None = None
     """Branch, tag or commit of a Hub model."""
     quantization: Literal["auto", "4bit", "8bit", "none"] = "auto"
@@ -129,6 +147,11 @@ class Settings(BaseSettings):
     """Where sessions are stored (``sessions.db``). Default: the user data directory."""
     save: bool = True
     """Record every interview in the session store (``--no-save`` turns it off for one run)."""
+    recovery_dir: Path | None = None
+    """Where the answers go when the session store cannot write (a full disk, a read-only or
+    damaged database): first a ``recovery`` folder beside ``sessions.db``, then this folder
+    (default: ``recovery`` in the user cache directory), then the temp directory.
+    ``interviewer resume`` picks them up from any of these."""
 
     @property
     def store_path(self) -> Path:
@@ -145,8 +168,83 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (
-            init_settings,
-            env_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=config_path()),
-        )
+        return (init_settings, env_settings, _ConfigFileSource(settings_cls, config_path()))
+
+
+class ConfigError(InterviewerError):
+    """The settings cannot be used: the config file or an ``INTERVIEWER_*`` variable is wrong."""
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The config file's table ({} when there is none), or :class:`ConfigError`."""
+    hint = "fix the file or move it away (every setting has a default)"
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except IsADirectoryError as exc:
+        raise ConfigError(f"{path}: is a folder, not a config file", hint) from exc
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read the config file: {exc.strerror or exc}", hint
+        ) from exc
+    try:
+        return parse_toml(data)
+    except DocumentError as exc:
+        raise ConfigError(f"{path}: {exc}", hint) from exc
+
+
+class _ConfigFileSource(InitSettingsSource):
+    """The config file, read through :func:`read_config_file` (errors name the file)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        super().__init__(settings_cls, read_config_file(path))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings from defaults, the config file, ``INTERVIEWER_*`` variables and
+    ``overrides`` (the flags; None means not given), or :class:`ConfigError` saying which
+    setting is wrong, where it was set, and what to do."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    path = config_path()
+    try:
+        settings = Settings(**given)
+    except ValidationError as exc:
+        in_file = read_config_file(path)
+        problems = []
+        for error in exc.errors(include_url=False):
+            loc = [str(part) for part in error["loc"]]
+            field = ".".join(loc) or "(root)"
+            problems.append(f"{field}: {error['msg']}{_where(loc, given, in_file, path)}")
+        raise ConfigError(
+            f"invalid settings: {'; '.join(problems)}",
+            f"check the config file {path} and any INTERVIEWER_* environment variables",
+        ) from exc
+    except SettingsError as exc:  # an INTERVIEWER_* variable that should hold JSON
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = f"INTERVIEWER_{found.group(1).upper()}" if found else "an INTERVIEWER_* variable"
+        raise ConfigError(
+            f"{name}: not valid JSON ({exc})",
+            f"write it as a JSON object, e.g. {name}='{{\"covered\": 0.7}}', or unset it",
+        ) from exc
+    for field, value in settings:  # no file system takes a NUL in a path (a "\u0000" escape)
+        if isinstance(value, Path) and "\x00" in str(value):
+            where = _where([field], given, read_config_file(path), path)
+            raise ConfigError(
+                f"invalid settings: {field}: a path cannot hold a NUL character{where}",
+                f"fix {field} in the config file {path} or its INTERVIEWER_* variable",
+            )
+    return settings
+
+
+def _where(loc: list[str], given: dict[str, Any], in_file: dict[str, Any], path: Path) -> str:
+    """Where the wrong value of the setting at ``loc`` came from."""
+    top = loc[0] if loc else ""
+    if top in given:
+        return " (from the command line)"
+    env = f"INTERVIEWER_{top.upper()}"
+    if top and env in os.environ:
+        return f" (from {env})"
+    if top in in_file or not top:
+        return f" (in {path})"
+    return ""

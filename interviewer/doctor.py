@@ -1,4 +1,5 @@
-"""``interviewer doctor``: what this machine has, what the defaults would pick, and what to fix."""
+"""``interviewer doctor``: what this machine has, what the defaults would pick, and what to fix;
+``interviewer doctor --base-url URL``: the same for a model server."""
 
 from __future__ import annotations
 
@@ -165,10 +166,31 @@ def run_doctor(model: str | None, echo: Callable[[str], None]) -> int:
     rows.append(("offline mode", "on (HF_HUB_OFFLINE)" if offline else "off"))
     rows.append(("evidence model", _evidence_model(offline)))
 
-    width = max(len(label) for label, _ in rows)
-    for label, value in rows:
-        echo(f"{label.ljust(width)}  {value}")
     blocking = [p for p in problems if not p[0].startswith("no CUDA GPU")]
+    _print(rows, problems, echo)
+    return 1 if blocking else 0
+
+
+def run_server_doctor(
+    base_url: str, model: str | None, api_key_env: str, echo: Callable[[str], None]
+) -> int:
+    """``interviewer doctor --base-url``: check a model server; 0 when an interview can run
+    on it, 1 otherwise."""
+    from interviewer.llm.openai import check_server
+
+    check = check_server(base_url, model, api_key_env=api_key_env)
+    blocking = [p for p in check.problems if not p[0].startswith("the server does not constrain")]
+    _print(check.rows, check.problems, echo)
+    return 1 if blocking else 0
+
+
+def _print(
+    rows: list[tuple[str, str]], problems: list[tuple[str, str]], echo: Callable[[str], None]
+) -> None:
+    if rows:
+        width = max(len(label) for label, _ in rows)
+        for label, value in rows:
+            echo(f"{label.ljust(width)}  {value}")
     if problems:
         echo("")
         echo("Problems:")
@@ -176,4 +198,3 @@ def run_doctor(model: str | None, echo: Callable[[str], None]) -> int:
             echo(f"- {problem}\n  what to do: {fix}")
     else:
         echo("\nNo problems found.")
-    return 1 if blocking else 0

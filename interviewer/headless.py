@@ -4,8 +4,8 @@ conversation printed as it goes, the transcript written at the end (even when so
 
 from __future__ import annotations
 
+import contextlib
 import io
-import json
 import os
 import sys
 import threading
@@ -16,6 +16,7 @@ from typing import TextIO
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from interviewer.bank.models import Bank
+from interviewer.documents import DocumentError, clean_text, parse_json
 from interviewer.engine.events import (
     AwaitingReply,
     Event,
@@ -29,6 +30,7 @@ from interviewer.engine.events import (
     TurnRecorded,
     TurnStarted,
 )
+from interviewer.engine.intents import classify_reply
 from interviewer.engine.interview import Interview
 from interviewer.errors import InterviewerError
 from interviewer.session import (
@@ -64,17 +66,13 @@ class AnswersFile(BaseModel):
 
 def load_answers(path: Path, bank: Bank) -> dict[str, list[str]]:
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = parse_json(path.read_bytes())
     except FileNotFoundError as exc:
         raise AnswersFileError(f"{path}: no such file") from exc
     except OSError as exc:
         raise AnswersFileError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise AnswersFileError(f"{path}: not UTF-8 text") from exc
-    except json.JSONDecodeError as exc:
-        raise AnswersFileError(
-            f"{path}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        ) from exc
+    except DocumentError as exc:
+        raise AnswersFileError(f"{path}: {exc}") from exc
     try:
         parsed = AnswersFile.model_validate(raw)
     except ValidationError as exc:
@@ -159,7 +157,8 @@ class EventPrinter:
         elif isinstance(event, QuestionAsked):
             self.current = event.question_id
             self.titles[event.question_id] = event.title
-            self._write(f"\n=== Question {event.number}/{event.total}: {event.title} ===\n")
+            again = f" (retake {event.retake})" if event.retake else ""
+            self._write(f"\n=== Question {event.number}/{event.total}: {event.title}{again} ===\n")
         elif isinstance(event, TurnStarted):
             self._streamed = ""
             self._write("\nInterviewer: ")
@@ -209,11 +208,19 @@ def scripted_replies(
 
     ``already_given`` (question id -> replies used, see :func:`replies_given`) skips the replies
     a resumed session has already received, so the same file carries on where it stopped.
+
+    A ``/retry`` in a question's list retakes it: given as a reply while the question is
+    answered, or, when the question was over before it came up (no follow-up was asked), as
+    the first reply after its feedback; the replies after it answer the retake.
     """
     given = already_given or {}
     queues = {qid: list(replies)[given.get(qid, 0) :] for qid, replies in answers.items()}
 
     def next_reply(awaiting: AwaitingReply) -> str:
+        before = queues.get(awaiting.retry_of or "")
+        over = awaiting.retry_of != awaiting.question_id  # the question just over: retake it
+        if over and before and classify_reply(before[0]) == "retry":
+            return before.pop(0)
         if awaiting.question_id not in queues:
             return "/skip"
         queue = queues[awaiting.question_id]
@@ -247,9 +254,16 @@ def terminal_replies(
 
     def next_reply(awaiting: AwaitingReply) -> str:
         nonlocal stdin, out, pending
-        stdin = stdin or sys.stdin
+        if stdin is None:
+            stdin = sys.stdin
+        reconfigure = getattr(stdin, "reconfigure", None)
+        if reconfigure is not None and getattr(stdin, "errors", "strict") == "strict":
+            # A byte that is not UTF-8 (another terminal encoding, a paste) must not end the
+            # interview: keep it as a surrogate here and as U+FFFD in the answer.
+            with contextlib.suppress(io.UnsupportedOperation, ValueError):
+                reconfigure(errors="surrogateescape")
         out = out or sys.stdout
-        out.write("\nYou (finish with an empty line; /repeat /clarify /skip /end):\n")
+        out.write("\nYou (finish with an empty line; /repeat /clarify /skip /retry /end):\n")
         lines, pending = pending, []
         if lines:
             out.write(
@@ -259,7 +273,7 @@ def terminal_replies(
             )
         out.flush()
         while True:
-            line = stdin.readline()
+            line = clean_text(stdin.readline())
             if not line:
                 return "\n".join(lines) if lines else "/end"
             if not line.strip():

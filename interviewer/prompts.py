@@ -139,6 +139,35 @@ class PromptLibrary:
             ),
         ]
 
+    def draft_messages(
+        self,
+        question: str,
+        answer: str,
+        *,
+        min_points: int = 3,
+        max_points: int = 8,
+        statement_max: int = 160,
+        max_misconceptions: int = 3,
+        max_angles: int = 4,
+    ) -> list[ChatMessage]:
+        """Ask for a rubric drafted from a question and the answer in a person's notes (``bank
+        import --model``), in a fresh context; the answer is fenced as data."""
+        system = self.render(
+            "draft_system",
+            min_points=min_points,
+            max_points=max_points,
+            statement_max=statement_max,
+            max_misconceptions=max_misconceptions,
+            max_angles=max_angles,
+        )
+        fenced = re.sub(r"<(/?\s*answer)", r"&lt;\1", answer, flags=re.IGNORECASE)
+        return [
+            ChatMessage(role="system", content=system),
+            ChatMessage(
+                role="user", content=self.render("draft_user", question=question, answer=fenced)
+            ),
+        ]
+
     def feedback_messages(
         self, question: Question, verdicts: Sequence[KeyPointGrade]
     ) -> list[ChatMessage]:

@@ -8,11 +8,21 @@ from these models and checked in at ``schemas/transcript.schema.json``; bump
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-SCHEMA_VERSION: Literal[1] = 1
+from interviewer.errors import InterviewerError
+
+SCHEMA_VERSION: Literal[2] = 2
+"""2 added retakes (``QuestionResult.retakes``, the ``retry_request`` turn), what a missed key
+point came closest to (``KeyPointGrade.closest`` / ``lacking``) and the review focus
+(``InterviewSettings.focus``). Every field it added has a default, so a version 1 file reads as
+version 2 unchanged (:class:`Transcript` upgrades it on load)."""
+
+OLDER_SCHEMA_VERSIONS = (1,)
+"""Versions a transcript may say it is and still load (read as the current one)."""
 
 Verdict = Literal["covered", "partial", "missing"]
 Mode = Literal["practice", "exam"]
@@ -41,6 +51,7 @@ TurnKind = Literal[
     "clarify_request",
     "skip",
     "end",
+    "retry_request",
 ]
 
 
@@ -55,6 +66,9 @@ class ModelInfo(_Record):
     model_id: str
     revision: str | None = None
     quantization: str | None = None
+    base_url: str | None = None
+    """For a model on an OpenAI-compatible server, the server's address (never with
+    credentials): a resumed session goes on on the same server."""
 
 
 class InterviewSettings(_Record):
@@ -70,6 +84,9 @@ class InterviewSettings(_Record):
     """inline: each answer is graded by the grader before the interview goes on. background:
     follow-ups are chosen from the instant evidence signal and the grader's (slower) grade runs
     while the candidate reads and types, one reply behind; feedback follows when it is ready."""
+    focus: dict[str, list[str]] = Field(default_factory=dict)
+    """A review session (``interviewer review``): per question, the key points due for review.
+    The follow-up budget goes to those first when the candidate misses them again."""
 
 
 class BankRef(_Record):
@@ -106,6 +123,12 @@ class KeyPointGrade(_Record):
     """The model-free evidence signal's verdict on the same point, when both graded."""
     uncertain: bool = False
     """The verdict is in doubt: the model was unsure, or the two signals disagreed."""
+    closest: str = ""
+    """For a missed point: the sentence of the answer that came closest to it (the evidence
+    signal's best match, quoted verbatim), when one came close; "" otherwise."""
+    lacking: list[str] = Field(default_factory=list)
+    """For a missed point with a ``closest`` sentence: the point's facts (from the bank) that
+    sentence does not show: what to study, next to what was said."""
 
 
 class Grade(_Record):
@@ -121,6 +144,26 @@ class Grade(_Record):
     injection, off_topic), if it was."""
     ignored: list[str] = Field(default_factory=list)
     """Sentences of the answer addressed to the grader, cut out before grading."""
+
+
+class Retake(_Record):
+    """A fresh attempt at a question after its feedback (practice mode): graded on its own
+    replies only, so it shows what the new answer earns and nothing more."""
+
+    status: Literal["answered", "skipped", "not_reached"]
+    """not_reached: asked again, and no reply yet."""
+    first_turn: int = Field(ge=0)
+    """Index of its first turn (the question asked again; the candidate's ``/retry`` just
+    before it closed the attempt before): its conversation is this question's turns from there
+    on, up to the next retake."""
+    answers: list[str] = Field(default_factory=list)
+    follow_ups: int = 0
+    grade: Grade | None = None
+    grading_error: str | None = None
+    score: float = Field(default=0.0, ge=0, le=1)
+    """What this attempt's replies earned (shown beside the first answer's score)."""
+    feedback: str | None = None
+    coach_feedback: str | None = None
 
 
 class QuestionResult(_Record):
@@ -140,6 +183,9 @@ class QuestionResult(_Record):
     """The feedback card as shown (Markdown: the coach's words, the key points, the reference)."""
     coach_feedback: str | None = None
     """The coach's words alone (or why there is no grade), for reports that lay out the rest."""
+    retakes: list[Retake] = Field(default_factory=list)
+    """Later fresh attempts at the question (``/retry`` in practice mode), oldest first. They
+    never change ``score``: that stays what the first answer earned."""
 
 
 class RegradedQuestion(_Record):
@@ -170,7 +216,7 @@ class Regrade(_Record):
 class Transcript(_Record):
     """A whole session: what was said, how it was graded, and the final score."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[2] = SCHEMA_VERSION
     session_id: str
     status: Literal["in_progress", "finished", "ended_early"]
     started_at: datetime
@@ -186,6 +232,12 @@ class Transcript(_Record):
     regrades: list[Regrade] = Field(default_factory=list)
     """Later re-scorings of the same answers (``interviewer regrade``), oldest first."""
 
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _read_older_versions(cls, value: object) -> object:
+        """A version 1 transcript is a version 2 one without the new fields: read it as one."""
+        return SCHEMA_VERSION if value in OLDER_SCHEMA_VERSIONS else value
+
 
 def transcript_json_schema() -> dict[str, object]:
     """The JSON Schema of a transcript, as checked in under ``schemas/``."""
@@ -193,3 +245,44 @@ def transcript_json_schema() -> dict[str, object]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = f"https://interviewer.local/schemas/transcript.v{SCHEMA_VERSION}.json"
     return schema
+
+
+class TranscriptError(InterviewerError):
+    """A transcript that cannot be read; the message names where it came from and the field."""
+
+
+def parse_transcript(data: str | bytes, source: str) -> Transcript:
+    """The transcript in ``data`` (JSON, any schema version this program ever wrote), or
+    :class:`TranscriptError` naming ``source`` (a file, or a session in the store), the
+    fields that are wrong and what to do."""
+    try:
+        return Transcript.model_validate_json(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        version = next((e for e in errors if tuple(e["loc"]) == ("schema_version",)), None)
+        if version is not None and isinstance(version.get("input"), int):
+            raise TranscriptError(
+                f"{source}: schema_version {version['input']} was written by a newer "
+                f"interviewer (this one reads version {SCHEMA_VERSION})",
+                "upgrade interviewer to read it",
+            ) from exc
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(document)'}: {e['msg']}" for e in errors[:5]
+        )
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        raise TranscriptError(
+            f"{source}: not a valid transcript: {problems}{more}",
+            "it must be a transcript JSON as `interviewer export --format json` writes it "
+            "(schemas/transcript.schema.json; `interviewer schema` prints it)",
+        ) from exc
+
+
+def load_transcript(path: Path) -> Transcript:
+    """Read a transcript file; :class:`TranscriptError` when it cannot be read or used."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TranscriptError(
+            f"{path}: cannot read: {exc.strerror or exc}", "check the path"
+        ) from exc
+    return parse_transcript(data, str(path))

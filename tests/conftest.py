@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -18,6 +20,18 @@ from interviewer.llm.scripted import ScriptedModel, ScriptStep
 from interviewer.prompts import PromptLibrary
 from interviewer.resources import default_bank_dir
 from interviewer.transcript import InterviewSettings
+
+# The fuzz tests (tests/test_fuzz_parsers.py): 500 examples per target by default, no
+# per-example deadline (a shared CI runner stalls now and then); HYPOTHESIS_PROFILE=deep runs
+# 20,000 per target on demand.
+_FUZZ_CHECKS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]
+hypothesis_settings.register_profile(
+    "ci", max_examples=500, deadline=None, suppress_health_check=_FUZZ_CHECKS, print_blob=True
+)
+hypothesis_settings.register_profile(
+    "deep", max_examples=20_000, deadline=None, suppress_health_check=_FUZZ_CHECKS
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)
@@ -31,6 +45,11 @@ def _isolated_config(
             monkeypatch.delenv(name)
     monkeypatch.setenv("INTERVIEWER_CONFIG", str(tmp_path_factory.getbasetemp() / "no-config.toml"))
     monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+    # Recovery files (the store cannot write) stay in the test's folders too: the configured
+    # fallback and the last resort, the temp directory (interviewer.store.recovery).
+    monkeypatch.setenv("INTERVIEWER_RECOVERY_DIR", str(tmp_path_factory.mktemp("recovery")))
+    last_resort = tmp_path_factory.mktemp("tmp-recovery")
+    monkeypatch.setattr("interviewer.store.recovery.temporary_folder", lambda: last_resort)
     # The CLI's evidence grader uses keywords only unless a test asks for the embedding model
     # (tests/test_checkable_grading.py does): the demo-driven tests then need no torch at all.
     monkeypatch.setenv("INTERVIEWER_EMBEDDING_MODEL", "none")
@@ -268,3 +287,14 @@ def default_bank() -> Bank:
     from interviewer.resources import default_bank_dir
 
     return load_bank(default_bank_dir())
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """ONE real OpenAI-compatible server (llama-cpp-python serving SmolLM2 on 127.0.0.1) for
+    the whole test run, shared by every server test; stopped at the end."""
+    from tests.llama_server import start_llama_server
+
+    server = start_llama_server(_smollm2_gguf(), tmp_path_factory.mktemp("llama-server"))
+    yield server
+    server.stop()

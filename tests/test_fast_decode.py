@@ -125,7 +125,7 @@ def test_on_the_cpu_fast_falls_back_to_default_and_says_so(tiny_models):
 
 
 def test_a_capture_that_fails_leaves_the_default_path(tiny_models, monkeypatch):
-    def broken_capture(self):
+    def broken_capture(self, replay="cuda"):
         raise RuntimeError("operation not permitted when stream is capturing")
 
     monkeypatch.setattr(FastDecoder, "capture", broken_capture)

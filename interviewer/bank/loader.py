@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from interviewer.bank.models import Bank, BankManifest, Question
+from interviewer.documents import DocumentError, parse_toml
 from interviewer.errors import InterviewerError
 
 MANIFEST_NAME = "bank.toml"
@@ -96,12 +96,9 @@ def _problems_from(error: ValidationError, file: str, model: type[BaseModel]) ->
 
 def _read_toml(path: Path, label: str, problems: list[BankProblem]) -> dict[str, Any] | None:
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        problems.append(BankProblem(label, "(syntax)", f"not valid TOML: {exc}"))
-    except UnicodeDecodeError:
-        problems.append(BankProblem(label, "(syntax)", "not valid UTF-8 text"))
+        return parse_toml(path.read_bytes())
+    except DocumentError as exc:
+        problems.append(BankProblem(label, "(syntax)", str(exc)))
     except OSError as exc:
         problems.append(BankProblem(label, "(file)", f"cannot read: {exc.strerror or exc}"))
     return None

@@ -412,6 +412,10 @@ def run_bench(options: BenchOptions, say: Callable[[str], None]) -> dict[str, An
     results["first_paint"] = _first_paint(options.first_paint)
     import torch
 
+    from interviewer.bench.memory import process_baseline
+
+    process_baseline()  # the GPU's memory before anything is loaded (the memory figures' zero)
+
     threads = torch.get_num_threads()
     if options.threads is not None:
         torch.set_num_threads(options.threads)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from interviewer.bank.models import Bank
 from interviewer.bench.timing import CallRecord, TimedModel, _peak_memory, _ttft
@@ -15,6 +15,14 @@ from interviewer.llm.base import (
     CountsPromptTokens,
     GenerationOptions,
 )
+
+
+@runtime_checkable
+class KnowsPromptCapacity(Protocol):
+    """A backend whose caches (and fast path) hold prompts up to a length (the HF one)."""
+
+    def prompt_capacity(self, max_new_tokens: int) -> int: ...
+
 
 # ----------------------------------------------------------------- the growing conversation
 
@@ -63,9 +71,10 @@ def run_conversation(
 def long_messages(
     model: ChatModel, bank: Bank, replies: Sequence[str], target_tokens: int
 ) -> list[ChatMessage]:
-    """The first question's conversation, grown exchange by exchange until its prompt holds at
-    least ``target_tokens`` tokens (counted with the model's chat template where it has one,
-    else at about four characters a token)."""
+    """The first question's conversation, grown exchange by exchange while its prompt holds at
+    most ``target_tokens`` tokens (counted with the model's chat template where it has one,
+    else at about four characters a token): the longest such conversation, so a probe sized
+    to a cache really fits it."""
     question = bank.questions[0]
     messages = _opening(bank)
 
@@ -74,16 +83,20 @@ def long_messages(
             return model.prompt_tokens(candidate)
         return sum(len(m.content) for m in candidate) // 4
 
-    turn = 0
-    # Add exchanges in growing steps, then count: rendering is linear in the prompt's length.
-    while size(messages) < target_tokens:
-        for _ in range(4):
-            messages = [
-                *messages,
+    def grown(base: list[ChatMessage], first: int, exchanges: int) -> list[ChatMessage]:
+        for turn in range(first, first + exchanges):
+            base = [
+                *base,
                 ChatMessage(role="assistant", content=f"Thank you. {question.question}"),
                 ChatMessage(role="user", content=replies[turn % len(replies)]),
             ]
-            turn += 1
+        return base
+
+    turn = 0
+    # Four exchanges at a time, then one: each count renders the whole prompt.
+    for step in (4, 1):
+        while size(candidate := grown(messages, turn, step)) <= target_tokens:
+            messages, turn = candidate, turn + step
     return messages
 
 
@@ -95,8 +108,14 @@ def run_long_context(
     max_new_tokens: int,
     cuda: bool,
 ) -> dict[str, Any]:
-    """One interviewer reply to a ``target_tokens``-long session, and the memory it peaks at."""
-    messages = long_messages(model, bank, replies, target_tokens)
+    """One interviewer reply to a session of about ``target_tokens`` tokens, and the memory it
+    peaks at. The session is sized to what the backend's caches hold with the reply
+    (``sized_to``), so the fast path serves it rather than quietly handing it to
+    ``generate()``; ``path`` says which path did."""
+    sized = target_tokens
+    if isinstance(model, KnowsPromptCapacity):
+        sized = min(target_tokens, model.prompt_capacity(max_new_tokens))
+    messages = long_messages(model, bank, replies, sized)
     timed = TimedModel(model)
     options = GenerationOptions(purpose="follow_up", max_new_tokens=max_new_tokens, temperature=0)
     if cuda:
@@ -113,6 +132,7 @@ def run_long_context(
     call = timed.calls[-1]
     return {
         "target_tokens": target_tokens,
+        "sized_to": sized,
         "prompt_tokens": call.prompt_tokens,
         "reused_tokens": call.reused_tokens,
         "ttft_s": _ttft(call),

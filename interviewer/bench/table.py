@@ -73,6 +73,15 @@ def _cell(value: Any, scale: float) -> str:
     return str(value)
 
 
+def _memory_cell(memory: dict[str, Any]) -> str:
+    """GPU: the allocated peak, and what the process holds (the target's figure) when known."""
+    if memory["kind"] != "gpu":
+        return f"{memory['peak_mib']:.0f} MiB RSS"
+    held = memory.get("process_gib")
+    cell = f"{memory['peak_gib']:.2f} GiB GPU"
+    return f"{cell} ({held:.2f} held)" if held is not None else cell
+
+
 def render(results: dict[str, Any], out: Any = None) -> None:
     """Print the results as one table (a column per mode, then the speed-ups) and notes."""
     from rich.console import Console
@@ -100,14 +109,7 @@ def render(results: dict[str, Any], out: Any = None) -> None:
     for name in names[1:]:
         table.add_column(f"{name} vs {names[0]}", justify="right")
     table.add_row("decode path in use", *[modes[n]["decode_in_use"] for n in names])
-    memory_row = []
-    for name in names:
-        memory = modes[name]["memory"]
-        memory_row.append(
-            f"{memory['peak_gib']:.2f} GiB GPU"
-            if memory["kind"] == "gpu"
-            else f"{memory['peak_mib']:.0f} MiB RSS"
-        )
+    memory_row = [_memory_cell(modes[name]["memory"]) for name in names]
     for label, path, scale, how in _ROWS:
         cells = [_cell(_get(modes[n], path), scale) for n in names]
         ratios = [results["speedup"][n].get(".".join(path)) if how else None for n in names[1:]]
@@ -121,10 +123,8 @@ def render(results: dict[str, Any], out: Any = None) -> None:
                 long_row.append("-")
             elif probe["failed"]:
                 long_row.append("failed")
-            elif probe["peak"]["kind"] == "gpu":
-                long_row.append(f"{probe['peak']['peak_gib']:.2f} GiB GPU")
             else:
-                long_row.append(f"{probe['peak']['peak_mib']:.0f} MiB RSS")
+                long_row.append(_memory_cell(probe["peak"]))
         table.add_row("peak memory, long session", *long_row)
     console.print(table)
     paint = results["first_paint"]

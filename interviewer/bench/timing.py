@@ -302,10 +302,10 @@ def _ttft(call: CallRecord) -> float | None:
 
 
 def _peak_memory(cuda: bool) -> dict[str, Any]:
-    if cuda:
-        import torch
+    if cuda:  # allocated, reserved and held by the process (interviewer.bench.memory)
+        from interviewer.bench.memory import gpu_memory, process_baseline
 
-        return {"kind": "gpu", "peak_gib": round(torch.cuda.max_memory_allocated() / GIB, 3)}
+        return gpu_memory(process_baseline())
     import resource
 
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux

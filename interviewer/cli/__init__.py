@@ -3,21 +3,19 @@
 Each command parses its flags and calls the session layer (:mod:`interviewer.session`); one
 handler, :class:`_Group`, turns any :class:`~interviewer.errors.InterviewerError` (a message and
 a hint) into the exit message. The commands live beside this module: ``interview`` (run,
-resume, regrade), ``history`` (sessions, stats, export, schema), ``tools`` (calibrate, doctor,
-bank, bench).
+resume, regrade), ``history`` (sessions, stats, export, schema), ``review`` (review, plan),
+``tools`` (calibrate, doctor, bank, bench).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
-from pydantic import ValidationError
 
 from interviewer import __version__
 from interviewer.errors import InterviewerError
@@ -44,22 +42,14 @@ class _Group(click.Group):
 
 
 def _load_settings(**overrides: Any) -> Settings:
-    from interviewer.config import Settings, config_path
+    """The settings, or the exit message saying which one is wrong and where it was set
+    (:func:`interviewer.config.load_settings`)."""
+    from interviewer.config import ConfigError, load_settings
 
-    given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return Settings(**given)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
-            for e in exc.errors(include_url=False)
-        )
-        _fail(
-            f"invalid settings: {problems}",
-            f"check the config file {config_path()} and any INTERVIEWER_* environment variables",
-        )
-    except tomllib.TOMLDecodeError as exc:
-        _fail(f"{config_path()}: not valid TOML: {exc}", "fix the file or move it away")
+        return load_settings(**overrides)
+    except ConfigError as exc:
+        _fail(str(exc), exc.hint)
 
 
 @click.group(
@@ -111,12 +101,24 @@ _model_options = _apply(
     [
         click.option(
             "--backend",
-            type=click.Choice(["hf", "scripted"]),
-            help="Model backend (default hf: a local model through transformers).",
+            type=click.Choice(["hf", "openai", "scripted"]),
+            help="Model backend (default hf: a local model through transformers; openai: an "
+            "OpenAI-compatible server such as vLLM, llama.cpp, Ollama or TGI).",
         ),
         click.option(
             "--model",
-            help="Hub id, local model folder or .gguf file (default: chosen from your GPU).",
+            help="Hub id, local model folder or .gguf file (default: chosen from your GPU); "
+            "with --backend openai, the server's model name (default: its only one).",
+        ),
+        click.option(
+            "--base-url",
+            help="With --backend openai: the server, e.g. http://localhost:11434/v1.",
+        ),
+        click.option(
+            "--api-key-env",
+            metavar="VAR",
+            help="With --backend openai: the environment variable holding the server's API "
+            "key (default OPENAI_API_KEY).",
         ),
         click.option("--revision", help="Branch, tag or commit of a Hub model."),
         click.option(
@@ -190,6 +192,6 @@ def main() -> None:
 
 
 # The commands register themselves on `cli` when imported.
-from interviewer.cli import history, interview, tools  # noqa: E402
+from interviewer.cli import history, interview, review, tools  # noqa: E402
 
-__all__ = ["cli", "history", "interview", "main", "tools"]
+__all__ = ["cli", "history", "interview", "main", "review", "tools"]

@@ -103,9 +103,17 @@ def _open(plan: SessionPlan) -> Session:
     from interviewer.session import open_session
 
     try:
-        return open_session(plan, on_status=_status, after_turn=_test_delay_hook())
+        session = open_session(plan, on_status=_status, after_turn=_test_delay_hook())
     except KeyboardInterrupt:
         _fail("loading was interrupted")
+    session.on_notice = _notice
+    return session
+
+
+def _notice(text: str) -> None:
+    """Where the answers go when the store cannot take them: said once, on stderr, set apart
+    from the conversation."""
+    click.echo(f"\n*** {text}\n", err=True)
 
 
 def _drive(session: Session, replies: ReplySource, export_path: Path | None) -> None:
@@ -129,7 +137,20 @@ def _drive(session: Session, replies: ReplySource, export_path: Path | None) -> 
         )
     if export_path is not None:
         click.echo(f"\nTranscript written to {export_path}")
-    if saved:
+    recorder = session.recorder
+    if recorder is not None and recorder.degraded:
+        sid = session.session_id
+        kept = session.recovery_file
+        if kept is not None:
+            click.echo(
+                f"\nSession {sid} is kept in {kept} (the session store could not take it); "
+                f"`interviewer resume {sid}` or any command that opens a working store brings "
+                "it back."
+            )
+        else:
+            click.echo(f"\nSession {sid} could not be saved anywhere (see the warning above).")
+        session.close()
+    elif saved:
         sid = session.session_id
         click.echo(
             f"\nSession {sid} saved. Report: `interviewer export {sid} --format html "
@@ -138,7 +159,10 @@ def _drive(session: Session, replies: ReplySource, export_path: Path | None) -> 
 
 
 @cli.command()
-@_bank_option("Question bank folder (default: the six Hugging Face ecosystem questions).")
+@_bank_option(
+    "Question bank folder, or a notes file of questions and answers (imported once, cached; "
+    "default: the six Hugging Face ecosystem questions)."
+)
 @click.option(
     "--mode",
     type=click.Choice(["practice", "exam"]),
@@ -177,7 +201,7 @@ def run(
     Every turn is recorded in the session store as it happens: `interviewer resume` continues
     an interrupted session, `interviewer export` writes its report.
     """
-    from interviewer.session import open_store, plan_interview, usable_grader
+    from interviewer.session import open_recording_store, plan_interview, usable_grader
 
     settings = _load_settings(
         bank=bank_dir,
@@ -200,8 +224,9 @@ def run(
 
     plan = plan_interview(settings, None)
     replies = _file_replies(plan, answers_file) if answers_file is not None else None
-    if settings.save:  # opened before a long model load
-        plan = replace(plan, store=open_store(settings))
+    if settings.save:  # opened before a long model load; if it cannot be, the answers go to
+        store, problem = open_recording_store(settings)  # a recovery file (said at the start)
+        plan = replace(plan, store=store, store_problem=problem)
     session = _open(plan)
     _drive(session, replies or _typed_replies(session), export_path)
 
@@ -227,22 +252,33 @@ def resume(
     The model is the session's own unless --model (or --backend) says otherwise.
     """
     from interviewer.session import open_store, plan_resume
+    from interviewer.store import StoreError
 
     _check_reply_flags(headless, answers_file)
     settings = _load_settings(grader=grader, **model_flags)
+    store, problem = None, None
+    try:
+        store = open_store(settings, must_exist=True, on_import=_status)
+    except StoreError as exc:  # a session kept in a recovery file can still go on
+        problem = exc
     plan = plan_resume(
         settings,
-        open_store(settings, must_exist=True),
+        store,
         session_id,
+        store_problem=problem,
         bank_dir=bank_dir,
         model_given=model_flags.get("model") is not None,
         backend_given=model_flags.get("backend") is not None,
+        base_url_given=model_flags.get("base_url") is not None,
     )
     replies = _file_replies(plan, answers_file) if answers_file is not None else None
     session = _open(plan)
     interview = session.interview
     answers = sum(t.role == "candidate" for t in interview.turns)
-    click.echo(f"Resuming session {session.session_id}: {answers} replies so far, all kept.")
+    source = f" from {plan.recovered.files[0]}" if plan.recovered and plan.recovered.files else ""
+    click.echo(
+        f"Resuming session {session.session_id}{source}: {answers} replies so far, all kept."
+    )
     if replies is None and interview.state == "awaiting_reply":
         current = interview.current_question
         for turn in interview.turns:

@@ -111,10 +111,24 @@ def calibrate(
 
 @cli.command()
 @click.option("--model", help="The model to check (default: what `run` would choose here).")
-def doctor(model: str | None) -> None:
-    """Check this machine: versions, GPU, memory, and which model the defaults would pick."""
-    from interviewer.doctor import run_doctor
+@click.option(
+    "--base-url",
+    help="Check an OpenAI-compatible model server instead: reachable, its models, a one-token "
+    "completion, schema-constrained output.",
+)
+@click.option(
+    "--api-key-env",
+    metavar="VAR",
+    help="With --base-url: the variable holding the server's API key (default OPENAI_API_KEY).",
+)
+def doctor(model: str | None, base_url: str | None, api_key_env: str | None) -> None:
+    """Check this machine: versions, GPU, memory, and which model the defaults would pick;
+    or, with --base-url, a model server."""
+    from interviewer.doctor import run_doctor, run_server_doctor
 
+    if base_url is not None:
+        settings = _load_settings(api_key_env=api_key_env)
+        sys.exit(run_server_doctor(base_url, model, settings.api_key_env, click.echo))
     sys.exit(run_doctor(model, click.echo))
 
 
@@ -125,7 +139,14 @@ def bank() -> None:
 
 @bank.command("check")
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
-def bank_check(directory: Path | None) -> None:
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Also check the bank with the evidence signal: the reference answer scores >= 90%, "
+    "each key point's statement covers it, no misconception earns a point, no keyword is in "
+    "the question, no two points are the same to the signal.",
+)
+def bank_check(directory: Path | None, strict: bool) -> None:
     """Validate a bank folder (default: the built-in bank)."""
     from interviewer.bank import BankError, load_bank
     from interviewer.resources import default_bank_dir
@@ -147,6 +168,106 @@ def bank_check(directory: Path | None) -> None:
         )
     click.echo(
         f"{target}: bank '{loaded.id}' ({loaded.title}) has {len(loaded.questions)} valid questions"
+    )
+    if not strict:
+        return
+    from interviewer.session.notes import strict_findings
+
+    findings, method = strict_findings(loaded, _load_settings(), _status)
+    for finding in findings:
+        click.echo(str(finding), err=True)
+    if findings:
+        count = len(findings)
+        click.echo(
+            f"{target}: {count} finding{'s' if count != 1 else ''} of the evidence signal "
+            f"({method})",
+            err=True,
+        )
+        sys.exit(1)
+    click.echo(f"{target}: the bank passes the strict check ({method})")
+
+
+@bank.command("import")
+@click.argument("notes", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The bank folder to write (default: NOTES-bank in the current folder, named after "
+    "the notes file).",
+)
+@click.option(
+    "--format",
+    "layout",
+    type=click.Choice(["auto", "details", "qa", "course", "headings", "numbered", "lines"]),
+    default="auto",
+    show_default=True,
+    help="The notes' layout (auto: detected).",
+)
+@click.option("--force", is_flag=True, help="Replace the bank in an existing output folder.")
+@click.option(
+    "--rules",
+    is_flag=True,
+    help="Draft the key points by rule only, even where a GPU could run the default model.",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Merge key points the evidence signal cannot tell apart (loads the embedding model; "
+    "a model draft always does).",
+)
+@_model_options
+def bank_import(
+    notes: Path,
+    output: Path | None,
+    layout: str,
+    force: bool,
+    rules: bool,
+    check: bool,
+    **model_flags: Any,
+) -> None:
+    """Import a notes file of questions and answers (Markdown or text) as a bank.
+
+    The layout is detected: a heading per question, <details> blocks, Q:/A: pairs, course
+    pages ("Q1: ... Show answer"), numbered lists, or questions on lines of their own. Each
+    answer becomes the reference answer, word for word; key points, keywords and weights are
+    drafted from its structure, by rule (instant) or, with --model (or the default model where
+    a GPU is there), by the model and then checked against the answer.
+    """
+    from interviewer.session.notes import import_notes_bank
+
+    settings = _load_settings(**model_flags)
+    target = output or Path(f"{notes.stem or 'notes'}-bank")
+    result = import_notes_bank(
+        settings,
+        notes,
+        target,
+        layout=None if layout == "auto" else layout,
+        force=force,
+        rules=rules,
+        model_given=model_flags.get("model") is not None,
+        check=check,
+        on_status=_status,
+    )
+    reports = {r.question_id: r for r in result.reports}
+    for question in result.bank.questions:
+        line = (
+            f"ok  {question.id}: {len(question.key_points)} key points, "
+            f"{len(question.misconceptions)} misconceptions"
+        )
+        report = reports.get(question.id)
+        detail = report.describe() if report is not None else ""
+        click.echo(f"{line} ({detail})" if detail and detail != "rule-based" else line)
+    for skipped in result.skipped:
+        click.echo(f"skipped  {skipped}", err=True)
+    for notice in result.notices:
+        click.echo(f"note: {notice}", err=True)
+    count = len(result.bank.questions)
+    click.echo(
+        f"Wrote {result.folder}: bank '{result.bank.id}' with {count} question"
+        f"{'s' if count != 1 else ''} ({result.layout} layout). Check it with `interviewer bank "
+        f"check --strict {result.folder}`; practise with `interviewer run --bank "
+        f"{result.folder}`."
     )
 
 

@@ -55,6 +55,8 @@ class QuestionAsked(_Event):
     title: str
     number: int
     total: int
+    retake: int = 0
+    """A fresh attempt (``/retry``): 1 for the first retake, and so on; 0 for the question."""
 
 
 class FollowUpAsked(_Event):
@@ -69,6 +71,9 @@ class AwaitingReply(_Event):
     type: Literal["awaiting_reply"] = "awaiting_reply"
     question_id: str
     follow_up: bool
+    retry_of: str | None = None
+    """The question a ``/retry`` would retake now (practice mode): the one being answered, or,
+    before any reply to this one, the one whose feedback was just given. None: no retake now."""
 
 
 class GradingStarted(_Event):

@@ -103,6 +103,54 @@ class PointEvidence:
     """The best sentence's similarity plus keyword bonus (keyword count without embeddings)."""
     sentence: str
     keywords: tuple[str, ...]
+    facts: tuple[float, ...] = ()
+    """The best sentence's similarity to each of the point's facts (with embeddings)."""
+
+
+def study_hint(
+    point: KeyPoint, evidence: PointEvidence, thresholds: EvidenceThresholds
+) -> tuple[str, list[str]]:
+    """For a point a grader judged missed: the answer's sentence that came closest (verbatim,
+    when its signal reaches ``thresholds.near``) and the point's facts that sentence does not
+    show (those it is less similar to than ``thresholds.partial``). ``("", [])`` when nothing
+    came close (or without embeddings): the hint only ever quotes the candidate and the bank,
+    it never makes anything up."""
+    if not evidence.sentence or not evidence.facts:
+        return "", []
+    if evidence.signal < thresholds.near:
+        return "", []
+    lacking = [
+        fact
+        for fact, similarity in zip(point.facts, evidence.facts, strict=False)
+        if similarity < thresholds.partial
+    ]
+    return evidence.sentence[:EVIDENCE_MAX], lacking
+
+
+def with_study_hints(
+    question: Question,
+    verdicts: Sequence[KeyPointGrade],
+    evidence: Sequence[PointEvidence],
+    thresholds: EvidenceThresholds,
+) -> list[KeyPointGrade]:
+    """``verdicts`` with :func:`study_hint` on each missed point (any grader's verdicts: the
+    evidence signal says what came close, whoever judged the point missed)."""
+    by_id = {e.key_point_id: e for e in evidence}
+    points = question.key_points_by_id
+    out: list[KeyPointGrade] = []
+    for verdict in verdicts:
+        found = by_id.get(verdict.key_point_id)
+        point = points.get(verdict.key_point_id)
+        if verdict.verdict != "missing" or found is None or point is None:
+            out.append(verdict)
+            continue
+        closest, lacking = study_hint(point, found, thresholds)
+        out.append(
+            verdict.model_copy(update={"closest": closest, "lacking": lacking})
+            if closest
+            else verdict
+        )
+    return out
 
 
 class EvidenceGrader:
@@ -134,7 +182,9 @@ class EvidenceGrader:
         answers: Sequence[str],
         cancel: threading.Event | None = None,
     ) -> list[KeyPointGrade]:
-        return [self._verdict(e) for e in self.assess(question, answers)]
+        assessed = self.assess(question, answers)
+        verdicts = [self._verdict(e) for e in assessed]
+        return with_study_hints(question, verdicts, assessed, self.thresholds)
 
     def assess(self, question: Question, answers: Sequence[str]) -> list[PointEvidence]:
         """The signal per key point, in bank order."""
@@ -151,11 +201,11 @@ class EvidenceGrader:
         Needs the embedder. Sentences that restate a known misconception are left out.
         """
         table, _ = self._table(question, answer_sentences(answers))
-        return [[(sim, len(hits)) for sim, hits, _ in row] for row in table]
+        return [[(sim, len(hits)) for sim, hits, *_ in row] for row in table]
 
     def _table(
         self, question: Question, sentences: list[str]
-    ) -> tuple[list[list[tuple[float, tuple[str, ...], str]]], list[str]]:
+    ) -> tuple[list[list[tuple[float, tuple[str, ...], str, tuple[float, ...]]]], list[str]]:
         import numpy as np  # comes with transformers, as the embedder does
 
         assert self.embedder is not None
@@ -185,11 +235,12 @@ class EvidenceGrader:
         believes = [bool(wrong[i].any()) for i in range(n)]
         usable = [i for i in range(n) if not believes[i]]
         flagged = [sentences[i] for i in range(n) if believes[i]]
-        table: list[list[tuple[float, tuple[str, ...], str]]] = []
+        table: list[list[tuple[float, tuple[str, ...], str, tuple[float, ...]]]] = []
         offset = 0
         lowered = {i: sentences[i].lower() for i in usable}
         for point, texts in zip(question.key_points, point_texts, strict=True):
-            best = to_texts[:, offset : offset + len(texts)].max(axis=1)
+            block = to_texts[:, offset : offset + len(texts)]
+            best = block.max(axis=1)
             offset += len(texts)
             terms = _terms(point)
             table.append(
@@ -198,6 +249,7 @@ class EvidenceGrader:
                         float(best[i]),
                         tuple(term for term in terms if _contains(lowered[i], term)),
                         sentences[i],
+                        tuple(float(x) for x in block[i, 1:]),  # texts[0] is the statement
                     )
                     for i in usable
                 ]
@@ -210,10 +262,10 @@ class EvidenceGrader:
         results: list[PointEvidence] = []
         for point, row in zip(question.key_points, table, strict=True):
             best = PointEvidence(point.id, "missing", 0.0, "", ())
-            for sim, hits, sentence in row:
+            for sim, hits, sentence, facts in row:
                 signal = sentence_signal(sim, len(hits), t)
                 if signal > best.signal:
-                    best = PointEvidence(point.id, "missing", signal, sentence, hits)
+                    best = PointEvidence(point.id, "missing", signal, sentence, hits, facts)
             results.append(
                 PointEvidence(
                     point.id,
@@ -221,6 +273,7 @@ class EvidenceGrader:
                     round(best.signal, 4),
                     best.sentence,
                     best.keywords,
+                    best.facts,
                 )
             )
         return results

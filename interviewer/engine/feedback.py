@@ -8,12 +8,12 @@ from collections.abc import Generator
 
 from interviewer.bank.models import Question
 from interviewer.engine.events import Event
-from interviewer.engine.grading import graded_points
+from interviewer.engine.grading import graded_points, verdict_changes
 from interviewer.engine.turns import generate
 from interviewer.llm.base import ChatModel
 from interviewer.prompts import PromptLibrary
 from interviewer.textutil import escape_markdown
-from interviewer.transcript import Grade, QuestionResult
+from interviewer.transcript import VERDICT_WORDS, Grade, KeyPointGrade, QuestionResult
 
 _PREFILTER_FEEDBACK = {
     "empty": "No answer was given, so this question scores 0.",
@@ -58,9 +58,50 @@ def feedback_intro(result: QuestionResult, prose: str) -> list[str]:
     return parts
 
 
-def feedback_markdown(question: Question, result: QuestionResult, prose: str) -> str:
-    """The feedback card: the coach's words, the key points by verdict, the reference answer."""
+def study_line(verdict: KeyPointGrade) -> str:
+    """For a missed point that something in the answer came close to: that sentence, verbatim,
+    and the point's facts it lacks (Markdown, every word escaped); "" when nothing came close.
+    Grounded in what was said: both halves are quotes, of the candidate and of the bank."""
+    if verdict.verdict != "missing" or not verdict.closest:
+        return ""
+    line = f'closest you came: "{escape_markdown(verdict.closest)}"'
+    if verdict.lacking:
+        line += "; it lacks: " + "; ".join(escape_markdown(fact) for fact in verdict.lacking)
+    return line
+
+
+def retake_lines(question: Question, before: QuestionResult, after: QuestionResult) -> list[str]:
+    """What a retake changed against the attempt before it, per key point (Markdown lines)."""
+    points = question.key_points_by_id
+    lines = []
+    for point_id, was, now in verdict_changes(before.grade, after.grade):
+        if point_id not in points:
+            continue
+        said = VERDICT_WORDS[was] if was else "not graded"
+        line = f"- {said} → **{VERDICT_WORDS[now.verdict] if now else 'not graded'}**: "
+        line += points[point_id].statement
+        if now is not None and now.evidence:
+            line += f' (you said: "{escape_markdown(now.evidence)}")'
+        lines.append(line)
+    return lines or ["- no key point changed"]
+
+
+def feedback_markdown(
+    question: Question,
+    result: QuestionResult,
+    prose: str,
+    *,
+    before: QuestionResult | None = None,
+) -> str:
+    """The feedback card: the coach's words, what a retake changed (``before``: the attempt
+    before it), the key points by verdict, the reference answer."""
     parts = feedback_intro(result, prose)
+    if before is not None:
+        parts.append(
+            f"**This retake: {before.score * 100:.0f}% → {result.score * 100:.0f}%** (graded on "
+            "this attempt's replies alone; the interview keeps the first answer's score)\n\n"
+            + "\n".join(retake_lines(question, before, result))
+        )
     if result.grade is not None:
         rows = []
         for mark, point, verdict in graded_points(question, result.grade):
@@ -69,6 +110,9 @@ def feedback_markdown(question: Question, result: QuestionResult, prose: str) ->
                 line += " *(uncertain)*"
             if verdict.evidence:
                 line += f' (you said: "{escape_markdown(verdict.evidence)}")'
+            study = study_line(verdict)
+            if study:
+                line += f"\n  - {study}"
             rows.append(line)
         parts.append(f"Score: {result.score * 100:.0f}%\n\n" + "\n".join(rows))
     parts.append(f"**Reference answer**\n\n{question.reference_answer}")

@@ -17,7 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from interviewer.bank.models import KeyPoint, Question
 from interviewer.config import EvidenceThresholds
-from interviewer.engine.evidence import EVIDENCE_MAX, Embedder, EvidenceGrader, PointEvidence
+from interviewer.engine.evidence import (
+    EVIDENCE_MAX,
+    Embedder,
+    EvidenceGrader,
+    PointEvidence,
+    with_study_hints,
+)
 from interviewer.engine.prefilter import PREFILTER_REASONS, screen
 from interviewer.llm.base import ChatModel, GenerationOptions, ReadsConfidence
 from interviewer.prompts import PromptLibrary
@@ -61,6 +67,22 @@ def graded_points(question: Question, grade: Grade) -> list[tuple[str, KeyPoint,
         for v in grade.key_points
         if v.key_point_id in points
     ]
+
+
+def verdict_changes(
+    before: Grade | None, after: Grade | None
+) -> list[tuple[str, Verdict | None, KeyPointGrade | None]]:
+    """(key point id, verdict before, verdict after) for each key point whose verdict differs
+    between two grades of the same question (a retake against the attempt before it), in the
+    order the later grade lists them. None: that grade has no verdict on the point."""
+    old = {v.key_point_id: v for v in before.key_points} if before is not None else {}
+    new = {v.key_point_id: v for v in after.key_points} if after is not None else {}
+    changed: list[tuple[str, Verdict | None, KeyPointGrade | None]] = []
+    for point_id in dict.fromkeys([*new, *old]):
+        was, now = old.get(point_id), new.get(point_id)
+        if (was.verdict if was else None) != (now.verdict if now else None):
+            changed.append((point_id, was.verdict if was else None, now))
+    return changed
 
 
 def normalize_verdicts(
@@ -332,13 +354,16 @@ class LLMGrader:
                     uncertain=confidence is not None and confidence < self.min_confidence,
                 )
             )
-        # Sentences the evidence signal matches to each point: quotes for lowered verdicts.
+        # Sentences the evidence signal matches to each point: quotes for lowered verdicts,
+        # and for a missed point what came closest to it.
+        assessed = evidence if evidence is not None else self._quotes.assess(question, texts)
         fallback = {
             e.key_point_id: e.sentence[:EVIDENCE_MAX]
-            for e in (evidence if evidence is not None else self._quotes.assess(question, texts))
+            for e in assessed
             if e.verdict != "missing" and e.sentence
         }
-        return verify_evidence(normalize_verdicts(question, verdicts), texts, fallback)
+        checked = verify_evidence(normalize_verdicts(question, verdicts), texts, fallback)
+        return with_study_hints(question, checked, assessed, self._quotes.thresholds)
 
 
 class CombinedGrader:

@@ -1,4 +1,4 @@
-"""Tell a conversational request (repeat, clarify, skip, end) from an answer.
+"""Tell a conversational request (repeat, clarify, skip, end, retry) from an answer.
 
 Slash commands always work. A few plain phrasings work too, but only when they are the whole
 message, so an answer that merely mentions "skip" or "repeat" is never mistaken for a request.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-Intent = Literal["answer", "repeat", "clarify", "skip", "end"]
+Intent = Literal["answer", "repeat", "clarify", "skip", "end", "retry"]
 
 COMMANDS: dict[str, Intent] = {
     "/repeat": "repeat",
@@ -23,6 +23,9 @@ COMMANDS: dict[str, Intent] = {
     "/end": "end",
     "/quit": "end",
     "/stop": "end",
+    "/retry": "retry",
+    "/retake": "retry",
+    "/again": "retry",
 }
 
 _POLITE = r"(?:(?:sorry|um+|uh+|ok(?:ay)?|so|hmm+)[,.!]?\s+)*"
@@ -48,6 +51,12 @@ _PHRASES: tuple[tuple[Intent, str], ...] = (
         "end",
         r"(?:(?:can|could) (?:i|we)\s+|i'?d like to\s+|let'?s\s+)?(?:end|stop|finish|quit)"
         r"(?: (?:the|this) interview| here| now)?|i'?m done",
+    ),
+    (
+        "retry",
+        r"(?:(?:can|could|may) (?:i|we)\s+|i'?d like to\s+|let me\s+|let'?s\s+)?"
+        r"(?:retry|retake|try (?:(?:that|this|it)(?: one| question)? )?again|have another go)"
+        r"(?: (?:at )?(?:that|this|it)(?: one| question)?)?",
     ),
 )
 _PATTERNS = [

@@ -1,7 +1,13 @@
 """The interview state machine.
 
-greet -> ask -> take a reply -> (repeat | clarify | skip | end | answer -> grade ->
+greet -> ask -> take a reply -> (repeat | clarify | skip | end | retry | answer -> grade ->
 probe or move on) -> ... -> summary.
+
+A retry (practice mode, ``/retry``) closes the attempt being answered with its feedback, or,
+before any reply to the next question, takes the question whose feedback was just given, and
+asks it again as a fresh attempt: graded on its own replies, never merged into the first
+answer's grade, and never counted in the score (the feedback card shows both). Then the
+interview goes on where it was.
 
 The engine decides everything that matters: whether to probe, which key point to probe, when to
 move on, and the score. The model only phrases follow-ups, clarifications, acknowledgements and
@@ -47,7 +53,7 @@ from interviewer.engine.prefilter import screen
 from interviewer.engine.questions import QuestionState, probe_target, probe_view
 from interviewer.engine.snapshot import InterviewSnapshot, check_snapshot_fits
 from interviewer.engine.turns import interviewer_turn
-from interviewer.llm.base import ChatModel, GenerationCancelled, ModelError
+from interviewer.llm.base import ChatModel, GenerationCancelled, ModelError, ModelUnavailable
 from interviewer.prompts import InterviewerTask, PromptLibrary
 from interviewer.transcript import (
     BankRef,
@@ -77,6 +83,7 @@ _CANDIDATE_KIND: dict[Intent, TurnKind] = {
     "clarify": "clarify_request",
     "skip": "skip",
     "end": "end",
+    "retry": "retry_request",
 }
 
 
@@ -129,6 +136,8 @@ class Interview:
             QuestionState(question=q, number=i + 1) for i, q in enumerate(bank.questions)
         ]
         self._current = 0
+        self._return_to: int | None = None
+        """The question to ask again after a retake asked for before it was answered."""
         self._quick = False
         self._pending: str | None = None
         quick = quick_grader or grader.instant
@@ -136,6 +145,16 @@ class Interview:
         self._background = self.settings.grading == "background" and quick is not None
 
     # ----------------------------------------------------------------- public API
+
+    def _active(self) -> QuestionState:
+        """The attempt being answered: the current question, or its retake in progress."""
+        return self._questions[self._current].current_attempt
+
+    def _attempts(self) -> Iterator[QuestionState]:
+        """Every attempt at every question (first attempts, each followed by its retakes)."""
+        for qs in self._questions:
+            yield qs
+            yield from qs.retakes
 
     @property
     def current_question(self) -> Question | None:
@@ -205,9 +224,13 @@ class Interview:
         if self._pending is not None:
             raise InterviewStateError("a reply is still being processed (call resume() first)")
         intent = classify_reply(text)
-        qs = self._questions[self._current]
+        question_id = self._active().question.id
+        if intent == "retry":  # recorded on the question it retakes
+            target = self._retry_target()
+            if target is not None:
+                question_id = self._questions[target].question.id
         self._pending = text
-        yield self._record("candidate", _CANDIDATE_KIND[intent], text, qs.question.id)
+        yield self._record("candidate", _CANDIDATE_KIND[intent], text, question_id)
         yield from self._process_pending(cancel)
         yield from self._background_work(cancel)
 
@@ -224,7 +247,7 @@ class Interview:
             return
         if self.state == "finished":
             raise InterviewStateError("the interview has finished; there is nothing to resume")
-        qs = self._questions[self._current]
+        qs = self._active()
         yield SessionStarted(
             session_id=self.session_id,
             bank_title=self.bank.title,
@@ -237,6 +260,7 @@ class Interview:
             title=qs.question.title,
             number=qs.number,
             total=len(self._questions),
+            retake=qs.attempt,
         )
         if self._pending is not None:
             yield from self._process_pending(cancel)
@@ -253,7 +277,7 @@ class Interview:
         """
         if self.state != "awaiting_reply":
             raise InterviewStateError("the interview is not running")
-        yield self._awaiting(self._questions[self._current])
+        yield self._awaiting(self._active())
 
     def snapshot(self) -> InterviewSnapshot:
         """Everything needed to continue this interview later (consistent only at rest)."""
@@ -269,6 +293,7 @@ class Interview:
             turns=list(self.turns),
             questions=[qs.snapshot() for qs in self._questions],
             pending_reply=self._pending,
+            return_to=self._return_to,
         )
 
     @classmethod
@@ -306,6 +331,7 @@ class Interview:
         interview.state = snapshot.state
         interview.turns = list(snapshot.turns)
         interview._current = snapshot.current
+        interview._return_to = snapshot.return_to
         interview._pending = snapshot.pending_reply
         for qs, saved_q in zip(interview._questions, snapshot.questions, strict=True):
             qs.restore(saved_q)
@@ -316,7 +342,7 @@ class Interview:
         assert self._pending is not None
         text = self._pending
         intent = classify_reply(text)
-        qs = self._questions[self._current]
+        qs = self._active()
         if intent == "repeat":
             yield self._record("interviewer", "repeat", qs.last_prompt, qs.question.id)
             yield self._awaiting(qs)
@@ -329,6 +355,8 @@ class Interview:
             yield from self._advance(acknowledge=False, cancel=cancel)
         elif intent == "end":
             yield from self.end(cancel)
+        elif intent == "retry":
+            yield from self._retry(qs, cancel)
         else:
             yield from self._answer(qs, text, cancel)
 
@@ -341,7 +369,7 @@ class Interview:
         if self.state != "awaiting_reply":
             raise InterviewStateError("the interview is not running")
         self._quick = quick
-        qs = self._questions[self._current]
+        qs = self._active()
         if qs.status != "answered":
             qs.status = "skipped"
         yield from self._finish_question(qs, cancel)
@@ -350,24 +378,75 @@ class Interview:
 
     # ----------------------------------------------------------------- the flow
 
-    def _ask(self, index: int) -> Iterator[Event]:
+    def _ask(self, index: int, *, again: str = "") -> Iterator[Event]:
+        """Ask question ``index`` (its current attempt); ``again``: the words that say why it is
+        asked once more (a retake, or back to a question a retake interrupted)."""
         self._current = index
-        qs = self._questions[index]
+        qs = self._questions[index].current_attempt
         qs.last_prompt = qs.question.question
         yield QuestionAsked(
             question_id=qs.question.id,
             title=qs.question.title,
             number=qs.number,
             total=len(self._questions),
+            retake=qs.attempt,
         )
-        yield self._record("interviewer", "question", qs.question.question, qs.question.id)
+        text = f"{again} {qs.question.question}" if again else qs.question.question
+        yield self._record("interviewer", "question", text, qs.question.id)
         self.state = "awaiting_reply"
         yield self._awaiting(qs)
 
     def _awaiting(self, qs: QuestionState) -> AwaitingReply:
         # The engine comes to rest here: the reply in flight (if any) is fully processed.
         self._pending = None
-        return AwaitingReply(question_id=qs.question.id, follow_up=qs.follow_ups > 0)
+        target = self._retry_target(offered=True)
+        return AwaitingReply(
+            question_id=qs.question.id,
+            follow_up=qs.follow_ups > 0,
+            retry_of=self._questions[target].question.id if target is not None else None,
+        )
+
+    # ----------------------------------------------------------------- retakes
+
+    def _retry_target(self, *, offered: bool = False) -> int | None:
+        """The question a ``/retry`` retakes now: the one being answered (once there is a reply
+        to it), or, before any reply to the current question, the one before it, whose
+        feedback was just given. None in exam mode or with nothing to retake. ``offered``: only
+        once that feedback is in (background grading may still owe it)."""
+        if self.settings.mode != "practice" or self.state != "awaiting_reply":
+            return None
+        attempt = self._active()
+        if attempt.answers:
+            return self._current
+        if attempt.attempt > 0 or self._current == 0:
+            return None  # a retake not answered yet, or nothing before the first question
+        previous = self._questions[self._current - 1].current_attempt
+        if offered and (previous.feedback is None or previous.finish_pending):
+            return None
+        return self._current - 1
+
+    def _retry(self, qs: QuestionState, cancel: threading.Event | None) -> Iterator[Event]:
+        """A fresh attempt at a question (see the module docstring)."""
+        target = self._retry_target()
+        if target is None:
+            note = (
+                "Each question is asked once in an exam (retakes are for practice mode)."
+                if self.settings.mode != "practice"
+                else "There is nothing to try again yet: answer this one first."
+            )
+            yield self._record("interviewer", "repeat", f"{note} {qs.last_prompt}", qs.question.id)
+            yield self._awaiting(qs)
+            return
+        yield from self._grade_pending(cancel)  # a card still owed comes before the retake
+        if target == self._current:
+            # The attempt closes as it stands, with its grade and feedback card.
+            yield from self._finish_question(qs, cancel)
+        else:
+            self._return_to = self._current
+        # Its conversation starts at the question asked again, after the card that closed
+        # the attempt before: a retake's follow-ups never read that card's reference answer.
+        self._questions[target].start_retake(first_turn=len(self.turns))
+        yield from self._ask(target, again="Let's try that one again, as a fresh attempt.")
 
     def _clarify(self, qs: QuestionState, cancel: threading.Event | None) -> Iterator[Event]:
         text = yield from self._model_turn(
@@ -416,7 +495,7 @@ class Interview:
         yield GradingStarted(question_id=qs.question.id)
         try:
             latest = self.grader.grade(qs.question, qs.graded_answers, cancel)
-        except GenerationCancelled:
+        except (GenerationCancelled, ModelUnavailable):  # the interview stops here
             raise
         except ModelError as exc:
             qs.grading_error = exc.describe()
@@ -434,7 +513,8 @@ class Interview:
         self, qs: QuestionState, cancel: threading.Event | None
     ) -> Iterator[Event]:
         view = probe_view(qs, self._background)
-        target = probe_target(qs, view, self.settings.max_follow_ups)
+        focus = self.settings.focus.get(qs.question.id, ())
+        target = probe_target(qs, view, self.settings.max_follow_ups, focus)
         if target is not None:
             follow_up = yield from self._model_turn(
                 "follow_up", "follow_up", qs, cancel, key_point=target, max_new_tokens=120
@@ -459,13 +539,13 @@ class Interview:
         in front of them, then checkpoint again (a second ``AwaitingReply``)."""
         if self.state != "awaiting_reply":
             return
-        if not any(q.grade_pending or q.finish_pending for q in self._questions):
+        if not any(q.grade_pending or q.finish_pending for q in self._attempts()):
             return
         yield from self._grade_pending(cancel)
-        yield self._awaiting(self._questions[self._current])
+        yield self._awaiting(self._active())
 
     def _grade_pending(self, cancel: threading.Event | None) -> Iterator[Event]:
-        for qs in self._questions:
+        for qs in list(self._attempts()):
             if qs.grade_pending:
                 yield from self._grade_in_background(qs, cancel)
             if qs.finish_pending and not qs.grade_pending:
@@ -492,11 +572,15 @@ class Interview:
         if qs.grade_pending:
             qs.finish_pending = True  # finished once its grade is in (_grade_pending)
             return
-        yield QuestionFinished(result=qs.result())
+        yield QuestionFinished(result=self._questions[qs.number - 1].result())
         if self.settings.mode == "practice":
             yield from self._feedback(qs, cancel)
 
     def _advance(self, *, acknowledge: bool, cancel: threading.Event | None) -> Iterator[Event]:
+        if self._return_to is not None:  # a retake interrupted this question: ask it again
+            back, self._return_to = self._return_to, None
+            yield from self._ask(back, again=f"Back to question {back + 1}:")
+            return
         finished = self._questions[self._current]
         if self._current + 1 >= len(self._questions):
             yield from self._finish(cancel)
@@ -533,9 +617,12 @@ class Interview:
         if qs.grade is not None and qs.grade.prefilter_reason is None and not self._quick:
             prose = yield from coach_words(self.model, self.prompts, qs.question, qs.grade, cancel)
         qs.coach_feedback = "\n\n".join(feedback_intro(qs.result(), prose)) or None
-        qs.feedback = feedback_markdown(qs.question, qs.result(), prose)
+        before = None
+        if qs.attempt > 0:
+            before = self._questions[qs.number - 1].previous_attempt(qs).result()
+        qs.feedback = feedback_markdown(qs.question, qs.result(), prose, before=before)
         yield self._record("interviewer", "feedback", qs.feedback, qs.question.id)
-        yield FeedbackGiven(result=qs.result())
+        yield FeedbackGiven(result=self._questions[qs.number - 1].result())
 
     # ----------------------------------------------------------------- model calls
 
@@ -559,7 +646,9 @@ class Interview:
             cancel,
             bank_title=self.bank.title,
             question_count=len(self._questions),
-            history=[t for t in self.turns if t.question_id == qs.question.id],
+            # This attempt's conversation only: a retake's follow-ups never read the first
+            # attempt's feedback card (it holds the reference answer).
+            history=[t for t in self.turns[qs.first_turn :] if t.question_id == qs.question.id],
             key_point=key_point,
             max_new_tokens=max_new_tokens,
         )

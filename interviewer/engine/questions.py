@@ -1,13 +1,16 @@
 """Where the interview stands on each question, and which key point to probe next.
 
-A :class:`QuestionState` is the engine's working record of one question: the replies, the
-follow-ups asked, the grade and feedback, and (in background grading) what still waits for the
-grader. It turns into the question's :class:`~interviewer.transcript.QuestionResult` and, to
-continue a session later, its :class:`~interviewer.engine.snapshot.QuestionSnapshot`.
+A :class:`QuestionState` is the engine's working record of one attempt at a question: the
+replies, the follow-ups asked, the grade and feedback, and (in background grading) what still
+waits for the grader. The first attempt holds the later ones (``retakes``, each a
+:class:`QuestionState` of its own, graded on its own replies only). It turns into the question's
+:class:`~interviewer.transcript.QuestionResult` and, to continue a session later, its
+:class:`~interviewer.engine.snapshot.QuestionSnapshot`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -15,7 +18,7 @@ from interviewer.bank.models import KeyPoint, Question
 from interviewer.engine.grading import merge_verdicts, score_verdicts
 from interviewer.engine.prefilter import screen
 from interviewer.engine.snapshot import QuestionSnapshot
-from interviewer.transcript import VERDICT_RANK, Grade, KeyPointGrade, QuestionResult
+from interviewer.transcript import VERDICT_RANK, Grade, KeyPointGrade, QuestionResult, Retake
 
 
 @dataclass
@@ -39,6 +42,48 @@ class QuestionState:
     """Background grading: closed, but its result and feedback wait for the grade."""
     quick: list[KeyPointGrade] | None = None
     """Background grading: the instant evidence signal on every reply so far."""
+    attempt: int = 0
+    """0 for the question as first asked; n for its n-th retake."""
+    first_turn: int = 0
+    """Index of the turn this attempt starts at (a retake's ``/retry``)."""
+    retakes: list[QuestionState] = field(default_factory=list)
+    """The first attempt's later, fresh attempts (``/retry``), oldest first."""
+
+    @property
+    def current_attempt(self) -> QuestionState:
+        """The attempt being answered while this question is current: the last retake, if any
+        (a finished retake is never current: the interview moves on after it)."""
+        return self.retakes[-1] if self.retakes else self
+
+    def start_retake(self, first_turn: int) -> QuestionState:
+        """A fresh attempt at this (first-attempt) question: no replies, no grade, the full
+        follow-up budget. Nothing carries over, so a retake earns what its own replies earn."""
+        retake = QuestionState(
+            question=self.question,
+            number=self.number,
+            attempt=len(self.retakes) + 1,
+            first_turn=first_turn,
+        )
+        retake.last_prompt = self.question.question
+        self.retakes.append(retake)
+        return retake
+
+    def previous_attempt(self, retake: QuestionState) -> QuestionState:
+        """The attempt before ``retake`` (the first answer, or the retake before it)."""
+        return self if retake.attempt <= 1 else self.retakes[retake.attempt - 2]
+
+    def retake_result(self) -> Retake:
+        return Retake(
+            status=self.status,
+            first_turn=self.first_turn,
+            answers=list(self.answers),
+            follow_ups=self.follow_ups,
+            grade=self.grade,
+            grading_error=self.grading_error,
+            score=self.grade.score if self.grade is not None else 0.0,
+            feedback=self.feedback,
+            coach_feedback=self.coach_feedback,
+        )
 
     def result(self) -> QuestionResult:
         return QuestionResult(
@@ -53,6 +98,7 @@ class QuestionState:
             score=self.grade.score if self.grade is not None else 0.0,
             feedback=self.feedback,
             coach_feedback=self.coach_feedback,
+            retakes=[retake.retake_result() for retake in self.retakes],
         )
 
     def ignored(self) -> list[str]:
@@ -88,6 +134,8 @@ class QuestionState:
             last_prompt=self.last_prompt,
             grade_pending=self.grade_pending,
             finish_pending=self.finish_pending,
+            first_turn=self.first_turn,
+            retakes=[retake.snapshot() for retake in self.retakes],
         )
 
     def restore(self, saved: QuestionSnapshot) -> None:
@@ -104,6 +152,12 @@ class QuestionState:
         self.last_prompt = saved.last_prompt
         self.grade_pending = saved.grade_pending
         self.finish_pending = saved.finish_pending
+        self.first_turn = saved.first_turn
+        self.retakes = []
+        for number, saved_retake in enumerate(saved.retakes, start=1):
+            retake = QuestionState(question=self.question, number=self.number, attempt=number)
+            retake.restore(saved_retake)
+            self.retakes.append(retake)
 
 
 def probe_view(qs: QuestionState, background: bool) -> list[KeyPointGrade]:
@@ -125,9 +179,13 @@ def probe_view(qs: QuestionState, background: bool) -> list[KeyPointGrade]:
 
 
 def probe_target(
-    qs: QuestionState, view: list[KeyPointGrade], max_follow_ups: int
+    qs: QuestionState,
+    view: list[KeyPointGrade],
+    max_follow_ups: int,
+    focus: Collection[str] = (),
 ) -> KeyPoint | None:
-    """The key point worth a follow-up: a doubtful verdict first (asking beats guessing), then
+    """The key point worth a follow-up: in a review, a point due for review that the candidate
+    missed again first (``focus``); then a doubtful verdict (asking beats guessing), then
     missing before partial, heavier first, then bank order.
 
     None once the cap is reached or nothing is left to probe. Each point is probed once.
@@ -146,6 +204,7 @@ def probe_target(
     best = min(
         candidates,
         key=lambda v: (
+            v.key_point_id not in focus,
             not v.uncertain,
             VERDICT_RANK[v.verdict],
             -weights[v.key_point_id].weight,

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from interviewer.bank.models import Bank
 from interviewer.engine.grading import Grader, grade_answers
-from interviewer.llm.base import GenerationCancelled, ModelError
+from interviewer.llm.base import GenerationCancelled, ModelError, ModelUnavailable
 from interviewer.transcript import ModelInfo, Regrade, RegradedQuestion, Transcript
 
 
@@ -52,7 +52,7 @@ def regrade_transcript(
             on_progress(f"Grading {question.id}")
         try:
             grade = grade_answers(question, result.answers, grader, cancel)
-        except GenerationCancelled:
+        except (GenerationCancelled, ModelUnavailable):  # nothing is stored
             raise
         except ModelError as exc:
             results.append(

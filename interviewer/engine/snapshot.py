@@ -55,6 +55,12 @@ class QuestionSnapshot(BaseModel):
     """Background grading: replies were given since the grader last graded this question."""
     finish_pending: bool = False
     """Background grading: the question is closed, its result and feedback wait for the grade."""
+    first_turn: int = 0
+    """Where this attempt's conversation starts (a retake's question asked again; 0 for the
+    first attempt)."""
+    retakes: list[QuestionSnapshot] = Field(default_factory=list)
+    """Fresh attempts at the question after its feedback (``/retry``), oldest first; the last
+    one is being answered while this question is the current one."""
 
 
 class InterviewSnapshot(BaseModel):
@@ -77,6 +83,9 @@ class InterviewSnapshot(BaseModel):
     pending_reply: str | None = None
     """A reply the candidate submitted whose processing (grading, follow-up, next question) had
     not finished when the snapshot was taken; ``resume()`` processes it first."""
+    return_to: int | None = None
+    """During a retake asked for before the next question was answered: that question's index,
+    asked again once the retake is over."""
 
 
 class SnapshotMismatchError(ValueError):

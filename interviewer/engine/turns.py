@@ -24,6 +24,7 @@ from interviewer.llm.base import (
     GenerationCancelled,
     GenerationOptions,
     ModelError,
+    ModelUnavailable,
     Purpose,
     Reply,
 )
@@ -195,7 +196,7 @@ def read_reply(
                 yield TokenStreamed(text=chunk)
             if cut is not None:
                 break
-    except GenerationCancelled:
+    except (GenerationCancelled, ModelUnavailable):  # the interview stops here
         raise
     except ModelError as exc:
         yield ModelFailed(question_id=question_id, purpose=purpose, message=exc.describe())

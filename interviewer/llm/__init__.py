@@ -8,6 +8,7 @@ from interviewer.llm.base import (
     GenerationCancelled,
     GenerationOptions,
     ModelError,
+    ModelUnavailable,
     StructuredOutputError,
 )
 
@@ -17,6 +18,7 @@ __all__ = [
     "GenerationCancelled",
     "GenerationOptions",
     "ModelError",
+    "ModelUnavailable",
     "StructuredOutputError",
 ]
 

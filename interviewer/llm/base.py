@@ -27,16 +27,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from interviewer.errors import InterviewerError
 from interviewer.transcript import ModelInfo
 
-Purpose = Literal["acknowledge", "follow_up", "clarify", "feedback", "grade"]
-"""Why the engine calls the model. Backends may use it for logging, timing and scripted replay."""
+Purpose = Literal["acknowledge", "follow_up", "clarify", "feedback", "grade", "draft"]
+"""Why the engine calls the model (``draft``: ``bank import`` drafting a rubric from notes).
+Backends may use it for logging, timing and scripted replay."""
 
 T = TypeVar("T", bound=BaseModel)
 
 DecodeMode = Literal["default", "fast"]
 """A decoder: ``default`` (transformers' ``generate()``), ``fast`` (a replayed CUDA graph)."""
 
-DecodePath = Literal["generate", "fast"]
-"""The path one call took: ``generate`` (the default decoder) or ``fast``."""
+DecodePath = Literal["generate", "fast", "server"]
+"""The path one call took: ``generate`` (the default decoder), ``fast``, or ``server`` (a
+model server decoded it)."""
 
 
 class ChatMessage(BaseModel):
@@ -66,6 +68,13 @@ class GenerationCancelled(ModelError):
 
 class StructuredOutputError(ModelError):
     """The model's output could not be turned into the requested object, even after retries."""
+
+
+class ModelUnavailable(ModelError):
+    """The model cannot be reached any more: a server that stopped, stopped answering or
+    refused the key. Every later call would fail too, so the engine does not carry on without
+    it (as it does after one failed reply): the interview stops where it is, everything the
+    candidate said is stored, and ``interviewer resume`` continues once the model is back."""
 
 
 @dataclass(frozen=True)
@@ -142,7 +151,8 @@ class ChatModel(Protocol):
 
     @property
     def decode_mode(self) -> DecodeMode | None:
-        """The decoder in use; None for a backend that decodes nothing (the scripted one)."""
+        """The decoder in use; None for a backend that decodes nothing here (the scripted one,
+        a model server)."""
         ...
 
     def stream(

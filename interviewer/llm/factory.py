@@ -1,4 +1,5 @@
-"""Open the model the settings ask for. The heavy stacks load only for the hf backend.
+"""Open the model the settings ask for: a local one (hf; the heavy stacks load only for it), one
+on an OpenAI-compatible server (openai), or a script.
 
 Graders are the session layer's (:func:`interviewer.session.open_grader`): ``llm/`` knows
 nothing of the engine."""
@@ -28,6 +29,16 @@ def open_model(
         if settings.script is not None:
             return ScriptedModel.from_file(settings.script)
         return ScriptedModel()
+    if settings.backend == "openai":
+        from interviewer.llm.openai import open_server_model
+
+        return open_server_model(
+            settings.base_url,
+            settings.model,
+            api_key_env=settings.api_key_env,
+            timeout_s=settings.request_timeout,
+            on_status=on_status,
+        )
 
     from interviewer.llm.hardware import probe
     from interviewer.llm.hf import HFModelConfig, load_hf_model

@@ -6,30 +6,40 @@ Why by hand (see NOTES-models.md): with bitsandbytes 4-bit, transformers does no
 batch 1 is bound by per-token overhead (Python and ~1000 kernel launches per token), which a CUDA
 graph removes: the whole forward of one token is replayed as one launch.
 
-How: :class:`StaticKV` is a key/value cache of fixed size whose ``update`` writes at positions
-held in a device tensor; attention sees an explicit boolean mask (passed to the model as a
-``{"full_attention": mask}`` mapping, which transformers uses as it is), so what a position may
-attend to is data, not Python control flow, and cropping the cache to a shared prefix costs
-nothing (the mask hides the rest). The prompt is prefilled eagerly; each new token is one replay
-of the captured step; sampling (greedy, temperature, top-k, top-p, min-p, repetition penalty)
-runs outside the graph on the logits it leaves in a static buffer.
+How, in gpt-fast's small named steps (pytorch-labs/gpt-fast, ``generate.py``):
+:meth:`FastDecoder.prefill` runs the prompt eagerly, in chunks (so a long prompt's activations
+stay those of one chunk); :meth:`FastDecoder.decode_one_token` feeds one token by replaying the
+step captured for its attention span; :meth:`FastDecoder.decode_n_tokens` loops it, choosing
+each token with a :class:`Sampler`. :class:`StaticKV` is a key/value cache of fixed size whose
+``update`` writes at positions held in a device tensor; attention sees an explicit boolean mask
+(passed to the model as a ``{"full_attention": mask}`` mapping, which transformers uses as it
+is), so what a position may attend to is data, not Python control flow, and cropping the cache
+to a shared prefix costs nothing (the mask hides the rest).
 
-Anything unexpected (no CUDA, an attention layout other than full attention, a capture error, a
-replay that disagrees with the eager step) raises :class:`FastDecodeUnavailable` at load time,
-and the backend keeps its default path. Calls the captured step cannot serve (a logits processor
-such as the grammar of a grade, a prompt longer than the static cache, generation settings it
-does not implement) use the default path too. On the CPU the same loop runs eagerly: the tests
-compare it with ``generate()`` there.
+A captured graph is trusted only after a check with fresh inputs: a new token, at a real
+position, attending to a prompt as well as to itself, against the model's own eager step over
+a dynamic cache without a mask (what ``generate()`` runs). A kernel left out of the graph (as
+bitsandbytes' were before 0.44) then shows, where a replay of the capture's own inputs would
+have matched. The comparison is by top-1 agreement and a relative-error bound, not bit for bit:
+masked and maskless attention run different bf16 kernels.
+
+Each span is captured on its own, into one shared graph memory pool: a span whose capture or
+check fails is left out (a step there replays the next longer span, which the mask makes
+equivalent, or runs eagerly), and only when no span works does the fast path give up
+(:class:`FastDecodeUnavailable`; the backend keeps its default path). Calls the captured step
+cannot serve (a logits processor such as the grammar of a grade, a prompt longer than the static
+cache, generation settings it does not implement) use the default path too. Where CUDA graphs
+cannot run (the CPU: tests, the GPU script's rehearsal), ``capture(replay="eager")`` records the
+same steps with an eager stand-in for the graph, and everything else runs unchanged.
 """
 
 from __future__ import annotations
 
-import copy
 import inspect
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 from interviewer.llm.kv_reuse import common_prefix_length
 
@@ -59,6 +69,24 @@ _NEUTRAL: dict[str, tuple[Any, ...]] = {
     "max_time": (None,),
 }
 
+Replay = Literal["cuda", "eager"]
+"""How captured steps replay: ``cuda`` graphs, or ``eager`` stand-ins where graphs cannot run."""
+
+DEFAULT_PREFILL_CHUNK = 1024
+"""Prompt tokens per prefill forward: an 8k prompt's activations are those of 1k tokens."""
+
+CHECK_PROMPT_TOKENS = 24
+"""The prompt a capture check's new token attends to (besides itself)."""
+
+RELATIVE_TOLERANCE = 0.05
+"""How far a replay's logits may be from the eager reference, as a share of the largest
+reference logit. bf16 kernels that differ (masked against maskless attention) stay within about
+1%; a graph that lost a kernel, or ignores its inputs, is off by about 100%."""
+
+_POISON = 4.0
+"""Written into the key/value slot a check's token should fill: a replay that skips the write
+attends to this instead, which moves the logits far."""
+
 
 class FastDecodeUnavailable(Exception):
     """The fast path cannot run here; ``str()`` says why in words a user can read."""
@@ -71,6 +99,35 @@ class FastResult:
     generated: list[int]
     reused: int
     first_token_s: float | None
+
+
+@dataclass(frozen=True)
+class SpanCheck:
+    """How a captured span's replay compared with the eager reference on fresh inputs."""
+
+    span: int
+    position: int
+    """Where the check's new token went (a real position, not the scratch slot)."""
+    attended: int
+    """Positions the token attended to: the check's prompt and itself."""
+    top1_agrees: bool
+    near_tie: bool
+    """The replay's top token scores within the tolerance of the reference's top one."""
+    relative_error: float
+    """max |replay - reference| / max |reference| (reference: a dynamic cache, no mask)."""
+    eager_relative_error: float
+    """The same against the very step the graph captured, run eagerly."""
+    ok: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        return (
+            f"the captured decode step (span {self.span}) disagreed with the eager one "
+            f"(top-1 {'agrees' if self.top1_agrees else 'differs'}, relative error "
+            f"{self.relative_error:.3g} against at most {RELATIVE_TOLERANCE})"
+        )
 
 
 def unsupported_settings(generation_config: Any) -> list[str]:
@@ -162,15 +219,74 @@ class _Graph:
     logits: Any
 
 
+class EagerReplay:
+    """A stand-in for a CUDA graph where none can run: a replay runs the captured step eagerly
+    and writes the output buffer that the capture returned, as a graph replay does."""
+
+    def __init__(self, step: Callable[[], Any], output: Any) -> None:
+        self.step = step
+        self.output = output
+        self.replays = 0
+
+    def replay(self) -> None:
+        self.replays += 1
+        self.output.copy_(self.step())
+
+
+class Sampler:
+    """Chooses each next token as ``generate()`` would for the same arguments: transformers
+    itself merges them with the model's generation config and its global defaults
+    (``_prepare_generation_config``) and builds the logits processors from the result
+    (``_get_logits_processor``), so repetition penalty, temperature, top-k, top-p and min-p
+    come in generate()'s order with generate()'s values (Qwen's top-k 20 stays 20; a ``top_k``
+    of None stays off)."""
+
+    def __init__(self, model: Any, generation_kwargs: dict[str, Any], prompt: Any) -> None:
+        import torch
+
+        config, _ = model._prepare_generation_config(None, **generation_kwargs)
+        self.config = config
+        self.sample = bool(config.do_sample)
+        self.processors = model._get_logits_processor(
+            generation_config=config,
+            input_ids_seq_length=int(prompt.shape[-1]),
+            encoder_input_ids=prompt,
+            device=prompt.device,
+            model_kwargs={"attention_mask": torch.ones_like(prompt)},
+        )
+        self.history = prompt
+
+    def choose(self, logits: Any) -> int:
+        """The next token after ``logits`` (float32, [1, vocab]); it joins the history."""
+        import torch
+
+        scores = self.processors(self.history, logits) if self.processors else logits
+        if self.sample:
+            probabilities = torch.softmax(scores, dim=-1)
+            token = int(torch.multinomial(probabilities, num_samples=1).item())
+        else:
+            token = int(scores.argmax(dim=-1).item())
+        if self.processors:  # only processors read the history
+            self.history = torch.cat([self.history, self.history.new_tensor([[token]])], dim=1)
+        return token
+
+
 class FastDecoder:
-    """Prefill eagerly, then decode one token per replay of a captured step (CUDA) or per
-    eager call of the very same step (CPU, for tests).
+    """Prefill eagerly, then decode one token per replay of a captured step (a CUDA graph, or
+    an eager stand-in on the CPU), or per eager call of the very same step before any capture.
 
     The static cache is one slot: the ids whose keys/values it holds are kept, and a new prompt
     that shares a prefix with them only prefills the rest (when ``reuse`` is on).
     """
 
-    def __init__(self, model: Any, max_tokens: int, *, reuse: bool = True) -> None:
+    def __init__(
+        self,
+        model: Any,
+        max_tokens: int,
+        *,
+        reuse: bool = True,
+        prefill_chunk: int = DEFAULT_PREFILL_CHUNK,
+    ) -> None:
         import torch
 
         config = model.config.get_text_config()
@@ -183,13 +299,24 @@ class FastDecoder:
         self.model = model
         self.max_tokens = max_tokens
         self.reuse = reuse
+        self.prefill_chunk = prefill_chunk
+        """Prompt tokens per prefill forward (0: the whole prompt in one)."""
         self.device = model.device
         self.cache_argument = cache_argument(model)
         self.kv = StaticKV(config.num_hidden_layers, max_tokens)
         self.cached_ids: list[int] = []
         self.buckets = length_buckets(max_tokens)
         self.graphs: dict[int, _Graph] = {}
+        self.replay: Replay | None = None
+        """How the captured steps replay (None: not captured; every step runs eagerly)."""
+        self.checks: dict[int, SpanCheck] = {}
+        self.failures: dict[int, str] = {}
+        """Spans left out, with why (a capture error, or a check that disagreed)."""
+        self.span_capture_seconds: dict[int, float] = {}
         self.capture_seconds = 0.0
+        self.capture_reserved_bytes = 0
+        """GPU memory the allocator reserved while capturing (the graphs' shared pool)."""
+        self._pool: Any = None
         with torch.inference_mode():
             self._ids = torch.zeros((1, 1), dtype=torch.long, device=self.device)
             self._position = torch.zeros((1, 1), dtype=torch.long, device=self.device)
@@ -222,23 +349,29 @@ class FastDecoder:
     def _span(self, position: int) -> int:
         return next(b for b in self.buckets if position < b)
 
-    def _decode(self, token: int, position: int) -> Any:
-        """Logits after feeding ``token`` at ``position`` (float32, shape [1, vocab])."""
-        import torch
+    def _graph_for(self, position: int) -> _Graph | None:
+        """The captured graph a step at ``position`` replays: its span's, else the next longer
+        captured span's (the mask hides the extra positions); None: run the step eagerly."""
+        for span in self.buckets:
+            if position < span and span in self.graphs:
+                return self.graphs[span]
+        return None
 
-        self._ids.fill_(token)
-        self._position.fill_(position)
-        self._mask[..., position] = True
-        span = self._span(position)
-        captured = self.graphs.get(span)
-        if captured is not None:
-            captured.graph.replay()
-            logits = captured.logits
-        else:
-            logits = self._step(span)
-        return logits[:, -1, :].to(dtype=torch.float32, copy=True)
+    # ------------------------------------------------------------- gpt-fast's steps
 
-    def _prefill(self, ids: Sequence[int], start: int) -> Any:
+    def prefill(self, ids: Sequence[int], start: int) -> Any:
+        """Feed ``ids`` at positions ``start``... in chunks of :attr:`prefill_chunk` tokens;
+        the logits after the last one (float32, [1, vocab])."""
+        chunk = self.prefill_chunk or len(ids)
+        logits: Any = None
+        for offset in range(0, len(ids), chunk):
+            logits = self._prefill_chunk(ids[offset : offset + chunk], start + offset)
+        end = start + len(ids)
+        self._mask.zero_()
+        self._mask[..., :end] = True
+        return logits
+
+    def _prefill_chunk(self, ids: Sequence[int], start: int) -> Any:
         import torch
 
         end = start + len(ids)
@@ -247,59 +380,244 @@ class FastDecoder:
         mask = (columns[None, :] <= positions[0][:, None])[None, None]
         tensor = torch.tensor([list(ids)], dtype=torch.long, device=self.device)
         logits = self._forward(tensor, positions, mask, end)
-        self._mask.zero_()
-        self._mask[..., :end] = True
         return logits[:, -1, :].to(dtype=torch.float32, copy=True)
 
-    # ------------------------------------------------------------- CUDA graphs
+    def decode_one_token(self, token: int, position: int) -> Any:
+        """Logits after feeding ``token`` at ``position`` (float32, shape [1, vocab])."""
+        import torch
 
-    def capture(self) -> None:
-        """Capture the decode step in a CUDA graph per attention span, and check each replay
-        against the eager step."""
-        if self.device.type != "cuda":
+        self._ids.fill_(token)
+        self._position.fill_(position)
+        self._mask[..., position] = True
+        captured = self._graph_for(position)
+        if captured is not None:
+            captured.graph.replay()
+            logits = captured.logits
+        else:
+            logits = self._step(self._span(position))
+        return logits[:, -1, :].to(dtype=torch.float32, copy=True)
+
+    def decode_n_tokens(
+        self,
+        logits: Any,
+        position: int,
+        max_new_tokens: int,
+        sampler: Sampler,
+        stop: set[int],
+        halt: Callable[[], bool],
+        on_token: Callable[[int], None],
+    ) -> list[int]:
+        """Choose a token from ``logits``, feed it at ``position``, and so on: at most
+        ``max_new_tokens``, up to a ``stop`` id or until ``halt()`` (read after every token)."""
+        generated: list[int] = []
+        while True:
+            token = sampler.choose(logits)
+            generated.append(token)
+            on_token(token)
+            if token in stop or len(generated) >= max_new_tokens or halt():
+                return generated
+            logits = self.decode_one_token(token, position)
+            position += 1
+
+    # ------------------------------------------------------------- capturing the step
+
+    def capture(self, replay: Replay = "cuda") -> None:
+        """Capture the decode step per attention span (a CUDA graph each, in one shared memory
+        pool; ``eager``: stand-ins where CUDA graphs cannot run) and check each with fresh
+        inputs. Raises :class:`FastDecodeUnavailable` when no span works."""
+        if replay == "eager":
+            self._capture(self._eager_graph)
+        elif self.device.type != "cuda":
             raise FastDecodeUnavailable("fast decoding needs a CUDA GPU")
+        else:
+            self._capture_cuda_graphs()
+        self.replay = replay
+
+    def _capture_cuda_graphs(self) -> None:
+        """Every span's graph in one memory pool: graphs replay one at a time, so they can
+        share their intermediate buffers (each keeps its own output), instead of one pool
+        each."""
+        import torch
+
+        reserved = torch.cuda.memory_reserved(self.device)
+        self._pool = torch.cuda.graph_pool_handle()
         self._capture(self._cuda_graph)
+        self.capture_reserved_bytes = torch.cuda.memory_reserved(self.device) - reserved
 
     def _capture(self, capture_step: Callable[[int], _Graph]) -> None:
-        """Capture every span with ``capture_step`` (the CUDA one, or a stand-in in tests).
-
-        Warm-ups and captures write their keys/values at the last position of the cache,
-        which no prompt reaches (:meth:`fits` keeps it free), and attend to position 0 only,
-        where a prefill put a token (token 0 is often padding, whose embedding may be zero:
-        a check of all-zero logits would prove nothing).
-        """
+        """Capture every span with ``capture_step`` (the CUDA one, an eager stand-in, or a
+        test's), each on its own: a span that fails is recorded in :attr:`failures` and left
+        out, and the others are kept."""
         import torch
 
         started = time.perf_counter()
-        scratch = self.max_tokens - 1
-        token = self.model.config.get_text_config().vocab_size // 2
         with torch.inference_mode():
-            self._prefill([token], 0)  # allocates the cache
-            self._ids.fill_(token)
-            self._position.fill_(scratch)
-            self._mask.zero_()
-            self._mask[..., 0] = True
+            prompt, reference = self._check_context()
             for span in self.buckets:
-                captured = capture_step(span)
-                self._check(captured, span)
-                self.graphs[span] = captured
+                begun = time.perf_counter()
+                try:
+                    captured, check = self._capture_one(span, capture_step, prompt, reference)
+                except FastDecodeUnavailable:
+                    raise
+                except Exception as exc:  # this span only; the device must still work
+                    self.failures[span] = f"{type(exc).__name__}: {str(exc)[:300]}"
+                    self._still_usable(exc)
+                    continue
+                finally:
+                    self.span_capture_seconds[span] = time.perf_counter() - begun
+                self.checks[span] = check
+                if check.ok:
+                    self.graphs[span] = captured
+                else:
+                    self.failures[span] = check.describe()
             self._mask.zero_()
         self.cached_ids = []
         self.capture_seconds = time.perf_counter() - started
+        if not self.graphs:
+            first = next(iter(self.failures.values()), "no span to capture")
+            raise FastDecodeUnavailable(f"no decode step could be captured: {first}")
 
-    def _cuda_graph(self, span: int) -> _Graph:
+    def trial(self, span: int, capture_step: Callable[[int], _Graph]) -> tuple[_Graph, SpanCheck]:
+        """Capture one span with ``capture_step`` and check it as :meth:`capture` does, without
+        putting it to use (the GPU script tries a compiled step this way)."""
         import torch
 
+        with torch.inference_mode():
+            prompt, reference = self._check_context()
+            try:
+                return self._capture_one(span, capture_step, prompt, reference)
+            finally:
+                self._mask.zero_()
+                self.cached_ids = []
+
+    def _check_context(self) -> tuple[list[int], Any]:
+        """The checks' prompt, prefilled into the static cache (which this allocates) and into
+        a reference cache the way ``generate()`` does."""
+        prompt = self._check_prompt()
+        self.prefill(prompt, 0)
+        self.cached_ids = []
+        return prompt, self._reference_cache(prompt)
+
+    def _capture_one(
+        self,
+        span: int,
+        capture_step: Callable[[int], _Graph],
+        prompt: Sequence[int],
+        reference: Any,
+    ) -> tuple[_Graph, SpanCheck]:
+        """Capture ``span``, then check the capture with fresh inputs.
+
+        Warm-ups and the capture write their keys/values at the last position of the cache,
+        which no prompt reaches (:meth:`fits` keeps it free), and attend to position 0, where
+        the check's prompt put a token (token 0 is often padding, whose embedding may be zero:
+        a check of all-zero logits would prove nothing).
+        """
+        self._ids.fill_(prompt[0])
+        self._position.fill_(self.max_tokens - 1)
+        self._mask.zero_()
+        self._mask[..., 0] = True
+        captured = capture_step(span)
+        return captured, self._check(captured, span, prompt, reference)
+
+    def _check_prompt(self) -> list[int]:
+        """A fixed prompt of distinct ordinary ids from the middle of the vocabulary."""
+        vocab = int(self.model.config.get_text_config().vocab_size)
+        count = min(CHECK_PROMPT_TOKENS, self.max_tokens // 4)
+        return [(vocab // 2 + 7919 * i) % vocab for i in range(count)]
+
+    def _reference_cache(self, prompt: Sequence[int]) -> Any:
+        """The check's prompt prefilled the way ``generate()`` does: a dynamic cache, no mask."""
+        import torch
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=self.model.config)
+        ids = torch.tensor([list(prompt)], dtype=torch.long, device=self.device)
+        self.model(input_ids=ids, use_cache=True, logits_to_keep=1, **{self.cache_argument: cache})
+        return cache
+
+    def _reference_step(self, cache: Any, token: int, position: int) -> Any:
+        import torch
+
+        from interviewer.llm.kv_reuse import crop_dynamic_cache
+
+        held = int(cache.get_seq_length())
+        output = self.model(
+            input_ids=torch.tensor([[token]], dtype=torch.long, device=self.device),
+            position_ids=torch.tensor([[position]], dtype=torch.long, device=self.device),
+            use_cache=True,
+            logits_to_keep=1,
+            **{self.cache_argument: cache},
+        )
+        crop_dynamic_cache(cache, held)
+        return output.logits[:, -1, :].float()
+
+    def _check(
+        self, captured: _Graph, span: int, prompt: Sequence[int], reference: Any
+    ) -> SpanCheck:
+        """Replay ``captured`` with fresh inputs and compare it with the eager reference.
+
+        The new token goes to the first position this span serves (past the check's prompt),
+        attending to the prompt and itself; its key/value slot holds poison first, so a replay
+        that does not write it, or ignores the new token, position or mask, disagrees.
+        """
+
+        lower = max((b for b in self.buckets if b < span), default=0)
+        position = min(max(lower, len(prompt)), span - 1, self.max_tokens - 2)
+        vocab = int(self.model.config.get_text_config().vocab_size)
+        token = (prompt[-1] + 104_729 * (span + 1)) % vocab
+        for keys, values in zip(self.kv.keys, self.kv.values, strict=True):
+            keys[:, :, position].fill_(_POISON)
+            values[:, :, position].fill_(_POISON)
+        self._ids.fill_(token)
+        self._position.fill_(position)
+        self._mask.zero_()
+        self._mask[..., : len(prompt)] = True
+        self._mask[..., position] = True
+        captured.graph.replay()
+        self._synchronize()
+        replayed = captured.logits[:, -1, :].float().clone()
+        eager = self._step(span)[:, -1, :].float()
+        expected = self._reference_step(reference, token, position)
+        self._synchronize()
+        scale = expected.abs().max().item() or 1.0
+        error = (replayed - expected).abs().max().item() / scale
+        eager_error = (replayed - eager).abs().max().item() / scale
+        chosen = int(replayed.argmax().item())
+        top1 = chosen == int(expected.argmax().item())
+        near_tie = expected[0, chosen].item() >= expected.max().item() - RELATIVE_TOLERANCE * scale
+        return SpanCheck(
+            span=span,
+            position=position,
+            attended=len(prompt) + 1,
+            top1_agrees=top1,
+            near_tie=near_tie,
+            relative_error=float(error),
+            eager_relative_error=float(eager_error),
+            ok=(top1 or near_tie) and error <= RELATIVE_TOLERANCE,
+        )
+
+    def _cuda_graph(self, span: int, step: Callable[[], Any] | None = None) -> _Graph:
+        """A CUDA graph of ``step`` (default: the decode step over ``span``) in the shared
+        pool, warmed up on a side stream first, as torch asks."""
+        import torch
+
+        run = step or (lambda: self._step(span))
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):  # warm-up off the capture, as torch asks
+        with torch.cuda.stream(side):
             for _ in range(2):
-                self._step(span)
+                run()
         torch.cuda.current_stream().wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
-            logits = self._step(span)
+        with torch.cuda.graph(graph, pool=self._pool, capture_error_mode="thread_local"):
+            logits = run()
         return _Graph(graph, logits)
+
+    def _eager_graph(self, span: int, step: Callable[[], Any] | None = None) -> _Graph:
+        """The stand-in where CUDA graphs cannot run: ``step`` replayed eagerly."""
+        run = step or (lambda: self._step(span))
+        output = run().clone()
+        return _Graph(EagerReplay(run, output), output)
 
     def _synchronize(self) -> None:
         if self.device.type == "cuda":
@@ -307,24 +625,27 @@ class FastDecoder:
 
             torch.cuda.synchronize()
 
-    def _check(self, captured: _Graph, span: int) -> None:
-        captured.graph.replay()
-        self._synchronize()
-        replayed = captured.logits[:, -1, :].float().clone()
-        eager = self._step(span)[:, -1, :].float()
-        self._synchronize()
-        difference = (replayed - eager).abs().max().item()
-        scale = eager.abs().max().item() or 1.0
-        if replayed.argmax().item() != eager.argmax().item() or not difference <= 1e-2 * scale:
+    def _still_usable(self, failure: BaseException) -> None:
+        """After a span's capture failed: one eager step must still run, or nothing more is
+        captured (a broken CUDA context fails every later call)."""
+        try:
+            self._synchronize()
+            self._step(self.buckets[0])
+            self._synchronize()
+        except Exception as exc:
             raise FastDecodeUnavailable(
-                f"the captured decode step (span {span}) disagreed with the eager one "
-                f"(max difference {difference:.3g})"
-            )
+                f"the device failed after a capture error ({type(failure).__name__}: "
+                f"{str(failure)[:200]}; then {type(exc).__name__}: {str(exc)[:200]})"
+            ) from exc
 
     # ------------------------------------------------------------- generation
 
     def fits(self, prompt_tokens: int, max_new_tokens: int) -> bool:
         return prompt_tokens + max_new_tokens <= self.max_tokens - 1  # the last slot is scratch
+
+    def capacity(self, max_new_tokens: int) -> int:
+        """The longest prompt that :meth:`fits` with ``max_new_tokens`` new tokens."""
+        return self.max_tokens - 1 - max_new_tokens
 
     def generate(
         self,
@@ -338,79 +659,31 @@ class FastDecoder:
         """Generate after ``prompt``; ``on_token`` hears each new token id as it is chosen.
 
         ``generation_kwargs`` are the ``generate()`` sampling arguments (do_sample,
-        temperature, top_p, top_k); the model's generation config fills the rest. Stops at an
-        end-of-sequence id, after ``max_new_tokens``, or when ``halt()`` says so (read after
-        every token, as a stopping criterion would be).
+        temperature, top_p, top_k); the model's generation config fills the rest, as in
+        ``generate()`` (:class:`Sampler`). Stops at an end-of-sequence id, after
+        ``max_new_tokens``, or when ``halt()`` says so (read after every token, as a stopping
+        criterion would be).
         """
         import torch
 
-        config = copy.deepcopy(self.model.generation_config)
-        config.update(**generation_kwargs)
-        processors = _processors(config)
-        sample = bool(config.do_sample)
         shared = common_prefix_length(self.cached_ids, prompt) if self.reuse else 0
         keep = min(shared, len(prompt) - 1)
         self.cached_ids = []  # unknown until this generation finishes cleanly
-        stop = set(int(i) for i in eos_ids)
-        generated: list[int] = []
-        first_token_s = None
+        first_token_s: list[float] = []
         started = time.perf_counter()
+
+        def heard(token: int) -> None:
+            if not first_token_s:
+                first_token_s.append(time.perf_counter() - started)
+            on_token(token)
+
         with torch.inference_mode():
             history = torch.tensor([list(prompt)], dtype=torch.long, device=self.device)
-            logits = self._prefill(prompt[keep:], keep)
-            position = len(prompt)
-            while True:
-                token = _choose(logits, history, processors, sample)
-                generated.append(token)
-                if first_token_s is None:
-                    first_token_s = time.perf_counter() - started
-                on_token(token)
-                if token in stop or len(generated) >= max_new_tokens or halt():
-                    break
-                if processors:
-                    history = torch.cat([history, history.new_tensor([[token]])], dim=1)
-                logits = self._decode(token, position)
-                position += 1
+            sampler = Sampler(self.model, generation_kwargs, history)
+            logits = self.prefill(prompt[keep:], keep)
+            generated = self.decode_n_tokens(
+                logits, len(prompt), max_new_tokens, sampler, {int(i) for i in eos_ids}, halt, heard
+            )
         # The cache holds the prompt and every generated token but the last (never fed).
         self.cached_ids = [*prompt, *generated[:-1]]
-        return FastResult(generated, keep, first_token_s)
-
-
-def _processors(config: Any) -> list[Any]:
-    """The logits processors ``generate()`` would apply for these settings (the ones the loop
-    supports; :func:`unsupported_settings` names the others)."""
-    from transformers.generation.logits_process import (
-        MinPLogitsWarper,
-        RepetitionPenaltyLogitsProcessor,
-        TemperatureLogitsWarper,
-        TopKLogitsWarper,
-        TopPLogitsWarper,
-    )
-
-    processors: list[Any] = []
-    penalty = getattr(config, "repetition_penalty", None)
-    if penalty is not None and penalty != 1.0:
-        processors.append(RepetitionPenaltyLogitsProcessor(penalty=penalty))
-    if config.do_sample:
-        if config.temperature is not None and config.temperature != 1.0:
-            processors.append(TemperatureLogitsWarper(config.temperature))
-        top_k = config.top_k if config.top_k is not None else 50
-        if top_k:
-            processors.append(TopKLogitsWarper(top_k=top_k, min_tokens_to_keep=1))
-        if config.top_p is not None and config.top_p < 1.0:
-            processors.append(TopPLogitsWarper(top_p=config.top_p, min_tokens_to_keep=1))
-        if getattr(config, "min_p", None) is not None:
-            processors.append(MinPLogitsWarper(min_p=config.min_p, min_tokens_to_keep=1))
-    return processors
-
-
-def _choose(logits: Any, history: Any, processors: list[Any], sample: bool) -> int:
-    import torch
-
-    scores = logits
-    for processor in processors:
-        scores = processor(history, scores)
-    if sample:
-        probabilities = torch.softmax(scores, dim=-1)
-        return int(torch.multinomial(probabilities, num_samples=1).item())
-    return int(scores.argmax(dim=-1).item())
+        return FastResult(generated, keep, first_token_s[0] if first_token_s else None)

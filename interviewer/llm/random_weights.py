@@ -9,10 +9,11 @@ generation config) is what a real Hub checkpoint ships, so the real loading path
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 TemplateFamily = Literal["chatml", "llama3", "mistral", "gemma", "qwen3"]
 
@@ -84,14 +85,31 @@ class Shape:
     vocab_size: int | None = None
     """None: the tokenizer's size. A real shape keeps its real vocabulary size."""
     max_position_embeddings: int = 32768
+    tokenizer_tokens: int | None = None
+    """Ordinary tokens of a tokenizer of the real model's size (:func:`build_full_tokenizer`);
+    None: a small one trained in milliseconds (:func:`build_tokenizer`)."""
 
 
 SHAPES: dict[str, Shape] = {
     "tiny": Shape("qwen2", 64, 128, 2, 4, 2),
     "small": Shape("qwen2", 256, 512, 4, 8, 2),
-    # Qwen2.5-7B-Instruct: 7.6B parameters
-    "qwen2.5-7b": Shape("qwen2", 3584, 18944, 28, 28, 4, vocab_size=152064),
+    # Qwen2.5-7B-Instruct: 7.6B parameters; 151,643 ordinary tokens before its special ones
+    "qwen2.5-7b": Shape(
+        "qwen2", 3584, 18944, 28, 28, 4, vocab_size=152064, tokenizer_tokens=151_643
+    ),
 }
+
+QWEN25_SAMPLING: dict[str, Any] = {
+    "do_sample": True,
+    "temperature": 0.7,
+    "top_p": 0.8,
+    "top_k": 20,
+    "repetition_penalty": 1.05,
+}
+"""The sampling settings of Qwen2.5-7B-Instruct's own ``generation_config.json``."""
+
+SAMPLING: dict[str, dict[str, Any]] = {"qwen2.5-7b": QWEN25_SAMPLING}
+"""Each shape's generation settings, as its real checkpoint ships them (none: plain)."""
 
 _CORPUS = [
     "The interviewer asks a question and the candidate answers it.",
@@ -132,6 +150,65 @@ def build_tokenizer(family: TemplateFamily, directory: Path, vocab_size: int = 6
     wrapped.save_pretrained(directory)
 
 
+def _word_pieces(count: int, seed: int) -> list[str]:
+    """``count`` byte-level pieces shaped like a real BPE vocabulary's: about half of them
+    start a word (the leading-space mark ``Ġ`` and one to four letters), the others continue
+    one (two to four letters); each piece is a piece listed before it plus one letter, so
+    every piece is one merge of two others."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    rng = random.Random(seed)
+    pieces: list[str] = []
+    levels = [[f"Ġ{a}" for a in letters], [a + b for a in letters for b in letters]]
+    while len(pieces) < count:
+        for level in levels:
+            pieces.extend(level[: count - len(pieces)])
+        # The next longer pieces: a sample of every stem, no more than the count still needs.
+        wanted = max(1, (count - len(pieces)) // 2 + 1)
+        levels = [
+            rng.sample([stem + letter for stem in level for letter in letters], wanted)
+            if len(level) * 26 > wanted
+            else [stem + letter for stem in level for letter in letters]
+            for level in levels
+        ]
+    return pieces[:count]
+
+
+def build_full_tokenizer(family: TemplateFamily, directory: Path, tokens: int) -> None:
+    """Save a byte-level BPE tokenizer with ``tokens`` ordinary tokens and the family's special
+    tokens after them, as a real one of that size has (Qwen2.5: 151,643 ordinary tokens, then
+    ``<|endoftext|>`` 151643, ``<|im_start|>`` 151644, ``<|im_end|>`` 151645).
+
+    A random model in a real shape emits ids across its whole vocabulary; with a small
+    tokenizer most of them would decode to nothing, and the streamed text (and the per-token
+    cost of detokenizing it) would not be a real model's. Here every ordinary id decodes to
+    one to a few letters, word-initial ones with a space, like a real vocabulary's pieces.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    vocab = {symbol: index for index, symbol in enumerate(alphabet)}
+    merges: list[tuple[str, str]] = []
+    for piece in _word_pieces(tokens - len(vocab), seed=0):
+        merges.append((piece[:-1], piece[-1]))
+        vocab[piece] = len(vocab)
+    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    bos, eos, end_of_turn, others = SPECIAL_TOKENS[family]
+    specials = list(dict.fromkeys([eos, bos, *others, end_of_turn]))
+    tokenizer.add_special_tokens(specials)
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        bos_token=bos,
+        eos_token=eos,
+        pad_token=eos,
+        additional_special_tokens=[t for t in specials if t not in {bos, eos}],
+    )
+    wrapped.chat_template = CHAT_TEMPLATES[family]
+    wrapped.save_pretrained(directory)
+
+
 def build_random_model(
     directory: Path,
     shape: Shape | str = "tiny",
@@ -141,8 +218,12 @@ def build_random_model(
     seed: int = 0,
     device: str = "cpu",
     reuse: bool = False,
+    sampling: Mapping[str, Any] | None = None,
 ) -> Path:
     """Save a random-weight causal LM (safetensors), its tokenizer and generation config.
+
+    ``sampling``: the generation config's sampling settings (None: the shape's real ones from
+    :data:`SAMPLING`, e.g. Qwen2.5's top-k 20, top-p 0.8, repetition penalty 1.05).
 
     Big shapes are materialized on ``device`` (``cuda`` fills 15 GB of noise in a blink) with
     cheap normal noise instead of the architecture's own initialisation. With ``reuse``, a
@@ -159,13 +240,24 @@ def build_random_model(
     )
 
     spec = SHAPES[shape] if isinstance(shape, str) else shape
-    recipe = {"shape": asdict(spec), "family": family, "dtype": dtype, "seed": seed}
+    if sampling is None:
+        sampling = SAMPLING.get(shape, {}) if isinstance(shape, str) else {}
+    recipe = {
+        "shape": asdict(spec),
+        "family": family,
+        "dtype": dtype,
+        "seed": seed,
+        "sampling": dict(sampling),
+    }
     marker = directory / RECIPE_FILE
     if reuse and is_built(directory, recipe):
         return directory
     marker.unlink(missing_ok=True)
     directory.mkdir(parents=True, exist_ok=True)
-    build_tokenizer(family, directory)
+    if spec.tokenizer_tokens:
+        build_full_tokenizer(family, directory, spec.tokenizer_tokens)
+    else:
+        build_tokenizer(family, directory)
     tokenizer = AutoTokenizer.from_pretrained(directory)
     _, _, end_of_turn, _ = SPECIAL_TOKENS[family]
     eos_ids = sorted({tokenizer.convert_tokens_to_ids(end_of_turn), tokenizer.eos_token_id})
@@ -197,6 +289,7 @@ def build_random_model(
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=eos_ids,
         pad_token_id=tokenizer.pad_token_id,
+        **sampling,
     )
     model.save_pretrained(directory, safe_serialization=True)
     marker.write_text(json.dumps(recipe, sort_keys=True), encoding="utf-8")  # last: complete

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from interviewer.documents import DocumentError, parse_json
 from interviewer.llm.base import (
     ChatMessage,
     DecodeMode,
@@ -90,17 +91,26 @@ DEMO_REPLIES: dict[str, tuple[str, ...]] = {
 def load_script(path: Path) -> Script:
     """Read a script file, with errors that name the file and the step."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = parse_json(path.read_bytes())
     except OSError as exc:
-        raise ScriptError(f"{path}: cannot read the script: {exc.strerror or exc}") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ScriptError(f"{path}: not valid JSON: {exc}") from exc
+        raise ScriptError(
+            f"{path}: cannot read the script: {exc.strerror or exc}",
+            "check the --script path (or leave it out for the built-in demo)",
+        ) from exc
+    except DocumentError as exc:
+        raise ScriptError(f"{path}: {exc}", _SCRIPT_HINT) from exc
     try:
         return Script.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "(root)"
-        raise ScriptError(f"{path}: {where}: {first['msg']}") from exc
+        raise ScriptError(f"{path}: {where}: {first['msg']}", _SCRIPT_HINT) from exc
+
+
+_SCRIPT_HINT = (
+    'fix the script; its shape is {"name": "...", "steps": [{"purpose": "grade", "json": '
+    '{...}}, {"purpose": "follow_up", "text": "..."}]}'
+)
 
 
 _CHUNK = re.compile(r"\S+\s*|\s+")

@@ -7,6 +7,7 @@ which tells the model what was wrong and asks again.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from interviewer.documents import check_text
 from interviewer.llm.base import ChatMessage, StructuredOutputError
 
 T = TypeVar("T", bound=BaseModel)
@@ -88,12 +90,36 @@ def repair_truncated(text: str) -> str:
     return text[scan.start : end] + closers
 
 
+def grammar_schema(output_type: type[BaseModel]) -> dict[str, Any]:
+    """The JSON Schema to constrain decoding to: the model's schema with its ``x-grammar`` hints
+    applied (tighter bounds than validation, so the grammar's and pydantic's differing ways of
+    counting string length can never make a constrained output fail validation)."""
+    schema = copy.deepcopy(output_type.model_json_schema())
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            hints = node.pop("x-grammar", None)
+            if isinstance(hints, dict):
+                node.update(hints)
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(schema)
+    return schema
+
+
 def parse_structured(text: str, output_type: type[T]) -> T:
     """Parse ``text`` into ``output_type``; raise ValueError with a reason a model can act on."""
     try:
         raw: Any = json.loads(_extract_json_object(text), strict=False)
     except json.JSONDecodeError as exc:
         raise ValueError(f"invalid JSON: {exc.msg} at position {exc.pos}") from exc
+    except RecursionError as exc:  # a reply nested deeper than the stack: not a grade
+        raise ValueError("invalid JSON: nested too deeply") from exc
+    check_text(raw)  # a "\ud800" escape is not text: it could be neither stored nor shown
     try:
         return output_type.model_validate(raw)
     except ValidationError as exc:

@@ -13,13 +13,15 @@ import html
 import re
 
 from interviewer.report.view import (
+    KeyPointView,
     QuestionView,
     ReportView,
+    RetakeView,
     percent,
     speaker,
 )
 from interviewer.textutil import shown_name, visible_control
-from interviewer.transcript import VERDICT_WORDS
+from interviewer.transcript import VERDICT_WORDS, Turn
 
 _CSS = """
 :root { --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --bg: #ffffff; --panel: #f6f8fa;
@@ -49,6 +51,13 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .missing .tag { color: var(--missed); }
 .quote, .why { color: var(--muted); font-size: .9rem; margin-left: 4.9rem; }
 .reference { border-left: 4px solid var(--line); padding-left: .9rem; }
+.study { color: var(--fg); font-size: .9rem; margin-left: 4.9rem; }
+.review { display: inline-block; font-size: .75rem; font-weight: 600; padding: 0 .4rem;
+  border-radius: 8px; margin-left: .4rem; border: 1px solid var(--line); color: var(--muted); }
+.review.due { color: var(--missed); border-color: var(--missed); }
+.review.learning { color: var(--partial); border-color: var(--partial); }
+.review.learned { color: var(--covered); border-color: var(--covered); }
+.retake { border-left: 4px solid var(--bar2); padding-left: .9rem; margin: 1rem 0; }
 code { font: .9em ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
   background: var(--panel); padding: .05rem .25rem; border-radius: 4px; }
 svg { max-width: 100%; height: auto; }
@@ -158,8 +167,15 @@ def render_html(view: ReportView) -> str:
         ),
         ("Model", esc(view.model_line)),
         ("Grader", esc(shown_name(t.grader))),
+        *([("Verdict confidence", esc(view.confidence_line))] if view.confidence_line else []),
         ("Score", f"<strong>{percent(t.score)}</strong>"),
     ]
+    if view.review_counts:
+        counts = ", ".join(
+            f'<span class="review {esc(state)}">{n} {esc(state)}</span>'
+            for state, n in sorted(view.review_counts.items())
+        )
+        rows.append(("Review", f"{counts} (this session's key points, now)"))
     body = [
         f"<h1>Interview report: {esc(t.bank.title)}</h1>",
         '<table class="meta">'
@@ -224,20 +240,7 @@ def _question(q: QuestionView) -> str:
     if q.rubric_note:
         out.append(f'<p class="note">{esc(q.rubric_note)}</p>')
     out.append("<h3>Conversation</h3>")
-    shown = [t for t in q.turns if t.kind not in ("question", "feedback")]
-    if not shown:
-        out.append(
-            "<p><em>not reached</em></p>"
-            if r.status == "not_reached"
-            else "<p><em>no reply</em></p>"
-        )
-    for turn in shown:
-        kind = "" if turn.kind == "answer" else f" ({esc(turn.kind.replace('_', ' '))})"
-        text = esc(turn.text) if turn.text.strip() else "<em>(no answer)</em>"
-        out.append(
-            f'<div class="turn {turn.role}"><div class="who">{speaker(turn)}{kind}</div>'
-            f'<div class="text">{text}</div></div>'
-        )
+    out += _conversation(q.turns, r.status)
     out.append("<h3>Grade</h3>")
     if r.grade is not None:
         out.append(
@@ -251,20 +254,7 @@ def _question(q: QuestionView) -> str:
             ignored = "; ".join(f"“{esc(s)}”" for s in q.ignored)
             out.append(f"<p>Ignored as instructions to the grader: {ignored}</p>")
         for verdict in ("covered", "partial", "missing"):
-            for kp in q.by_verdict(verdict):
-                extra = ""
-                if kp.doubt:
-                    extra += f'<div class="why"><em>{esc(kp.doubt)}</em></div>'
-                if kp.evidence:
-                    extra += (
-                        f'<div class="quote">“<span class="text">{esc(kp.evidence)}</span>”</div>'
-                    )
-                if kp.rationale:
-                    extra += f'<div class="why">{esc(kp.rationale)}</div>'
-                out.append(
-                    f'<div class="kp {verdict}"><span class="tag">{VERDICT_WORDS[verdict]}</span> '
-                    f"{_inline(esc(kp.statement))}{extra}</div>"
-                )
+            out += [_point(kp) for kp in q.by_verdict(verdict)]
     elif r.grading_error:
         out.append(f'<p>Not graded: <span class="text">{esc(r.grading_error)}</span></p>')
     else:
@@ -278,6 +268,7 @@ def _question(q: QuestionView) -> str:
         ]
     if q.sources:
         out.append("<p>Sources: " + ", ".join(_link(s) for s in q.sources) + "</p>")
+    out += [_retake(retake) for retake in q.retakes]
     if q.regrades:
         out.append("<h3>What the regrades changed</h3><ul>")
         for change in q.regrades:
@@ -301,4 +292,82 @@ def _question(q: QuestionView) -> str:
             out.append(item + "</li>")
         out.append("</ul>")
     out.append("</section>")
+    return "\n".join(out)
+
+
+def _conversation(turns: list[Turn], status: str) -> list[str]:
+    out = []
+    shown = [t for t in turns if t.kind not in ("question", "feedback")]
+    if not shown:
+        out.append(
+            "<p><em>not reached</em></p>" if status == "not_reached" else "<p><em>no reply</em></p>"
+        )
+    for turn in shown:
+        kind = "" if turn.kind == "answer" else f" ({esc(turn.kind.replace('_', ' '))})"
+        text = esc(turn.text) if turn.text.strip() else "<em>(no answer)</em>"
+        out.append(
+            f'<div class="turn {turn.role}"><div class="who">{speaker(turn)}{kind}</div>'
+            f'<div class="text">{text}</div></div>'
+        )
+    return out
+
+
+def _point(kp: KeyPointView) -> str:
+    extra = ""
+    if kp.doubt:
+        extra += f'<div class="why"><em>{esc(kp.doubt)}</em></div>'
+    if kp.evidence:
+        extra += f'<div class="quote">“<span class="text">{esc(kp.evidence)}</span>”</div>'
+    if kp.closest:
+        extra += (
+            '<div class="study">Closest you came: “<span class="text">'
+            f"{esc(kp.closest)}</span>”"
+            + (
+                "; it lacks: " + "; ".join(f"<code>{esc(fact)}</code>" for fact in kp.lacking)
+                if kp.lacking
+                else ""
+            )
+            + "</div>"
+        )
+    if kp.rationale:
+        extra += f'<div class="why">{esc(kp.rationale)}</div>'
+    badge = (
+        f' <span class="review {esc(kp.review_state)}" title="review state">{esc(kp.review)}</span>'
+        if kp.review
+        else ""
+    )
+    return (
+        f'<div class="kp {kp.verdict}"><span class="tag">{VERDICT_WORDS[kp.verdict]}</span> '
+        f"{_inline(esc(kp.statement))}{badge}{extra}</div>"
+    )
+
+
+def _retake(retake: RetakeView) -> str:
+    """A retake: its conversation, what changed against the attempt before, its grade."""
+    r = retake.retake
+    out = [
+        '<div class="retake">',
+        f"<h3>Retake {retake.number}: {percent(retake.score_before)} → {percent(r.score)}</h3>",
+        "<p>Graded on this attempt's replies alone; the question keeps the first answer's "
+        "score.</p>",
+        *_conversation(retake.turns, r.status),
+        "<h4>What changed</h4><ul>",
+    ]
+    for statement, before, after, quote in retake.changes:
+        said = f' (“<span class="text">{esc(quote)}</span>”)' if quote else ""
+        out.append(
+            f"<li>{_inline(esc(statement))}: {esc(before)} → <strong>{esc(after)}</strong>"
+            f"{said}</li>"
+        )
+    if not retake.changes:
+        out.append("<li>no key point changed</li>")
+    out.append("</ul>")
+    if r.grade is not None:
+        for verdict in ("covered", "partial", "missing"):
+            out += [_point(kp) for kp in retake.by_verdict(verdict)]
+    elif r.grading_error:
+        out.append(f'<p>Not graded: <span class="text">{esc(r.grading_error)}</span></p>')
+    if r.coach_feedback:
+        out += ["<h4>Feedback</h4>", mini_markdown(r.coach_feedback)]
+    out.append("</div>")
     return "\n".join(out)

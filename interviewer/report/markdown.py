@@ -10,13 +10,15 @@ from __future__ import annotations
 import re
 
 from interviewer.report.view import (
+    KeyPointView,
     QuestionView,
     ReportView,
+    RetakeView,
     percent,
     speaker,
 )
 from interviewer.textutil import shown_name, visible_control
-from interviewer.transcript import VERDICT_WORDS
+from interviewer.transcript import VERDICT_WORDS, Turn
 
 # Every ASCII punctuation character may be backslash-escaped in CommonMark; these are the ones
 # that can start markup anywhere in a line (entities and autolinks included).
@@ -67,7 +69,21 @@ def render_markdown(view: ReportView) -> str:
         f"| Mode | {t.settings.mode}, up to {t.settings.max_follow_ups} follow-ups per question |",
         f"| Model | {_cell(view.model_line)} |",
         f"| Grader | {_cell(shown_name(t.grader))} |",
+        *(
+            [f"| Verdict confidence | {_cell(view.confidence_line)} |"]
+            if view.confidence_line
+            else []
+        ),
         f"| Score | **{percent(t.score)}** |",
+        *(
+            [
+                "| Review | "
+                + ", ".join(f"{n} {state}" for state, n in sorted(view.review_counts.items()))
+                + " (this session's key points, now) |"
+            ]
+            if view.review_counts
+            else []
+        ),
         "",
     ]
     if view.bank_note:
@@ -111,12 +127,7 @@ def _question(q: QuestionView) -> list[str]:
     if q.rubric_note:
         parts += [f"> **Note:** {q.rubric_note}", ""]
     parts += ["### Conversation", ""]
-    shown = [t for t in q.turns if t.kind not in ("question", "feedback")]
-    if not shown:
-        parts += ["*(not reached)*" if r.status == "not_reached" else "*(no reply)*", ""]
-    for turn in shown:
-        kind = "" if turn.kind in ("answer",) else f" ({turn.kind.replace('_', ' ')})"
-        parts += [f"**{speaker(turn)}**{kind}:", "", _quote(turn.text), ""]
+    parts += _conversation(q.turns, r.status)
     parts += ["### Grade", ""]
     if r.grade is not None:
         parts += [
@@ -138,15 +149,7 @@ def _question(q: QuestionView) -> list[str]:
             if not points:
                 parts += ["- none", ""]
                 continue
-            for kp in points:
-                line = f"- {kp.statement}"
-                if kp.doubt:
-                    line += f" *({_cell(kp.doubt)})*"
-                if kp.evidence:
-                    line += f"  \n  Evidence: “{_cell(kp.evidence)}”"
-                if kp.rationale:
-                    line += f"  \n  Why: {_cell(kp.rationale)}"
-                parts.append(line)
+            parts += [_point(kp) for kp in points]
             parts.append("")
     elif r.grading_error:
         parts += [f"Not graded: {literal(r.grading_error)}", ""]
@@ -158,6 +161,8 @@ def _question(q: QuestionView) -> list[str]:
         parts += ["### Reference answer", "", q.reference_answer, ""]
     if q.sources:
         parts += ["Sources: " + ", ".join(f"<{s}>" if "://" in s else s for s in q.sources), ""]
+    for retake in q.retakes:
+        parts += _retake(retake)
     if q.regrades:
         parts += ["### What the regrades changed", ""]
         for change in q.regrades:
@@ -173,4 +178,68 @@ def _question(q: QuestionView) -> list[str]:
             if not change.verdicts and not change.grading_error:
                 parts.append("  - no key point changed")
         parts.append("")
+    return parts
+
+
+def _conversation(turns: list[Turn], status: str) -> list[str]:
+    parts: list[str] = []
+    shown = [t for t in turns if t.kind not in ("question", "feedback")]
+    if not shown:
+        parts += ["*(not reached)*" if status == "not_reached" else "*(no reply)*", ""]
+    for turn in shown:
+        kind = "" if turn.kind in ("answer",) else f" ({turn.kind.replace('_', ' ')})"
+        parts += [f"**{speaker(turn)}**{kind}:", "", _quote(turn.text), ""]
+    return parts
+
+
+def _point(kp: KeyPointView) -> str:
+    line = f"- {kp.statement}"
+    if kp.doubt:
+        line += f" *({_cell(kp.doubt)})*"
+    if kp.evidence:
+        line += f"  \n  Evidence: “{_cell(kp.evidence)}”"
+    if kp.closest:
+        line += f"  \n  Closest you came: “{_cell(kp.closest)}”"
+        if kp.lacking:
+            line += "  \n  It lacks: " + "; ".join(_cell(fact) for fact in kp.lacking)
+    if kp.rationale:
+        line += f"  \n  Why: {_cell(kp.rationale)}"
+    if kp.review:
+        line += f"  \n  Review: {_cell(kp.review)}"
+    return line
+
+
+def _retake(retake: RetakeView) -> list[str]:
+    """A retake: its conversation, what changed against the attempt before, its grade."""
+    r = retake.retake
+    parts = [
+        f"### Retake {retake.number}: {percent(retake.score_before)} → {percent(r.score)}",
+        "",
+        "Graded on this attempt's replies alone; the question keeps the first answer's score.",
+        "",
+        "#### Conversation",
+        "",
+        *_conversation(retake.turns, r.status),
+        "#### What changed",
+        "",
+    ]
+    for statement, before, after, quote in retake.changes:
+        line = f"- {statement}: {before} → **{after}**"
+        if quote:
+            line += f" (“{_cell(quote)}”)"
+        parts.append(line)
+    if not retake.changes:
+        parts.append("- no key point changed")
+    parts.append("")
+    if r.grade is not None:
+        for verdict in ("covered", "partial", "missing"):
+            points = retake.by_verdict(verdict)
+            if points:
+                parts += [f"**{VERDICT_WORDS[verdict].capitalize()}** ({len(points)})", ""]
+                parts += [_point(kp) for kp in points]
+                parts.append("")
+    elif r.grading_error:
+        parts += [f"Not graded: {literal(r.grading_error)}", ""]
+    if r.coach_feedback:
+        parts += ["#### Feedback", "", literal(r.coach_feedback), ""]
     return parts

@@ -3,6 +3,8 @@
 Computed from stored transcripts (the interview's own grades; regrades are not mixed in). A
 question counts in a session once it was reached (answered or skipped); a key point counts each
 time its question was graded, so the table shows which points this candidate keeps missing.
+With the review memory (:mod:`interviewer.review`), each key point's review state follows: due,
+learning or learned, its next review and its interval.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from interviewer.bank.models import Bank
+from interviewer.review.memory import LEARNED_AFTER, Memory
 from interviewer.transcript import Transcript
 
 _SPARK = "▁▂▃▄▅▆▇█"
@@ -109,8 +112,54 @@ def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[st
     return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
 
 
-def render_stats(stats: BankStats, bank: Bank | None = None, *, top: int = 10) -> str:
-    """The text `interviewer stats` prints for one bank."""
+def render_review(memory: Memory, bank: Bank, now: datetime) -> list[str]:
+    """Each key point's review state (due, learning, learned), next review and interval."""
+    points = memory.of_bank(bank)
+    out = [
+        "",
+        "Review state per key point (spaced repetition; `interviewer review` asks what is due)",
+    ]
+    if not points:
+        return [*out, "  nothing reviewed yet: finish an interview first"]
+    states = [m.state(now) for m in points]
+    out.append(
+        "  "
+        + ", ".join(f"{states.count(s)} {s}" for s in ("due", "learning", "learned"))
+        + f" (learned: an interval of {LEARNED_AFTER.days} days or more)"
+    )
+    rows = []
+    for memory_point, state in zip(points, states, strict=True):
+        due = memory_point.due.astimezone(now.tzinfo)
+        rows.append(
+            [
+                f"{memory_point.question_id}/{memory_point.key_point_id}",
+                state,
+                "now" if state == "due" else f"{due:%Y-%m-%d}",
+                f"{memory_point.interval.days}d",
+                f"{memory_point.reviews}",
+                f"{memory_point.misses}",
+            ]
+        )
+    return out + [
+        "  " + line
+        for line in _table(
+            ["key point", "state", "next review", "interval", "reviews", "missed"],
+            rows,
+            right={3, 4, 5},
+        )
+    ]
+
+
+def render_stats(
+    stats: BankStats,
+    bank: Bank | None = None,
+    *,
+    top: int = 10,
+    memory: Memory | None = None,
+    now: datetime | None = None,
+) -> str:
+    """The text `interviewer stats` prints for one bank (with the review ``memory``, each key
+    point's review state at ``now`` as well)."""
     out = [f"{stats.bank_title} ({stats.bank_id}): {len(stats.sessions)} session(s)", ""]
     out.append("Score per session")
     for session_id, started, score, status in stats.sessions:
@@ -175,6 +224,8 @@ def render_stats(stats: BankStats, bank: Bank | None = None, *, top: int = 10) -
                 ["key point", "missed/partial/covered", "miss rate", "statement"], krows, set()
             )
         ]
+    if memory is not None and bank is not None:
+        out += render_review(memory, bank, now or datetime.now().astimezone())
     return "\n".join(out) + "\n"
 
 

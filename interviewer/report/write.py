@@ -16,8 +16,9 @@ class ReportWriteError(InterviewerError, OSError):
         return str(self.args[0])
 
 
-def write_atomic(path: Path, text: str, *, force: bool = True) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same folder and a rename.
+def write_atomic(path: Path, text: str | bytes, *, force: bool = True) -> Path:
+    """Write ``text`` (UTF-8; or bytes as they are) to ``path`` through a temporary file in the
+    same folder and a rename.
 
     With ``force=False`` an existing file is left alone and :class:`ReportWriteError` raised.
     Returns the path written.
@@ -43,10 +44,16 @@ def write_atomic(path: Path, text: str, *, force: bool = True) -> Path:
         ) from exc
     temp = Path(temp_name)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
+        if isinstance(text, bytes):
+            with os.fdopen(handle, "wb") as raw:
+                raw.write(text)
+                raw.flush()
+                os.fsync(raw.fileno())
+        else:
+            with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
         temp.chmod(0o644 & ~_umask())
         temp.replace(path)
     except OSError as exc:

@@ -10,6 +10,7 @@ resumed session goes on with, whether it can be resumed at all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -23,8 +24,10 @@ from interviewer.engine.snapshot import (
 )
 from interviewer.errors import InterviewerError
 from interviewer.resources import default_bank_dir
-from interviewer.store import SessionStore, SessionSummary, StoreError
-from interviewer.transcript import Transcript
+from interviewer.store import SessionStore, SessionSummary, StoreError, store_hint
+from interviewer.store.recovery import Recovered, find_recovered, import_recovered
+from interviewer.store.recovery import recovery_folders as _folders
+from interviewer.transcript import ModelInfo, Transcript
 
 
 class SessionError(InterviewerError):
@@ -40,15 +43,15 @@ class ResumeError(SessionError):
 
 def can_grade(settings: Settings) -> bool:
     """Whether the chosen backend can act as the grader (the built-in demo cannot)."""
-    return settings.backend == "hf" or settings.script is not None
+    return settings.backend in ("hf", "openai") or settings.script is not None
 
 
 def grader_name(settings: Settings) -> GraderName:
-    """The grader unless one is named: both signals with a local model, the script's grades
-    with a scripted one, the evidence signal for the built-in demo."""
+    """The grader unless one is named: both signals with a local model or a model server, the
+    script's grades with a scripted one, the evidence signal for the built-in demo."""
     if settings.grader is not None:
         return settings.grader
-    if settings.backend == "hf":
+    if settings.backend in ("hf", "openai"):
         return "both"
     return "llm" if can_grade(settings) else "evidence"
 
@@ -68,16 +71,57 @@ def usable_grader(settings: Settings, name: GraderName | None = None) -> GraderN
 # ----------------------------------------------------------------------------- the store
 
 
-def open_store(settings: Settings, *, must_exist: bool = False) -> SessionStore:
-    """The session store of ``settings``; ``must_exist`` for commands that only read it."""
+def recovery_folders(settings: Settings) -> tuple[Path, ...]:
+    """Where a session goes when the store cannot write it, in order (and where ``resume``
+    looks): ``recovery/`` beside the database, ``recovery_dir``, the temp directory."""
+    return _folders(settings.store_path, settings.recovery_dir)
+
+
+def open_store(
+    settings: Settings,
+    *,
+    must_exist: bool = False,
+    on_import: Callable[[str], None] | None = None,
+) -> SessionStore:
+    """The session store of ``settings``; ``must_exist`` for commands that only read it (on a
+    read-only disk they get it read-only). Sessions that were kept in recovery files while the
+    store could not write are brought into it first (``on_import`` hears of each)."""
     path = settings.store_path
-    if must_exist and not path.is_file():
+    if must_exist and not path.is_file() and not find_recovered(recovery_folders(settings)):
         raise SessionError(
             f"no sessions are stored yet (looked in {path})",
             "run `interviewer` to take an interview; set INTERVIEWER_DATA_DIR if they are "
             "stored elsewhere",
         )
-    return SessionStore(path)
+    try:
+        store = SessionStore(path)
+    except StoreError as exc:
+        if not must_exist:
+            raise
+        try:  # a read-only disk: the reading commands still read it
+            return SessionStore(path, readonly=True)
+        except StoreError:
+            raise exc from None
+    import_recovered(
+        store,
+        recovery_folders(settings),
+        None
+        if on_import is None
+        else lambda found: on_import(
+            f"Session {found.session_id} was kept in a recovery file while the store could "
+            f"not write ({found.reason or 'the store failed'}); it is in {path} now."
+        ),
+    )
+    return store
+
+
+def open_recording_store(settings: Settings) -> tuple[SessionStore | None, StoreError | None]:
+    """The store to record a new interview in, or None and why not: the interview then goes on
+    with its answers in a recovery file (:mod:`interviewer.store.recovery`)."""
+    try:
+        return open_store(settings), None
+    except StoreError as exc:
+        return None, exc
 
 
 def find_session(
@@ -88,7 +132,10 @@ def find_session(
     if session_id is not None:
         return store.get(session_id)
     if unfinished:
-        found = store.unfinished()
+        from interviewer.store.locks import holder
+
+        # Not one that another window is running now: that one is not interrupted.
+        found = [s for s in store.unfinished() if holder(store.path.parent, s.id) is None]
         if not found:
             raise SessionError(
                 "no unfinished session to resume",
@@ -99,10 +146,12 @@ def find_session(
 
 
 def find_session_bank(
-    summary: SessionSummary, bank_dir: Path | None = None
+    summary: SessionSummary, bank_dir: Path | None = None, settings: Settings | None = None
 ) -> tuple[Bank | None, list[str]]:
-    """The bank a stored session was taken on: ``bank_dir`` if given, else the folder it came
-    from, else the built-in bank; with what was wrong with each place that did not fit."""
+    """The bank a stored session was taken on: ``bank_dir`` if given (a folder, or a notes
+    file: imported as ``run --bank notes.md`` imports it, into the data folder of
+    ``settings``), else the folder it came from, else the built-in bank; with what was wrong
+    with each place that did not fit."""
     if bank_dir is not None:
         candidates = [bank_dir]
     else:
@@ -111,8 +160,8 @@ def find_session_bank(
     problems: list[str] = []
     for folder in candidates:
         try:
-            bank = load_bank(folder)
-        except BankError as exc:
+            bank = _load_bank_at(folder, settings)
+        except (BankError, InterviewerError) as exc:
             problems.append(f"{folder}: {exc}")
             continue
         if bank.id == summary.bank_id:
@@ -121,9 +170,20 @@ def find_session_bank(
     return None, problems
 
 
-def session_bank(summary: SessionSummary, bank_dir: Path | None = None) -> Bank:
+def _load_bank_at(path: Path, settings: Settings | None) -> Bank:
+    """A bank folder, or a notes file imported as :func:`plan_interview` imports one."""
+    if path.is_file():
+        from interviewer.session.notes import open_bank
+
+        return open_bank(path, settings or Settings())
+    return load_bank(path)
+
+
+def session_bank(
+    summary: SessionSummary, bank_dir: Path | None = None, settings: Settings | None = None
+) -> Bank:
     """:func:`find_session_bank`, or :class:`SessionError` saying where it looked."""
-    bank, problems = find_session_bank(summary, bank_dir)
+    bank, problems = find_session_bank(summary, bank_dir, settings)
     if bank is None:
         raise SessionError(
             f"the bank '{summary.bank_id}' of session {summary.id} cannot be found:\n"
@@ -131,6 +191,19 @@ def session_bank(summary: SessionSummary, bank_dir: Path | None = None) -> Bank:
             "pass --bank DIR with the bank the session was taken on",
         )
     return bank
+
+
+def as_taken(bank: Bank, question_ids: list[str], title: str) -> Bank:
+    """The bank as a session asked it: a review asks some of its questions, in its own order
+    (called ``title``); any other session, all of them. Questions the bank no longer has are
+    left to :func:`check_resumable` to report."""
+    if not question_ids or question_ids == bank.question_ids:
+        return bank
+    if not set(question_ids) <= set(bank.question_ids):
+        return bank
+    return bank.model_copy(
+        update={"title": title, "questions": tuple(bank.question(q) for q in question_ids)}
+    )
 
 
 def check_resumable(store: SessionStore, session_id: str, bank: Bank) -> InterviewSnapshot:
@@ -161,10 +234,14 @@ def session_settings(
     *,
     model_given: bool,
     backend_given: bool = False,
+    base_url_given: bool = False,
+    stored: ModelInfo | None = None,
 ) -> Settings:
     """The settings that continue ``summary`` on the model it ran on, unless the candidate chose
-    another: a session on a local model keeps that model, and one on the built-in demo goes on
-    with the demo (not with the default model, which may not even be downloaded).
+    another: a session on a local model keeps that model, one on a model server goes on with
+    the same server and model (``stored``: the session's recorded model, with the server's
+    address), and one on the built-in demo goes on with the demo (not with the default model,
+    which may not even be downloaded).
 
     Raises :class:`ResumeError` for a session that ran on a script file: which file is not
     stored, so the candidate has to name it again."""
@@ -177,6 +254,13 @@ def session_settings(
         return settings.model_copy(update={"backend": "scripted"})
     if summary.backend == settings.backend == "hf" and not model_given and summary.model_id:
         return settings.model_copy(update={"model": summary.model_id})
+    if summary.backend == "openai" and (settings.backend == "openai" or not backend_given):
+        update: dict[str, object] = {"backend": "openai"}
+        if not model_given and summary.model_id:
+            update["model"] = summary.model_id
+        if not base_url_given and stored is not None and stored.base_url:
+            update["base_url"] = stored.base_url
+        return settings.model_copy(update=update)
     return settings
 
 
@@ -205,6 +289,15 @@ class SessionPlan:
     """The stored session this plan continues (None: a new interview)."""
     snapshot: InterviewSnapshot | None = None
     """Its last checkpoint, from which the engine is restored."""
+    store_problem: StoreError | None = None
+    """Why ``store`` is None although saving is on: the answers go to a recovery file."""
+    recovery: tuple[Path, ...] = ()
+    """Where recovery files go when the store cannot write (:func:`recovery_folders`)."""
+    recovered: Recovered | None = None
+    """A session resumed from its recovery file (the store could not take it back yet)."""
+    focus: dict[str, list[str]] | None = None
+    """A review (:func:`interviewer.session.review.plan_review`): per question, the key points
+    due for review; the follow-up budget goes to them first."""
 
     @property
     def resuming(self) -> bool:
@@ -216,6 +309,8 @@ class SessionPlan:
         settings = self.settings
         if settings.backend == "scripted":
             return f"scripted ({settings.script or 'built-in demo'})"
+        if settings.backend == "openai":
+            return f"{settings.model or 'the model'} on the server at {settings.base_url}"
         return settings.model or "the default model for this machine"
 
     def without_store(self) -> SessionPlan:
@@ -223,40 +318,143 @@ class SessionPlan:
         return replace(self, store=None, settings=self.settings.model_copy(update={"save": False}))
 
 
-def plan_interview(settings: Settings, store: SessionStore | None) -> SessionPlan:
+def plan_interview(
+    settings: Settings, store: SessionStore | None, *, store_problem: StoreError | None = None
+) -> SessionPlan:
     """A new interview on ``settings.bank`` (default: the built-in bank), recorded in ``store``.
+    The bank may be a notes file: it is imported once per content and cached
+    (:func:`interviewer.session.notes.open_bank`).
 
     Raises :class:`SessionError` for a bank that cannot be used or a grader the backend cannot
     serve."""
-    try:
-        bank = load_bank(settings.bank or default_bank_dir())
-    except BankError as exc:
-        raise SessionError(f"the bank cannot be used:\n{exc}", exc.hint) from exc
-    return SessionPlan(settings, bank, usable_grader(settings), store)
+    from interviewer.session.notes import open_bank
+
+    bank = open_bank(settings.bank, settings)
+    return SessionPlan(
+        settings,
+        bank,
+        usable_grader(settings),
+        store,
+        store_problem=store_problem,
+        recovery=recovery_folders(settings) if settings.save else (),
+    )
 
 
 def plan_resume(
     settings: Settings,
-    store: SessionStore,
+    store: SessionStore | None,
     session_id: str | None = None,
     *,
     bank_dir: Path | None = None,
     model_given: bool = False,
     backend_given: bool = False,
+    base_url_given: bool = False,
+    store_problem: StoreError | None = None,
 ) -> SessionPlan:
     """Continue ``session_id`` (default: the latest unfinished session) on its own bank, model,
-    mode and grader, unless the flags name others.
+    mode and grader, unless the flags name others. A session kept in a recovery file is
+    brought into the store first, or, while the store cannot take it (``store`` None, with
+    ``store_problem``), resumed from the file.
 
     Raises :class:`SessionError` (or :class:`StoreError`) when it cannot: no such session, a
     finished one, its bank missing or changed, a script file to name again."""
-    summary = find_session(store, session_id, unfinished=True)
-    bank = session_bank(summary, bank_dir)
-    snapshot = check_resumable(store, summary.id, bank)
+    folders = recovery_folders(settings)
+    summary, recovered = _session_to_resume(store, session_id, folders, store_problem)
+    bank = session_bank(summary, bank_dir, settings)
+    if recovered is not None:
+        snapshot = recovered.snapshot
+        bank = as_taken(bank, [q.question_id for q in snapshot.questions], summary.bank_title)
+        try:
+            check_snapshot_fits(bank, snapshot)
+        except SnapshotMismatchError as exc:
+            raise ResumeError(
+                f"session {summary.id} cannot resume: {exc}",
+                "pass --bank with the bank the session was taken on",
+            ) from exc
+        stored = recovered.transcript.model if summary.backend == "openai" else None
+        if store_problem is None and store is not None and store.readonly:
+            store_problem = StoreError(
+                f"{store.path}: its folder is read-only",
+                store_hint(store.path, StoreError("readonly")),
+            )
+        store_problem = store_problem or StoreError(
+            f"the session store cannot take session {summary.id} back yet",
+            "free some disk space or fix the store; `interviewer resume` retries",
+        )
+    else:
+        assert store is not None
+        bank = as_taken(bank, list(store.rubric(summary.id)), summary.bank_title)
+        snapshot = check_resumable(store, summary.id, bank)
+        stored = store.load_transcript(summary.id).model if summary.backend == "openai" else None
     settings = session_settings(
-        settings, summary, model_given=model_given, backend_given=backend_given
+        settings,
+        summary,
+        model_given=model_given,
+        backend_given=backend_given,
+        base_url_given=base_url_given,
+        stored=stored,
     )
     settings = resume_grader(settings, summary).model_copy(update={"mode": summary.mode})
-    return SessionPlan(settings, bank, usable_grader(settings), store, summary, snapshot)
+    return SessionPlan(
+        settings,
+        bank,
+        usable_grader(settings),
+        store,
+        summary,
+        snapshot,
+        store_problem=store_problem if recovered is not None or store is None else None,
+        recovery=folders,
+        recovered=recovered,
+    )
+
+
+def _session_to_resume(
+    store: SessionStore | None,
+    session_id: str | None,
+    folders: tuple[Path, ...],
+    store_problem: StoreError | None,
+) -> tuple[SessionSummary, Recovered | None]:
+    """The session to continue, and its recovery file's state when that is newer than what
+    the store holds (it could not be brought back in)."""
+    if store is not None and not store.readonly:
+        import_recovered(store, folders)
+    waiting = [r for r in find_recovered(folders) if not r.finished]
+    if session_id is not None:
+        matches = [r for r in waiting if r.session_id.startswith(session_id)]
+        exact = [r for r in matches if r.session_id == session_id]
+        if exact or len(matches) == 1:
+            chosen = (exact or matches)[0]
+            return chosen.summary(), chosen
+    if store is None:
+        if session_id is None and waiting:
+            return waiting[0].summary(), waiting[0]
+        problem = f" ({store_problem})" if store_problem else ""
+        raise SessionError(
+            f"the session store cannot be opened{problem}, and no recovery file holds "
+            + (f"a session '{session_id}'" if session_id else "an unfinished session"),
+            store_problem.hint if store_problem and store_problem.hint else "fix the store",
+        )
+    try:
+        summary = find_session(store, session_id, unfinished=True)
+    except SessionError:
+        if session_id is None and waiting:
+            return waiting[0].summary(), waiting[0]
+        raise
+    if session_id is None and waiting and waiting[0].transcript.started_at > summary.started_at:
+        return waiting[0].summary(), waiting[0]
+    if store.readonly:  # it goes on in a recovery file, from the store's last checkpoint
+        draft = store.draft(summary.id)
+        return summary, Recovered(
+            session_id=summary.id,
+            snapshot=store.load_snapshot(summary.id),
+            transcript=store.load_transcript(summary.id).model_copy(update={"regrades": []}),
+            checkpoint_seq=0,
+            last_seq=0,
+            bank_path=summary.bank_path,
+            reason=f"{store.path} is read-only",
+            draft=(draft.question_id, draft.text) if draft is not None else None,
+        )
+    return summary, None
 
 
 @dataclass(frozen=True)
@@ -285,7 +483,7 @@ def plan_regrade(
 ) -> RegradePlan:
     """Regrade ``session_id`` (default: the latest session) against its bank's current rubric."""
     summary = find_session(store, session_id)
-    bank = session_bank(summary, bank_dir)
+    bank = session_bank(summary, bank_dir, settings)
     grader = usable_grader(settings)
     return RegradePlan(settings, store, summary, bank, grader, store.load_transcript(summary.id))
 
@@ -296,6 +494,7 @@ __all__ = [
     "SessionError",
     "SessionPlan",
     "StoreError",
+    "as_taken",
     "can_grade",
     "check_resumable",
     "find_session",
@@ -305,6 +504,7 @@ __all__ = [
     "plan_interview",
     "plan_regrade",
     "plan_resume",
+    "recovery_folders",
     "resume_grader",
     "session_bank",
     "session_settings",

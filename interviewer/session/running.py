@@ -9,14 +9,17 @@ store before the front end sees it, so what is shown has been stored.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from interviewer.bank import Bank
 from interviewer.config import Settings
-from interviewer.engine.events import AwaitingReply, Event
+from interviewer.documents import clean_text
+from interviewer.engine.events import AwaitingReply, Event, InterviewFinished
 from interviewer.engine.grading import EvidenceGrader, Grader, GraderName, make_grader
 from interviewer.engine.interview import Interview
 from interviewer.engine.regrade import regrade_transcript
@@ -25,7 +28,9 @@ from interviewer.prompts import PromptLibrary
 from interviewer.report.write import ReportWriteError, write_atomic
 from interviewer.session.plan import RegradePlan, SessionError, SessionPlan, check_resumable
 from interviewer.session.recorder import SessionRecorder
+from interviewer.session.review import refresh_memory, review_memory
 from interviewer.store import SessionStore, StoreError
+from interviewer.store.locks import SessionLock
 from interviewer.transcript import InterviewSettings, ModelInfo, Regrade, Transcript
 
 ModelOpener = Callable[
@@ -126,14 +131,45 @@ class Session:
     def store(self) -> SessionStore | None:
         return self.recorder.store if self.recorder is not None else None
 
+    @property
+    def on_notice(self) -> Callable[[str], None] | None:
+        """Hears where the answers go when the store cannot take them: the front end shows it
+        (once; notices from before it is set are delivered when it is)."""
+        return self.recorder.on_notice if self.recorder is not None else None
+
+    @on_notice.setter
+    def on_notice(self, callback: Callable[[str], None] | None) -> None:
+        if self.recorder is not None:
+            self.recorder.on_notice = callback
+
+    @property
+    def recovery_file(self) -> Path | None:
+        """The recovery file that keeps this session while the store cannot, if one does."""
+        return self.recorder.recovery_file if self.recorder is not None else None
+
+    def close(self) -> None:
+        """Let the session go (its lock, its recovery file); the interview may be unfinished."""
+        if self.recorder is not None:
+            self.recorder.close()
+
     # ------------------------------------------------------------------ driving
 
     def record(self, events: Iterable[Event]) -> Iterator[Event]:
-        """``events``, each recorded before it is passed on."""
+        """``events``, each recorded before it is passed on. A finished interview's verdicts
+        go into the review memory then (best effort: the next read catches up anyway)."""
         for event in events:
             if self.recorder is not None:
                 self.recorder(event)
+                if isinstance(event, InterviewFinished):
+                    self._remember()
             yield event
+
+    def _remember(self) -> None:
+        store = self.store
+        if store is None or store.readonly or self.plan is None:
+            return
+        with contextlib.suppress(StoreError):
+            review_memory(self.plan.settings, store)
 
     def _locked(self, events: Iterable[Event]) -> Iterator[Event]:
         with self._step:
@@ -148,7 +184,9 @@ class Session:
         return self._locked(self.interview.start())
 
     def reply(self, text: str, cancel: threading.Event | None = None) -> Iterator[Event]:
-        return self._locked(self.interview.reply(text, cancel))
+        """The candidate's message (a byte a terminal could not decode becomes U+FFFD: what
+        the store, the reports and the screen cannot take never reaches the engine)."""
+        return self._locked(self.interview.reply(clean_text(text), cancel))
 
     def end(self, cancel: threading.Event | None = None, *, quick: bool = False) -> Iterator[Event]:
         return self._locked(self.interview.end(cancel, quick=quick))
@@ -194,7 +232,7 @@ class Session:
     def save_draft(self, text: str, warn: Callable[[StoreError], None]) -> None:
         """Keep the unsent answer (best effort; ``warn`` hears the first failure)."""
         if self.recorder is not None:
-            self.recorder.save_draft(text, warn)
+            self.recorder.save_draft(clean_text(text), warn)
 
     def draft(self) -> str | None:
         """The answer left unsent when this session was interrupted, if any."""
@@ -203,7 +241,7 @@ class Session:
     def transcript(self) -> Transcript:
         """The transcript, with its regrades when the session is stored."""
         transcript = self.interview.transcript
-        if self.store is not None:
+        if self.store is not None and not (self.recorder is not None and self.recorder.degraded):
             try:
                 return self.store.load_transcript(transcript.session_id)
             except StoreError:
@@ -224,6 +262,8 @@ class Session:
             before, self.interview.bank, self.grader, self.model.info, cancel=cancel
         )
         store.add_regrade(before.session_id, result)
+        if self.plan is not None:
+            refresh_memory(self.plan.settings, store)  # the new verdicts replace the old
         return before, result
 
 
@@ -234,6 +274,8 @@ def resume_session(
     model: ChatModel,
     grader: Grader,
     prompts: PromptLibrary | None = None,
+    *,
+    recovery: Sequence[Path] | None = None,
 ) -> tuple[Interview, SessionRecorder]:
     """Restore an unfinished session from its last checkpoint (nothing is replayed through the
     model); drive it with ``interview.resume()`` and the recorder.
@@ -246,8 +288,10 @@ def resume_session(
     snapshot = check_resumable(store, session_id, bank)
     summary = store.get(session_id)
     interview = Interview.restore(bank, model, grader, snapshot, prompts)
+    # Before the rollback: a session another process still runs must not lose its newest turns.
+    lock = SessionLock.acquire(store.path.parent, summary.id)
     store.rollback_to_checkpoint(summary.id)
-    return interview, SessionRecorder(store, interview, resumed=True)
+    return interview, SessionRecorder(store, interview, resumed=True, recovery=recovery, lock=lock)
 
 
 @dataclass(frozen=True)
@@ -277,19 +321,47 @@ def load_session_model(
 
 
 def start_session(
-    plan: SessionPlan, loaded: LoadedModel, *, after_turn: Callable[[], None] | None = None
+    plan: SessionPlan,
+    loaded: LoadedModel,
+    *,
+    after_turn: Callable[[], None] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Session:
     """Build the interview, new or restored from the plan's checkpoint, and its recorder
     (cheap; the session row is created here, so a load that was cancelled leaves none).
     Raises :class:`StoreError` or :class:`SessionError` when it cannot be recorded or resumed."""
     settings, store = plan.settings, plan.store
+    if plan.recovered is not None:  # resumed from a recovery file: the store cannot take it
+        recovered = plan.recovered
+        lock = SessionLock.acquire(settings.store_path.parent, recovered.session_id)
+        interview = Interview.restore(
+            plan.bank, loaded.model, loaded.grader, recovered.snapshot, loaded.prompts
+        )
+        recorder = SessionRecorder(
+            store,
+            interview,
+            resumed=True,
+            recovery=plan.recovery,
+            store_problem=plan.store_problem
+            or StoreError("the session store could not take the recovered session back"),
+            first_seq=recovered.last_seq,
+            restored_draft=recovered.draft[1] if recovered.draft else None,
+            lock=lock,
+        )
+        return Session(interview, recorder, plan=plan)
     if plan.resume is not None:
         if store is None:
             raise SessionError(
                 "resuming a session needs the session store", "run without --no-save"
             )
         interview, recorder = resume_session(
-            store, plan.resume.id, plan.bank, loaded.model, loaded.grader, loaded.prompts
+            store,
+            plan.resume.id,
+            plan.bank,
+            loaded.model,
+            loaded.grader,
+            loaded.prompts,
+            recovery=plan.recovery,
         )
         return Session(interview, recorder, plan=plan)
     interview = Interview(
@@ -297,11 +369,23 @@ def start_session(
         loaded.model,
         loaded.grader,
         InterviewSettings(
-            mode=settings.mode, max_follow_ups=settings.max_follow_ups, grading=settings.grading
+            mode=settings.mode,
+            max_follow_ups=settings.max_follow_ups,
+            grading=settings.grading,
+            focus=plan.focus or {},
         ),
         loaded.prompts,
+        clock=clock or (lambda: datetime.now(UTC)),
     )
-    saved = SessionRecorder(store, interview, after_turn=after_turn) if store is not None else None
+    saved = None
+    if store is not None or (settings.save and plan.store_problem is not None):
+        saved = SessionRecorder(
+            store,
+            interview,
+            after_turn=after_turn,
+            recovery=plan.recovery,
+            store_problem=plan.store_problem,
+        )
     return Session(interview, saved, plan=plan)
 
 
@@ -313,13 +397,15 @@ def open_session(
     model: ChatModel | None = None,
     open_model: ModelOpener | None = None,
     after_turn: Callable[[], None] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Session:
     """:func:`load_session_model`, then :func:`start_session`: a plan made into a running
-    interview in one call (the CLI, the bench; the TUI runs the two halves on two threads)."""
+    interview in one call (the CLI, the bench; the TUI runs the two halves on two threads).
+    ``clock``: the interview's own time (tests that span days)."""
     loaded = load_session_model(
         plan, on_status=on_status, on_progress=on_progress, model=model, open_model=open_model
     )
-    return start_session(plan, loaded, after_turn=after_turn)
+    return start_session(plan, loaded, after_turn=after_turn, clock=clock)
 
 
 def run_regrade(
@@ -344,6 +430,7 @@ def run_regrade(
         plan.transcript, plan.bank, grader, info, cancel=cancel, on_progress=on_status
     )
     plan.store.add_regrade(plan.summary.id, result)
+    refresh_memory(plan.settings, plan.store)  # the new verdicts replace the old
     return result
 
 

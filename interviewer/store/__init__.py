@@ -13,15 +13,19 @@ interviews into it and resumes them from it). The API:
 * resume: ``store.load_snapshot(id)`` and ``store.rollback_to_checkpoint(id)``;
 * read: ``store.load_transcript(id)`` (with its regrades), ``store.turns(id)``,
   ``store.grades(id)``, ``store.transcripts()``;
-* regrade: ``store.add_regrade(id, regrade)``.
+* regrade: ``store.add_regrade(id, regrade)``;
+* review memory (derived from the sessions, kept by :mod:`interviewer.review`):
+  ``store.review_memory()``, ``store.save_review_memory(cards, sessions, replace=...)``,
+  ``store.clear_review_memory()``.
 
 Every method raises :class:`StoreError` (``str()`` what happened, ``hint`` what to do) rather
 than a raw ``sqlite3`` error.
 """
 
-from interviewer.store.db import SessionStore
+from interviewer.store.db import SessionStore, store_hint
 from interviewer.store.rows import (
     Draft,
+    ReviewCardRow,
     SessionNotFoundError,
     SessionSummary,
     StoredGrade,
@@ -30,9 +34,11 @@ from interviewer.store.rows import (
 
 __all__ = [
     "Draft",
+    "ReviewCardRow",
     "SessionNotFoundError",
     "SessionStore",
     "SessionSummary",
     "StoreError",
     "StoredGrade",
+    "store_hint",
 ]

@@ -15,34 +15,107 @@ What is stored per session:
 * ``turns``: every message, committed the moment it is said;
 * ``grades``: every grade, the moment it is given, with its model, revision, quantization and
   rubric hash (regrades add theirs with a ``regrade_id``);
-* ``regrades``: each re-scoring of the answers.
+* ``regrades``: each re-scoring of the answers;
+* ``review_cards`` and ``review_sessions``: the spaced-repetition memory per key point and the
+  sessions it was computed from (derived data: :mod:`interviewer.review` rebuilds it from the
+  sessions when they no longer match).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from interviewer.engine.snapshot import InterviewSnapshot
-from interviewer.store.migrations import NewerDatabaseError, migrate
+from interviewer.store.migrations import MIGRATIONS, NewerDatabaseError, applied_readonly, migrate
 from interviewer.store.rows import (
     Draft,
+    ReviewCardRow,
     SessionNotFoundError,
     SessionSummary,
     StoredGrade,
     StoreError,
 )
-from interviewer.transcript import Grade, ModelInfo, Regrade, Transcript, Turn
+from interviewer.transcript import (
+    Grade,
+    ModelInfo,
+    Regrade,
+    Transcript,
+    TranscriptError,
+    Turn,
+    parse_transcript,
+)
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
+
+def store_hint(path: Path, exc: BaseException) -> str:
+    """What to do about a failure of the database at ``path``, by what SQLite said."""
+    said = str(exc).lower()
+    folder = path.parent
+    if "full" in said:
+        return (
+            f"free some disk space where {folder} is (`df -h {folder}`); the next `interviewer` "
+            "command brings the answers kept meanwhile back into the store"
+        )
+    if "readonly" in said or "read-only" in said or "unable to open" in said:
+        return (
+            f"{folder} cannot be written (a read-only disk or folder?): make it writable, or "
+            "set INTERVIEWER_DATA_DIR (data_dir in the config file) to a writable folder"
+        )
+    if "malformed" in said or "not a database" in said or "encrypted" in said or "damaged" in said:
+        return (
+            f"the file is damaged (or not an interviewer database): move it aside (`mv {path} "
+            f"{path}.damaged`) so new sessions start a fresh one, or set INTERVIEWER_DATA_DIR to "
+            f"another folder; `sqlite3 {path}.damaged .recover` can salvage its sessions"
+        )
+    if "locked" in said or "busy" in said:
+        return (
+            "another program holds the database (a second interviewer writing, or a backup "
+            "tool): close it or wait; the next `interviewer` command brings the answers back"
+        )
+    return "check free disk space and the file's permissions (or run with --no-save)"
+
+
+def _check_not_damaged(path: Path) -> None:
+    """Refuse a database file that was cut short before writing into it, from its header
+    alone (a constant cost, however many sessions it holds: ``PRAGMA quick_check`` would read
+    every page at each start). Damage inside the file is found by SQLite when a page is read,
+    and reported as a :class:`StoreError` then, where the recorder moves to a recovery file."""
+    wal = path.with_name(path.name + "-wal")
+    try:
+        if wal.exists() and wal.stat().st_size > 0:
+            # Pages not yet copied into the file are in the write-ahead log: a checkpoint that
+            # a full disk stopped half-way leaves a short file that SQLite reads whole.
+            return
+        with path.open("rb") as handle:
+            header = handle.read(100)
+        size = path.stat().st_size
+    except OSError:
+        return  # SQLite's own open says what is wrong with the file
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\0"):
+        return  # empty (a new database), or not SQLite at all: sqlite3 says "not a database"
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    if header[92:96] == header[24:28] and pages and size < pages * page_size:
+        raise sqlite3.DatabaseError(
+            f"database disk image is malformed (the file is {size} bytes, its header says "
+            f"{pages * page_size}: it was cut short)"
+        )
+
+
+_Row = TypeVar("_Row", bound=BaseModel)
 
 _SUMMARY_COLUMNS = (
     "s.id, s.started_at, s.updated_at, s.finished_at, s.status, s.bank_id, s.bank_title, "
@@ -58,39 +131,78 @@ class SessionStore:
     Opening creates the file and its folder if needed and applies pending migrations.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, busy_timeout: float = 10.0, readonly: bool = False) -> None:
+        """``busy_timeout``: how long a write waits for another process's write to finish.
+        ``readonly``: open for reading only (a data folder on a read-only disk); nothing is
+        created or migrated, and every write raises :class:`StoreError`."""
         self.path = path.expanduser()
+        self.readonly = readonly
         self._lock = threading.RLock()
+        if readonly:
+            self._db = self._open_readonly(busy_timeout)
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
             raise StoreError(
-                f"{self.path.parent}: cannot create the session folder: {exc.strerror or exc}",
+                f"{self.path.parent}: cannot create the session folder: "
+                f"{getattr(exc, 'strerror', None) or exc}",
                 "set INTERVIEWER_DATA_DIR (or data_dir in the config file) to a writable folder, "
                 "or run with --no-save",
             ) from exc
+        db: sqlite3.Connection | None = None
         try:
-            self._db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=10
+            db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout
             )
-            self._db.execute("PRAGMA busy_timeout = 10000")
-            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise sqlite3.OperationalError(f"cannot switch to WAL (journal mode {mode})")
-            self._db.execute("PRAGMA synchronous = FULL")
-            self._db.execute("PRAGMA foreign_keys = ON")
-            migrate(self._db)
-        except NewerDatabaseError as exc:
+            db.execute("PRAGMA synchronous = FULL")
+            db.execute("PRAGMA foreign_keys = ON")
+            _check_not_damaged(self.path)
+            migrate(db)
+        except (NewerDatabaseError, sqlite3.DatabaseError) as exc:
+            if db is not None:
+                db.close()
+            if isinstance(exc, NewerDatabaseError):
+                raise StoreError(
+                    f"{self.path}: {exc}",
+                    "upgrade interviewer, or point INTERVIEWER_DATA_DIR elsewhere",
+                ) from exc
             raise StoreError(
-                f"{self.path}: {exc}",
-                "upgrade interviewer, or point INTERVIEWER_DATA_DIR elsewhere",
+                f"{self.path}: cannot open the session database: {exc}", store_hint(self.path, exc)
             ) from exc
+        self._db = db
+
+    def _open_readonly(self, busy_timeout: float) -> sqlite3.Connection:
+        """A read-only connection. On a read-only disk SQLite cannot make the WAL index
+        beside a database that was closed cleanly (it has no -wal file then, so nothing is
+        missed when it is opened as immutable)."""
+        if not self.path.is_file():
+            raise StoreError(f"{self.path}: no session database here", "run `interviewer` first")
+        wal = self.path.with_name(self.path.name + "-wal")
+        uri = f"{self.path.resolve().as_uri()}?mode=ro" + ("" if wal.exists() else "&immutable=1")
+        try:
+            db = sqlite3.connect(
+                uri, uri=True, isolation_level=None, check_same_thread=False, timeout=busy_timeout
+            )
+            _check_not_damaged(self.path)
+            found = set(applied_readonly(db))
+            unknown = sorted(found - {fn.__name__ for fn in MIGRATIONS})
+            if unknown:
+                raise NewerDatabaseError(
+                    f"the database has migrations this version does not know "
+                    f"({', '.join(unknown)}); it was written by a newer interviewer"
+                )
+        except NewerDatabaseError as exc:
+            raise StoreError(f"{self.path}: {exc}", "upgrade interviewer") from exc
         except sqlite3.DatabaseError as exc:
             raise StoreError(
-                f"{self.path}: cannot open the session database: {exc}",
-                "check the file's permissions; if it is not an interviewer database, move it "
-                "away or set INTERVIEWER_DATA_DIR to another folder",
+                f"{self.path}: cannot open the session database: {exc}", store_hint(self.path, exc)
             ) from exc
+        return db
 
     def close(self) -> None:
         with self._lock:
@@ -106,6 +218,11 @@ class SessionStore:
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, committed on exit (or rolled back on an error)."""
         with self._lock:
+            if self.readonly:
+                raise StoreError(
+                    f"{self.path}: opened read-only (its folder cannot be written)",
+                    store_hint(self.path, sqlite3.OperationalError("readonly database")),
+                )
             try:
                 self._db.execute("BEGIN IMMEDIATE")
             except sqlite3.DatabaseError as exc:
@@ -114,17 +231,27 @@ class SessionStore:
                 yield self._db
                 self._db.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise self._error("cannot write", exc) from exc
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
 
+    def _rollback(self) -> None:
+        """Undo the open transaction. SQLite may have rolled it back itself already (a full
+        disk, an I/O error): then there is nothing left to undo."""
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.DatabaseError):
+                self._db.execute("ROLLBACK")
+
     def _error(self, what: str, exc: sqlite3.DatabaseError) -> StoreError:
-        return StoreError(
-            f"{self.path}: {what}: {exc}",
-            "check free disk space and the file's permissions (or run with --no-save)",
-        )
+        return StoreError(f"{self.path}: {what}: {exc}", store_hint(self.path, exc))
+
+    def integrity(self) -> list[str]:
+        """``PRAGMA integrity_check``: [] when the database is sound, else what is wrong."""
+        rows = self._read("PRAGMA integrity_check")
+        found = [str(row[0]) for row in rows]
+        return [] if found == ["ok"] else found
 
     def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
         with self._lock:
@@ -145,43 +272,56 @@ class SessionStore:
     ) -> None:
         """Record a new session with its first checkpoint; ``rubric`` is (id, title, hash)."""
         with self._write() as db:
-            db.execute(
-                "INSERT INTO sessions (id, started_at, updated_at, finished_at, status, bank_id, "
-                "bank_title, bank_version, bank_path, mode, backend, model_id, model_revision, "
-                "model_quantization, grader, score, turn_count, last_grade_id, snapshot_json, "
-                "transcript_json) VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "0, ?, ?)",
-                (
-                    transcript.session_id,
-                    transcript.started_at.isoformat(),
-                    _now(),
-                    transcript.status,
-                    transcript.bank.id,
-                    transcript.bank.title,
-                    transcript.bank.version,
-                    str(bank_path) if bank_path is not None else None,
-                    transcript.settings.mode,
-                    transcript.model.backend,
-                    transcript.model.model_id,
-                    transcript.model.revision,
-                    transcript.model.quantization,
-                    transcript.grader,
-                    transcript.score,
-                    len(snapshot.turns),
-                    snapshot.model_dump_json(),
-                    transcript.model_dump_json(),
-                ),
+            self._insert_session(
+                db, snapshot, transcript, rubric, str(bank_path) if bank_path is not None else None
             )
-            db.executemany(
-                "INSERT INTO questions (session_id, position, question_id, title, rubric_hash) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [
-                    (transcript.session_id, i, qid, title, digest)
-                    for i, (qid, title, digest) in enumerate(rubric)
-                ],
-            )
-            for turn in snapshot.turns:
-                self._insert_turn(db, transcript.session_id, turn)
+
+    @classmethod
+    def _insert_session(
+        cls,
+        db: sqlite3.Connection,
+        snapshot: InterviewSnapshot,
+        transcript: Transcript,
+        rubric: list[tuple[str, str, str]],
+        bank_path: str | None,
+    ) -> None:
+        db.execute(
+            "INSERT INTO sessions (id, started_at, updated_at, finished_at, status, bank_id, "
+            "bank_title, bank_version, bank_path, mode, backend, model_id, model_revision, "
+            "model_quantization, grader, score, turn_count, last_grade_id, snapshot_json, "
+            "transcript_json) VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "0, ?, ?)",
+            (
+                transcript.session_id,
+                transcript.started_at.isoformat(),
+                _now(),
+                transcript.status,
+                transcript.bank.id,
+                transcript.bank.title,
+                transcript.bank.version,
+                bank_path,
+                transcript.settings.mode,
+                transcript.model.backend,
+                transcript.model.model_id,
+                transcript.model.revision,
+                transcript.model.quantization,
+                transcript.grader,
+                transcript.score,
+                len(snapshot.turns),
+                snapshot.model_dump_json(),
+                transcript.model_dump_json(),
+            ),
+        )
+        db.executemany(
+            "INSERT INTO questions (session_id, position, question_id, title, rubric_hash) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [
+                (transcript.session_id, i, qid, title, digest)
+                for i, (qid, title, digest) in enumerate(rubric)
+            ],
+        )
+        for turn in snapshot.turns:
+            cls._insert_turn(db, transcript.session_id, turn)
 
     @staticmethod
     def _insert_turn(db: sqlite3.Connection, session_id: str, turn: Turn) -> None:
@@ -392,6 +532,68 @@ class SessionStore:
                     )
         return regrade_id
 
+    def import_session(
+        self,
+        snapshot: InterviewSnapshot,
+        transcript: Transcript,
+        *,
+        rubric: list[tuple[str, str, str]],
+        bank_path: str | None,
+        grades: Sequence[tuple[str, str, Grade, ModelInfo]] = (),
+        later_grades: Sequence[tuple[str, str, Grade, ModelInfo]] = (),
+        draft: tuple[str | None, str] | None = None,
+    ) -> bool:
+        """Bring a session recorded elsewhere (a recovery file, while this store could not
+        write) into the store, in one transaction: its row (created if missing), its turns,
+        its ``grades`` (question id, rubric hash, grade, model), the checkpoint, and the
+        unsent draft. ``later_grades`` were given after that checkpoint: like any work after a
+        checkpoint, a resumed session drops and redoes them.
+
+        Never goes back: when the store already holds a later state of the session (more
+        turns, or finished where this one is not), nothing is written and False returned."""
+        session_id = transcript.session_id
+        with self._write() as db:
+            row = db.execute(
+                "SELECT status, turn_count FROM sessions WHERE id = ?", (session_id,)
+            ).fetchone()
+            if row is None:
+                self._insert_session(db, snapshot, transcript, rubric, bank_path)
+            elif int(row[1]) > len(snapshot.turns) or (
+                row[0] != "in_progress" and transcript.status == "in_progress"
+            ):
+                return False
+            for turn in snapshot.turns:
+                db.execute(
+                    "INSERT INTO turns (session_id, idx, role, kind, text, question_id, "
+                    "key_point_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, "
+                    "idx) DO UPDATE SET role = excluded.role, kind = excluded.kind, text = "
+                    "excluded.text, question_id = excluded.question_id, key_point_id = "
+                    "excluded.key_point_id, at = excluded.at",
+                    (
+                        session_id,
+                        turn.index,
+                        turn.role,
+                        turn.kind,
+                        turn.text,
+                        turn.question_id,
+                        turn.key_point_id,
+                        turn.at.isoformat(),
+                    ),
+                )
+            for question_id, rubric_hash, grade, model in grades:
+                self._insert_grade(db, session_id, question_id, rubric_hash, grade, model, None)
+            self._checkpoint(db, session_id, snapshot, transcript)
+            for question_id, rubric_hash, grade, model in later_grades:
+                self._insert_grade(db, session_id, question_id, rubric_hash, grade, model, None)
+            db.execute("DELETE FROM drafts WHERE session_id = ?", (session_id,))
+            if draft is not None and draft[1].strip():
+                db.execute(
+                    "INSERT INTO drafts (session_id, question_id, text, saved_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (session_id, draft[0], draft[1], _now()),
+                )
+        return True
+
     def delete_session(self, session_id: str) -> None:
         with self._write() as db:
             db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
@@ -406,7 +608,14 @@ class SessionStore:
         )
         summaries = []
         for row in rows:
-            transcript = Transcript.model_validate_json(str(row[15]))
+            try:
+                answered = sum(
+                    r.status == "answered"
+                    for r in parse_transcript(str(row[15]), f"session {row[0]}").results
+                )
+                damaged = False
+            except TranscriptError:
+                answered, damaged = 0, True  # listed, so the others still are
             summaries.append(
                 SessionSummary(
                     id=str(row[0]),
@@ -422,9 +631,10 @@ class SessionStore:
                     model_id=str(row[10]),
                     grader=str(row[11]),
                     score=float(row[12]),
-                    answered=sum(r.status == "answered" for r in transcript.results),
+                    answered=answered,
                     question_count=int(row[13]),
                     regrades=int(row[14]),
+                    damaged=damaged,
                 )
             )
         return summaries
@@ -469,16 +679,29 @@ class SessionStore:
         rows = self._read("SELECT snapshot_json FROM sessions WHERE id = ?", (session_id,))
         if not rows:
             raise SessionNotFoundError(f"no stored session '{session_id}'")
-        return InterviewSnapshot.model_validate_json(str(rows[0][0]))
+        return self._parsed(InterviewSnapshot, rows[0][0], session_id, "checkpoint")
+
+    def _parsed(self, model: type[_Row], data: object, session_id: str, what: str) -> _Row:
+        """A stored JSON column as ``model``, or :class:`StoreError` (a damaged row)."""
+        try:
+            return model.model_validate_json(str(data))
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(document)"
+            raise StoreError(
+                f"{self.path}: session {session_id}: its stored {what} is damaged "
+                f"({where}: {first['msg']})",
+                store_hint(self.path, sqlite3.DatabaseError("damaged")),
+            ) from exc
 
     def load_transcript(self, session_id: str) -> Transcript:
         """The transcript at the session's last checkpoint, with its regrades attached."""
         rows = self._read("SELECT transcript_json FROM sessions WHERE id = ?", (session_id,))
         if not rows:
             raise SessionNotFoundError(f"no stored session '{session_id}'")
-        transcript = Transcript.model_validate_json(str(rows[0][0]))
+        transcript = self._parsed(Transcript, rows[0][0], session_id, "transcript")
         regrades = [
-            Regrade.model_validate_json(str(row[0]))
+            self._parsed(Regrade, row[0], session_id, "regrade")
             for row in self._read(
                 "SELECT regrade_json FROM regrades WHERE session_id = ? ORDER BY id", (session_id,)
             )
@@ -518,7 +741,7 @@ class SessionStore:
                     revision=row[6],
                     quantization=row[7],
                 ),
-                grade=Grade.model_validate_json(str(row[8])),
+                grade=self._parsed(Grade, row[8], session_id, "grade"),
                 at=datetime.fromisoformat(str(row[9])),
                 regrade_id=row[10],
             )
@@ -544,6 +767,95 @@ class SessionStore:
     def transcripts(self) -> list[Transcript]:
         """Every session's transcript (at its last checkpoint), oldest first: for stats."""
         return [
-            Transcript.model_validate_json(str(row[0]))
-            for row in self._read("SELECT transcript_json FROM sessions ORDER BY started_at, id")
+            self._parsed(Transcript, row[1], str(row[0]), "transcript")
+            for row in self._read(
+                "SELECT id, transcript_json FROM sessions ORDER BY started_at, id"
+            )
         ]
+
+    # ------------------------------------------------------------------ review memory
+
+    def review_memory(self) -> tuple[list[ReviewCardRow], dict[str, datetime]]:
+        """The stored spaced-repetition memory: every key point's row, and the sessions it
+        holds (session id -> the time their verdicts count at)."""
+        cards = [
+            ReviewCardRow(
+                bank_id=str(row[0]),
+                question_id=str(row[1]),
+                key_point_id=str(row[2]),
+                card_json=str(row[3]),
+                due=datetime.fromisoformat(str(row[4])),
+                reviews=int(row[5]),
+                misses=int(row[6]),
+                last_verdict=str(row[7]),
+                last_reviewed_at=datetime.fromisoformat(str(row[8])),
+                last_missed_at=datetime.fromisoformat(str(row[9])) if row[9] else None,
+                since_missed=int(row[10]),
+            )
+            for row in self._read(
+                "SELECT bank_id, question_id, key_point_id, card_json, due, reviews, misses, "
+                "last_verdict, last_reviewed_at, last_missed_at, since_missed FROM review_cards "
+                "ORDER BY bank_id, question_id, key_point_id"
+            )
+        ]
+        sessions = {
+            str(row[0]): datetime.fromisoformat(str(row[1]))
+            for row in self._read("SELECT session_id, reviewed_at FROM review_sessions")
+        }
+        return cards, sessions
+
+    def save_review_memory(
+        self,
+        cards: Sequence[ReviewCardRow],
+        sessions: dict[str, datetime],
+        *,
+        replace: bool,
+        held: Sequence[str] | None = None,
+    ) -> bool:
+        """Store ``cards`` (replacing the rows of the same key points) and record ``sessions``
+        as held, in one transaction; ``replace`` drops the whole memory first (a rebuild).
+
+        ``held``: the sessions the memory held when it was read. If another process changed
+        that since, nothing is written (its memory is as good; the next read catches up) and
+        False is returned."""
+        with self._write() as db:
+            if held is not None:
+                now_held = {str(r[0]) for r in db.execute("SELECT session_id FROM review_sessions")}
+                if now_held != set(held):
+                    return False
+            if replace:
+                db.execute("DELETE FROM review_cards")
+                db.execute("DELETE FROM review_sessions")
+            db.executemany(
+                "INSERT OR REPLACE INTO review_cards (bank_id, question_id, key_point_id, "
+                "card_json, due, reviews, misses, last_verdict, last_reviewed_at, "
+                "last_missed_at, since_missed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        c.bank_id,
+                        c.question_id,
+                        c.key_point_id,
+                        c.card_json,
+                        c.due.isoformat(),
+                        c.reviews,
+                        c.misses,
+                        c.last_verdict,
+                        c.last_reviewed_at.isoformat(),
+                        c.last_missed_at.isoformat() if c.last_missed_at else None,
+                        c.since_missed,
+                    )
+                    for c in cards
+                ],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO review_sessions (session_id, reviewed_at, applied_at) "
+                "VALUES (?, ?, ?)",
+                [(sid, at.isoformat(), _now()) for sid, at in sessions.items()],
+            )
+        return True
+
+    def clear_review_memory(self) -> None:
+        """Forget the memory (a regrade changed verdicts it holds); the next read rebuilds it."""
+        with self._write() as db:
+            db.execute("DELETE FROM review_cards")
+            db.execute("DELETE FROM review_sessions")

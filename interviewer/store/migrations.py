@@ -140,11 +140,57 @@ def m003_drafts(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m004_review_memory(db: sqlite3.Connection) -> None:
+    # The spaced-repetition memory, one row per (bank, question, key point): the scheduler's
+    # card as JSON (the store does not read it) and the counts a study plan needs. It is
+    # derived data: rebuilt from the sessions whenever review_sessions does not match them
+    # (an existing database starts empty here, and its first read rebuilds it).
+    db.execute(
+        """
+        CREATE TABLE review_cards (
+            bank_id TEXT NOT NULL,
+            question_id TEXT NOT NULL,
+            key_point_id TEXT NOT NULL,
+            card_json TEXT NOT NULL,
+            due TEXT NOT NULL,
+            reviews INTEGER NOT NULL,
+            misses INTEGER NOT NULL,
+            last_verdict TEXT NOT NULL,
+            last_reviewed_at TEXT NOT NULL,
+            last_missed_at TEXT,
+            since_missed INTEGER NOT NULL,
+            PRIMARY KEY (bank_id, question_id, key_point_id)
+        )
+        """
+    )
+    # Which sessions the memory holds, with the time their verdicts count at.
+    db.execute(
+        """
+        CREATE TABLE review_sessions (
+            session_id TEXT PRIMARY KEY,
+            reviewed_at TEXT NOT NULL,
+            applied_at TEXT NOT NULL
+        )
+        """
+    )
+
+
 def applied(db: sqlite3.Connection) -> list[str]:
     """Names of the migrations recorded in the database, in the order they were applied."""
     db.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
     )
+    return [row[0] for row in db.execute("SELECT name FROM _migrations ORDER BY rowid")]
+
+
+def applied_readonly(db: sqlite3.Connection) -> list[str]:
+    """:func:`applied` on a database that cannot be written (nothing is created)."""
+    exists = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"
+    ).fetchone()
+    if not exists:
+        return []
     return [row[0] for row in db.execute("SELECT name FROM _migrations ORDER BY rowid")]
 
 

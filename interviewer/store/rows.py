@@ -38,6 +38,8 @@ class SessionSummary:
     answered: int
     question_count: int
     regrades: int
+    damaged: bool = False
+    """Its stored transcript cannot be read (the database file was damaged)."""
 
     @property
     def finished(self) -> bool:
@@ -65,3 +67,22 @@ class Draft:
     question_id: str | None
     text: str
     saved_at: datetime
+
+
+@dataclass(frozen=True)
+class ReviewCardRow:
+    """One key point's spaced-repetition memory as stored (see :mod:`interviewer.review`)."""
+
+    bank_id: str
+    question_id: str
+    key_point_id: str
+    card_json: str
+    """The scheduler's card, as the review layer wrote it (the store does not read it)."""
+    due: datetime
+    reviews: int
+    misses: int
+    last_verdict: str
+    last_reviewed_at: datetime
+    last_missed_at: datetime | None
+    since_missed: int
+    """How many times the point was graded since it was last missed."""

@@ -27,6 +27,7 @@ from interviewer.tui.messages import (
     LoadProgress,
     LoadStatus,
     ModelReady,
+    StoreNotice,
 )
 
 if TYPE_CHECKING:
@@ -34,8 +35,8 @@ if TYPE_CHECKING:
     from interviewer.config import Settings
     from interviewer.engine.interview import Interview
     from interviewer.llm.base import ChatModel
-    from interviewer.session import ModelOpener, Session, SessionPlan
-    from interviewer.store import SessionStore
+    from interviewer.session import ModelOpener, ReviewRequest, Session, SessionPlan
+    from interviewer.store import SessionStore, StoreError
 
 
 class InterviewerApp(App[None]):
@@ -57,9 +58,12 @@ class InterviewerApp(App[None]):
         start_now: bool = False,
         open_model: ModelOpener | None = None,
         live: bool = True,
+        review: ReviewRequest | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
+        self.review = review
+        """With ``start_now``: start a review (``interviewer review``) rather than an interview."""
         self.live = live
         """False for snapshots and tests: no blinking cursor, no ticking timer."""
         self.start_now = start_now
@@ -76,6 +80,8 @@ class InterviewerApp(App[None]):
         self.last_export: Path | None = None
         self.store: SessionStore | None = None
         """The session store (opened on first use; None when saving is off or it failed)."""
+        self.store_problem: StoreError | None = None
+        """Why the store could not be opened: interviews then go to a recovery file."""
 
     @property
     def interview(self) -> Interview | None:
@@ -96,26 +102,39 @@ class InterviewerApp(App[None]):
 
         self.theme = self.settings.theme
         if self.start_now:
-            self.begin(self.settings)
+            self.begin(self.settings, review=self.review)
         else:
             self.push_screen(StartScreen(self.settings))
 
-    def begin(self, settings: Settings, resume_id: str | None = None) -> None:
-        """Plan the interview (a resume continues the session on its own bank and model):
-        a problem shows at once, before any model loads; then load the model."""
+    def begin(
+        self,
+        settings: Settings,
+        resume_id: str | None = None,
+        review: ReviewRequest | None = None,
+    ) -> None:
+        """Plan the interview (a resume continues the session on its own bank and model; a
+        review asks the questions due): a problem shows at once, before any model loads; then
+        load the model."""
         from interviewer.errors import InterviewerError
-        from interviewer.session import SessionError, plan_interview, plan_resume
+        from interviewer.session import SessionError, plan_interview, plan_resume, plan_review
         from interviewer.tui.start import LoadingScreen
 
         try:
             store = self.open_store()
-            if resume_id is None:
-                plan = plan_interview(settings, store)
-            elif store is None:
-                raise SessionError("the session store cannot be opened")
-            else:
+            problem = self.store_problem if settings.save else None
+            if review is not None:
+                plan = plan_review(settings, store, review)
+            elif resume_id is None:
+                plan = plan_interview(settings, store, store_problem=problem)
+            elif store is None and problem is None:
+                raise SessionError("resuming a session needs the session store (saving is off)")
+            else:  # without a store, from the session's recovery file
                 plan = plan_resume(
-                    settings, store, resume_id, model_given=settings.model is not None
+                    settings,
+                    store,
+                    resume_id,
+                    model_given=settings.model is not None,
+                    store_problem=problem,
                 )
         except InterviewerError as exc:
             text = f"{exc} ({exc.hint})" if exc.hint else str(exc)
@@ -132,7 +151,8 @@ class InterviewerApp(App[None]):
         self._load_model(plan, self._load_generation)
 
     def open_store(self) -> SessionStore | None:
-        """The session store, opened once; None (after a warning) when it cannot be used."""
+        """The session store, opened once; None when saving is off or it cannot be used (then
+        ``store_problem`` says why, and the interview records into a recovery file)."""
         if self.store is None and self.settings.save:
             # The store alone, not the session layer: the start screen asks for it before its
             # first frame is on screen.
@@ -141,14 +161,18 @@ class InterviewerApp(App[None]):
             try:
                 self.store = SessionStore(self.settings.store_path)
             except StoreError as exc:
-                self.notify(
-                    f"{exc}. This interview will not be saved. {exc.hint}",
-                    title="Session store unavailable",
-                    severity="warning",
-                    timeout=15,
-                )
-                self.settings = self.settings.model_copy(update={"save": False})
+                # Said once the interview starts, with where the answers go instead.
+                self.store_problem = exc
         return self.store
+
+    def on_store_notice(self, message: StoreNotice) -> None:
+        """The recorder says where the answers go: shown until dismissed, and in the log."""
+        self.notify(
+            message.text,
+            title="Your answers are kept elsewhere",
+            severity="warning",
+            timeout=60,
+        )
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def _load_model(self, plan: SessionPlan, generation: int) -> None:
@@ -241,6 +265,11 @@ class InterviewerApp(App[None]):
             self.notify(f"{exc}. {exc.hint}", title="Cannot start", severity="error", timeout=15)
             self.cancel_load()
             return
+
+        def notice(text: str) -> None:  # from any thread (the engine records in its worker)
+            self.post_message(StoreNotice(text))
+
+        self.session.on_notice = notice
         self.switch_screen(InterviewScreen(self.session, on_shown=lambda: self.run_engine(None)))
 
     # ----------------------------------------------------------------- the engine
@@ -254,7 +283,7 @@ class InterviewerApp(App[None]):
         (``exclusive`` only marks the old one cancelled); the session runs one step at a time,
         so this one waits its turn."""
         from interviewer.errors import InterviewerError
-        from interviewer.llm.base import GenerationCancelled
+        from interviewer.llm.base import GenerationCancelled, ModelUnavailable
         from interviewer.store import StoreError
 
         session = self.session
@@ -281,6 +310,11 @@ class InterviewerApp(App[None]):
                 pump(session.abandon())
         except StoreError as exc:
             error = f"the session could not be saved: {exc}. {exc.hint}"
+        except ModelUnavailable as exc:  # the model is gone: the interview cannot go on now
+            error = (
+                f"{exc.describe()}\n  Everything you said is saved: quit, and "
+                f"`interviewer resume {session.session_id}` continues once the model is back."
+            )
         except InterviewerError as exc:
             error = exc.describe()
         except Exception as exc:  # shown, and the interview can still be ended and exported
@@ -311,6 +345,11 @@ class InterviewerApp(App[None]):
                 ("Ask to clarify", "/clarify", "The interviewer rephrases the question"),
                 ("Skip this question", "/skip", "Move on (the question scores 0)"),
                 ("Finish the interview", "/end", "End now; your answers are kept and graded"),
+                (
+                    "Try the question again",
+                    "/retry",
+                    "Practice mode: a fresh attempt at the question just done (Ctrl+T)",
+                ),
             ):
                 yield SystemCommand(title, text, partial(screen.action_command, command))
         if isinstance(screen, ReportScreen):
@@ -374,8 +413,19 @@ class InterviewerApp(App[None]):
             return None
         transcript = self.session.transcript()  # the stored one also carries any regrades
         target = path or Path.cwd() / f"interview-{transcript.session_id}.{fmt}"
+        memory = None
+        store = self.session.store
+        if fmt != "json" and store is not None:  # each key point's review state, too
+            from interviewer.errors import InterviewerError
+            from interviewer.session import review_memory
+
+            try:
+                memory = review_memory(self.settings, store)
+            except InterviewerError:
+                memory = None
         try:
-            write_report(render(transcript, self.bank, fmt), target)  # type: ignore[arg-type]
+            text = render(transcript, self.bank, fmt, memory=memory)  # type: ignore[arg-type]
+            write_report(text, target)
         except ReportWriteError as exc:
             self.notify(str(exc), title="Export failed", severity="error", timeout=10)
             return None
@@ -390,10 +440,14 @@ def create_app(
     start_now: bool = False,
     open_model: ModelOpener | None = None,
     live: bool = True,
+    review: ReviewRequest | None = None,
     **overrides: Any,
 ) -> InterviewerApp:
-    """Build the app the way the CLI does; tests pass settings and, if they must, a model opener."""
+    """Build the app the way the CLI does; tests pass settings and, if they must, a model opener.
+    ``review`` (with ``start_now``): start a review of what is due."""
     from interviewer.config import Settings
 
     base = settings or Settings(**overrides)
-    return InterviewerApp(base, start_now=start_now, open_model=open_model, live=live)
+    return InterviewerApp(
+        base, start_now=start_now, open_model=open_model, live=live, review=review
+    )

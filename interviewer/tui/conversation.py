@@ -50,13 +50,19 @@ DRAFT_SAVE_DELAY = 0.5
 def place_before(turn: Turn, asked: dict[str, W], practice: bool) -> W | None:
     """Where a finished turn goes: at the end (None), except that in practice mode a feedback
     card recorded after the next question was asked goes above that question, so the question
-    being answered stays at the bottom. ``asked`` holds each question's first bubble (or
-    turn), in the order asked."""
+    being answered stays at the bottom. ``asked`` holds each question's latest asking bubble
+    (or turn), in the order asked (:func:`note_asked`: a retake asks a question again)."""
     if not practice or turn.kind != "feedback" or turn.question_id not in asked:
         return None
     ids = list(asked)
     following = ids.index(turn.question_id) + 1
     return asked[ids[following]] if following < len(ids) else None
+
+
+def note_asked(asked: dict[str, W], question_id: str, bubble: W) -> None:
+    """Record that ``question_id`` was (last) asked at ``bubble``."""
+    asked.pop(question_id, None)
+    asked[question_id] = bubble
 
 
 def display_order(turns: Sequence[Turn], practice: bool) -> list[Turn]:
@@ -68,7 +74,7 @@ def display_order(turns: Sequence[Turn], practice: bool) -> list[Turn]:
         before = place_before(turn, asked, practice)
         shown.insert(shown.index(before) if before is not None else len(shown), turn)
         if turn.kind == "question" and turn.question_id is not None:
-            asked.setdefault(turn.question_id, turn)
+            note_asked(asked, turn.question_id, turn)
     return shown
 
 
@@ -80,6 +86,7 @@ class InterviewScreen(Screen[None]):
         Binding("ctrl+r", "command('/repeat')", "Repeat"),
         Binding("ctrl+l", "command('/clarify')", "Clarify"),
         Binding("ctrl+n", "command('/skip')", "Skip"),
+        Binding("ctrl+t", "command('/retry')", "Retry"),
         Binding("ctrl+f", "end", "Finish"),
     ]
 
@@ -93,7 +100,10 @@ class InterviewScreen(Screen[None]):
         self._draft_timer: Timer | None = None
         self._sent = False
         self._question_bubbles: dict[str, InterviewerMessage | CandidateMessage] = {}
-        """Each question's first bubble, in the order asked."""
+        """Each question's latest asking bubble, in the order asked."""
+        self.retry_of: str | None = None
+        """The question a retry (Ctrl+T, /retry) would retake now (practice mode); None: no
+        retake now, and the key is hidden."""
         self._stream: MarkdownStream | None = None
         self._streaming: InterviewerMessage | None = None
         self.busy = True
@@ -182,6 +192,13 @@ class InterviewScreen(Screen[None]):
             self._sent = True
             answer.text = ""
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The retry key shows only while a retake is possible (after a question's feedback,
+        or during a question, in practice mode)."""
+        if action == "command" and parameters == ("/retry",):
+            return self.retry_of is not None and not self.busy
+        return True
+
     def action_command(self, command: str) -> None:
         # /repeat and /clarify from the keyboard: what is in the box stays there, for the
         # answer it is part of; /skip leaves the question, and what was typed for it.
@@ -213,7 +230,8 @@ class InterviewScreen(Screen[None]):
         if isinstance(event, SessionStarted):
             self.sub_title = f"{event.bank_title} - {event.mode} mode"
         elif isinstance(event, QuestionAsked):
-            status.progress = f"Question {event.number}/{event.total}: {event.title}"
+            again = f" (retake {event.retake})" if event.retake else ""
+            status.progress = f"Question {event.number}/{event.total}: {event.title}{again}"
             status.elapsed = 0
         elif isinstance(event, TurnStarted):
             self._set_status("thinking")
@@ -241,6 +259,8 @@ class InterviewScreen(Screen[None]):
             pass  # the feedback card arrives as its own turn
         elif isinstance(event, AwaitingReply):
             self.busy = False
+            self.retry_of = event.retry_of
+            self.refresh_bindings()
             self._set_status("ready")
             self.query_one("#answer", TextArea).focus()
         elif isinstance(event, InterviewFinished):
@@ -275,7 +295,7 @@ class InterviewScreen(Screen[None]):
             bubble = InterviewerMessage(turn.text, kind=turn.kind, about=self._about(turn))
         before = place_before(turn, self._question_bubbles, self._practice)
         if turn.kind == "question" and turn.question_id is not None:
-            self._question_bubbles.setdefault(turn.question_id, bubble)
+            note_asked(self._question_bubbles, turn.question_id, bubble)
         await conversation.mount(bubble, before=before)
 
     def _about(self, turn: Turn) -> str | None:

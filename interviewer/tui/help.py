@@ -24,6 +24,7 @@ leaves something out. Answer as you would in a real interview.
 | Ctrl+R | repeat the question (or type `/repeat`) |
 | Ctrl+L | ask the interviewer to clarify (`/clarify`) |
 | Ctrl+N | skip this question (`/skip`; it scores 0) |
+| Ctrl+T | practice mode: try the question again, fresh (`/retry`), after its feedback |
 | Ctrl+F | finish the interview now (`/end`); what you answered is kept |
 | Ctrl+C | while the interviewer is speaking: stop it |
 | Ctrl+P | the command palette (themes, help, quit) |
@@ -31,7 +32,8 @@ leaves something out. Answer as you would in a real interview.
 | Ctrl+Q | quit (stops the model within a second) |
 
 **Practice mode** shows feedback and the reference answer after each question; **exam mode**
-keeps them for the end. Each key point earns its weight: covered 1, partial 0.5, missed 0.
+keeps them for the end. Each key point earns its weight: covered 1, partial 0.5, missed 0. A
+retake is graded on its own and shown against your first answer, whose score stays.
 
 Press Escape to close this help.
 """

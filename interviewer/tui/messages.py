@@ -14,7 +14,7 @@ from interviewer.engine.events import Event
 
 if TYPE_CHECKING:
     from interviewer.config import Settings
-    from interviewer.session import LoadedModel, Session
+    from interviewer.session import LoadedModel, ReviewRequest, Session
     from interviewer.store import SessionStore
 
 
@@ -32,6 +32,14 @@ class EngineStopped(Message):
     def __init__(self, error: str | None = None) -> None:
         super().__init__()
         self.error = error
+
+
+class StoreNotice(Message):
+    """Where the answers go when the session store cannot take them (posted from any thread)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
 
 
 class LoadStatus(Message):
@@ -81,7 +89,12 @@ class Host(Protocol):
 
     def open_store(self) -> SessionStore | None: ...
 
-    def begin(self, settings: Settings, resume_id: str | None = None) -> None: ...
+    def begin(
+        self,
+        settings: Settings,
+        resume_id: str | None = None,
+        review: ReviewRequest | None = None,
+    ) -> None: ...
 
     def cancel_load(self) -> None: ...
 

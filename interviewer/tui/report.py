@@ -20,6 +20,7 @@ from interviewer.tui.widgets import ScoreChart, score_bar
 
 if TYPE_CHECKING:
     from interviewer.bank.models import Bank
+    from interviewer.report.view import KeyPointView
     from interviewer.session import Session
     from interviewer.transcript import Transcript
 
@@ -48,14 +49,33 @@ def report_markdown(transcript: Transcript, bank: Bank) -> str:
         if q.ignored:
             cut = "; ".join(f'"{escape_markdown(s)}"' for s in q.ignored)
             parts.append(f"Ignored as instructions to the grader: {cut}")
-        for point in q.key_points:
-            line = f"- **{VERDICT_WORDS[point.verdict]}**: {escape_markdown(point.statement)}"
-            if point.doubt:
-                line += f" *({escape_markdown(point.doubt)})*"
-            if point.evidence:
-                line += f'  \n  you said: "{escape_markdown(point.evidence)}"'
-            parts.append(line)
+        parts += [_point_line(point) for point in q.key_points]
+        for retake in q.retakes:
+            parts.append(
+                f"**Retake {retake.number}: {retake.score_before * 100:.0f}% → "
+                f"{retake.retake.score * 100:.0f}%** (the question keeps the first score)"
+            )
+            for statement, before, after, quote in retake.changes:
+                line = f"- {before} → **{after}**: {escape_markdown(statement)}"
+                if quote:
+                    line += f'  \n  you said: "{escape_markdown(quote)}"'
+                parts.append(line)
+            if not retake.changes:
+                parts.append("- no key point changed")
     return "\n\n".join(parts)
+
+
+def _point_line(point: KeyPointView) -> str:
+    line = f"- **{VERDICT_WORDS[point.verdict]}**: {escape_markdown(point.statement)}"
+    if point.doubt:
+        line += f" *({escape_markdown(point.doubt)})*"
+    if point.evidence:
+        line += f'  \n  you said: "{escape_markdown(point.evidence)}"'
+    if point.closest:
+        line += f'  \n  closest you came: "{escape_markdown(point.closest)}"'
+        if point.lacking:
+            line += "; it lacks: " + "; ".join(escape_markdown(f) for f in point.lacking)
+    return line
 
 
 class ReportScreen(Screen[None]):
@@ -107,7 +127,11 @@ class ReportScreen(Screen[None]):
     def action_regrade(self) -> None:
         """Grade the stored answers again with the loaded model against the current rubric."""
         if self.session.store is None:
-            self.notify("Regrading needs the session store (saving is off).", severity="warning")
+            self.notify(
+                "Regrading needs the session store (saving is off, or the store could not be "
+                "opened: the session is in its recovery file).",
+                severity="warning",
+            )
             return
         self.query_one("#regrade", Static).update(Content("Regrading..."))
         self._regrade()

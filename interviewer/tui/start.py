@@ -49,7 +49,13 @@ class StartScreen(Screen[None]):
                 yield Select[str]([], id="resume-session", allow_blank=True, prompt="choose one")
                 with Center():
                     yield Button("Resume", id="resume-button")
-            yield Label("Question bank (a folder; empty: the six Hugging Face questions)")
+            with Vertical(id="review", classes="hidden"):
+                yield Label("", id="review-due")
+                with Center():
+                    yield Button("Review what is due", id="review-button")
+            yield Label(
+                "Question bank (a folder or a notes file; empty: the six Hugging Face questions)"
+            )
             yield Input(str(s.bank or ""), placeholder="built-in bank", id="bank")
             yield Label("Mode")
             yield Select(
@@ -80,22 +86,40 @@ class StartScreen(Screen[None]):
             for field in self.query(Input):
                 field.cursor_blink = False
         self.call_after_refresh(self._offer_resume)
+        # Well after the first frame, off the UI thread: it reads every stored session.
+        self.set_timer(0.4, self._offer_review)
         if self.settings.backend == "scripted":
             self.query_one("#gpu", Static).update(Content("Backend: scripted (no model is loaded)"))
+        elif self.settings.backend == "openai":
+            server = self.settings.base_url or "(no --base-url given)"
+            self.query_one("#gpu", Static).update(Content(f"Backend: the model server at {server}"))
         else:
             # Well after the first frame: importing torch, even in a thread, holds the GIL.
             self.set_timer(0.3, self._probe_gpu)
 
     def _offer_resume(self) -> None:
-        from interviewer.store import StoreError
+        # The store alone, not the session layer: this runs right after the first frame.
+        from interviewer.store import SessionSummary, StoreError
+        from interviewer.store.locks import holder
+        from interviewer.store.recovery import find_recovered, import_recovered, recovery_folders
 
         store = _host(self).open_store()
-        if store is None:
-            return
-        try:
-            unfinished = store.unfinished()
-        except StoreError:
-            return
+        folders = recovery_folders(self.settings.store_path, self.settings.recovery_dir)
+        unfinished: list[SessionSummary] = []
+        if store is not None:
+            try:
+                import_recovered(store, folders)  # sessions kept while the store could not write
+                unfinished = [
+                    s for s in store.unfinished() if holder(store.path.parent, s.id) is None
+                ]  # not the ones another window is running
+            except StoreError:
+                pass
+        known = {s.id for s in unfinished}
+        unfinished += [  # still in recovery files (the store cannot take them back yet)
+            found.summary()
+            for found in find_recovered(folders)
+            if not found.finished and found.session_id not in known
+        ]
         if not unfinished:
             return
         options = [
@@ -110,6 +134,37 @@ class StartScreen(Screen[None]):
         choice.set_options(options)
         choice.value = options[0][1]
         self.query_one("#resume").remove_class("hidden")
+
+    @work(thread=True, exclusive=True, group="review", exit_on_error=False)
+    def _offer_review(self) -> None:
+        """Offer a review when key points of the bank are due (what was missed comes back)."""
+        from interviewer.errors import InterviewerError
+        from interviewer.session import due_now
+
+        store = self.app.call_from_thread(_host(self).open_store)
+        if store is None:
+            return
+        try:
+            questions, points = due_now(self.settings, store)
+        except InterviewerError:
+            return
+        if questions:
+            self.app.call_from_thread(self._show_review, questions, points)
+
+    def _show_review(self, questions: int, points: int) -> None:
+        self.query_one("#review-due", Label).update(
+            Content(
+                f"Due for review: {points} key point(s) in {questions} question(s) "
+                "(what you missed comes back on a schedule)"
+            )
+        )
+        self.query_one("#review").remove_class("hidden")
+
+    @on(Button.Pressed, "#review-button")
+    def start_review(self) -> None:
+        from interviewer.session import ReviewRequest
+
+        _host(self).begin(self._chosen(), review=ReviewRequest())
 
     @on(Button.Pressed, "#resume-button")
     def resume(self) -> None:
@@ -136,11 +191,16 @@ class StartScreen(Screen[None]):
 
     @on(Button.Pressed, "#start")
     def action_start(self) -> None:
+
+        _host(self).begin(self._chosen())
+
+    def _chosen(self) -> Settings:
+        """The settings as the form has them."""
         from pathlib import Path
 
         bank = self.query_one("#bank", Input).value.strip()
         model = self.query_one("#model", Input).value.strip()
-        chosen = self.settings.model_copy(
+        return self.settings.model_copy(
             update={
                 "bank": Path(bank).expanduser() if bank else None,
                 "model": model or None,
@@ -148,7 +208,6 @@ class StartScreen(Screen[None]):
                 "max_follow_ups": self.query_one("#follow-ups", Select).value,
             }
         )
-        _host(self).begin(chosen)
 
 
 # --------------------------------------------------------------------------- loading

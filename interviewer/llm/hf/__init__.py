@@ -30,7 +30,8 @@ from interviewer.llm.hf.load import (
     weights_size,
 )
 from interviewer.llm.hf.model import HFModel
-from interviewer.llm.hf.structured import field_confidences, grammar_schema
+from interviewer.llm.hf.structured import field_confidences
+from interviewer.llm.structured import grammar_schema
 
 __all__ = [
     "GIB",

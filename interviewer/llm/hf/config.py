@@ -46,6 +46,10 @@ class HFModelConfig(BaseModel):
     its new tokens."""
     kv_cache_tokens: int = Field(default=8192, ge=64)
     """The most tokens one kept cache (and the fast mode's static cache) may hold."""
+    prefill_chunk_tokens: int = Field(default=1024, ge=0)
+    """Prefill a long prompt this many tokens at a time, on both decode paths, so its
+    activations stay those of one chunk (an 8k-token session fits the memory target); 0: the
+    whole prompt in one pass."""
 
 
 @dataclass(frozen=True)

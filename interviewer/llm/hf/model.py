@@ -28,6 +28,7 @@ from interviewer.llm.fast_decode import (
     FastDecoder,
     FastDecodeUnavailable,
     FastResult,
+    Replay,
     cache_argument,
     unsupported_settings,
 )
@@ -37,8 +38,9 @@ from interviewer.llm.hf.structured import (
     Grammars,
     generate_structured_scored,
 )
-from interviewer.llm.hf.templates import ChatTemplate, stop_token_ids, without_thinking
+from interviewer.llm.hf.templates import ChatTemplate, stop_token_ids
 from interviewer.llm.kv_reuse import Lease, PrefixCachePool, crop_dynamic_cache
+from interviewer.llm.thinking import without_thinking
 from interviewer.transcript import ModelInfo
 
 Report = Callable[[GenerationUsage], None]
@@ -85,6 +87,10 @@ class HFModel:
         """Why ``fast`` was asked for but is not in use, in words for the user."""
         self.fast_prepare_seconds = 0.0
         self._fast: FastDecoder | None = None
+        self.fast_decoder: FastDecoder | None = None
+        """The prepared fast decoder, also while :meth:`use_decode` has set it aside."""
+        self.prefill_chunk = config.prefill_chunk_tokens
+        """Prompt tokens per prefill forward on the default path (0: one pass)."""
         self._cache_argument = cache_argument(model)
         self._prefix: PrefixCachePool | None = (
             PrefixCachePool(self._new_cache, crop_dynamic_cache, max_tokens=config.kv_cache_tokens)
@@ -236,6 +242,7 @@ class HFModel:
         with self._lock:
             try:
                 with torch.inference_mode():
+                    self._prefill_in_chunks(kwargs, 0)
                     output = self.model.generate(**kwargs)
             except Exception as exc:
                 raise self._generation_error(exc) from exc
@@ -277,7 +284,7 @@ class HFModel:
                 if outcome.failure is None or (cancel is not None and cancel.is_set()):
                     break
                 if outcome.fast:  # never again: the default path is the one known to work
-                    self._fast = None
+                    self._fast = self.fast_decoder = None
                     self.decode_mode = "default"
                     self.decode_notice = (
                         f"fast decoding is off: it failed while generating "
@@ -363,6 +370,7 @@ class HFModel:
                         streamer.end()
                         result.append(done)
                     else:
+                        self._prefill_in_chunks(kwargs, lease.reused if lease else 0)
                         result.append(self.model.generate(**kwargs))
             except BaseException as exc:  # reported to the caller, never lost in the thread
                 outcome.failure = exc
@@ -424,6 +432,30 @@ class HFModel:
                 self._prefix.give_back(result[0, :length].tolist(), lease.cache)
         return usage
 
+    def _prefill_in_chunks(self, kwargs: dict[str, Any], cached: int) -> None:
+        """Prefill a long prompt (all but its last token) into the cache ``generate()`` will
+        go on from, :attr:`prefill_chunk` tokens per forward, so the activations of an 8k-token
+        prompt are those of one chunk; ``generate()`` then prefills only the last token, as
+        after a reused prefix. ``cached``: leading tokens the cache already holds."""
+        chunk = self.prefill_chunk
+        ids = kwargs["input_ids"]
+        end = int(ids.shape[1]) - 1
+        if not chunk or end - cached <= chunk:
+            return  # one pass is one chunk anyway
+        cache = kwargs.get(self._cache_argument)
+        if cache is None:
+            cache = kwargs[self._cache_argument] = self._new_cache()
+        mask = kwargs.get("attention_mask")
+        for start in range(cached, end, chunk):
+            stop = min(start + chunk, end)
+            self.model(
+                input_ids=ids[:, start:stop],
+                attention_mask=mask[:, :stop] if mask is not None else None,
+                use_cache=True,
+                logits_to_keep=1,
+                **{self._cache_argument: cache},
+            )
+
     def _new_cache(self) -> Any:
         from transformers import DynamicCache
 
@@ -440,9 +472,35 @@ class HFModel:
 
     # ----------------------------------------------------------------- the fast decode path
 
-    def prepare_fast_decoding(self, say: Callable[[str], None]) -> None:
+    def use_decode(self, mode: Decode) -> None:
+        """Take the ``default`` or the prepared ``fast`` path from the next call on (the GPU
+        script measures both on one load); ``fast`` needs :meth:`prepare_fast_decoding` to
+        have worked."""
+        if mode == "fast" and self.fast_decoder is None:
+            raise ModelError("fast decoding was not prepared", hint=self.decode_notice or "")
+        with self._lock:
+            self._fast = self.fast_decoder if mode == "fast" else None
+            self.decode_mode = mode
+
+    def forget_caches(self) -> None:
+        """Drop every kept key/value cache (the next prompt is prefilled whole)."""
+        with self._lock:
+            if self._prefix is not None:
+                self._prefix.clear()
+            if self.fast_decoder is not None:
+                self.fast_decoder.cached_ids = []
+
+    def prompt_capacity(self, max_new_tokens: int) -> int:
+        """The longest prompt that, with ``max_new_tokens`` new tokens, the kept caches hold
+        and the fast path serves (its static cache keeps one slot for scratch)."""
+        return self.config.kv_cache_tokens - 1 - max_new_tokens
+
+    def prepare_fast_decoding(self, say: Callable[[str], None], replay: Replay = "cuda") -> None:
         """Switch to the ``fast`` decode path if it works here; otherwise keep the default one
-        and say why (never raises for a fast-path problem: the default path still works)."""
+        and say why (never raises for a fast-path problem: the default path still works).
+
+        ``replay="eager"`` captures eager stand-ins instead of CUDA graphs (the CPU rehearsal
+        of the GPU script, and tests): the same steps, checks and decode loop, no graphs."""
         started = time.perf_counter()
         decoder: FastDecoder | None = None
         try:
@@ -453,21 +511,29 @@ class HFModel:
                     f"{', '.join(unsupported)}, which fast decoding does not implement"
                 )
             decoder = FastDecoder(
-                self.model, self.config.kv_cache_tokens, reuse=self.config.kv_reuse
+                self.model,
+                self.config.kv_cache_tokens,
+                reuse=self.config.kv_reuse,
+                prefill_chunk=self.config.prefill_chunk_tokens,
             )
-            if self.plan.device == "cuda":
+            if self.plan.device == "cuda" and replay == "cuda":
                 say("Preparing fast decoding (capturing one decode step in a CUDA graph)")
-            decoder.capture()
+            decoder.capture(replay)
         except FastDecodeUnavailable as exc:
             reason = str(exc)
         except Exception as exc:  # whatever a capture raises: the default path stays
             reason = f"capturing the decode step failed ({type(exc).__name__}: {str(exc)[:200]})"
         else:
             assert decoder is not None
-            self._fast = decoder
+            self._fast = self.fast_decoder = decoder
             self.decode_mode = "fast"
             self.fast_prepare_seconds = time.perf_counter() - started
-            say(f"Fast decoding is ready (prepared in {self.fast_prepare_seconds:.1f} s)")
+            left_out = (
+                f"; spans left out: {', '.join(map(str, sorted(decoder.failures)))}"
+                if decoder.failures
+                else ""
+            )
+            say(f"Fast decoding is ready (prepared in {self.fast_prepare_seconds:.1f} s{left_out})")
             return
         decoder = None  # its static cache and any captured graph go before the check below
         self.fast_prepare_seconds = time.perf_counter() - started

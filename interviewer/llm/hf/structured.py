@@ -3,7 +3,6 @@ xgrammar, and the model's own probability for the values it chose."""
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import threading
@@ -13,28 +12,12 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from interviewer.llm.base import ChatMessage, GenerationOptions, StructuredOutputError, T
-from interviewer.llm.structured import generate_with_retries, parse_structured, repair_truncated
-
-
-def grammar_schema(output_type: type[BaseModel]) -> dict[str, Any]:
-    """The JSON Schema to constrain decoding to: the model's schema with its ``x-grammar`` hints
-    applied (tighter bounds than validation, so the grammar's and pydantic's differing ways of
-    counting string length can never make a constrained output fail validation)."""
-    schema = copy.deepcopy(output_type.model_json_schema())
-
-    def visit(node: Any) -> None:
-        if isinstance(node, dict):
-            hints = node.pop("x-grammar", None)
-            if isinstance(hints, dict):
-                node.update(hints)
-            for value in node.values():
-                visit(value)
-        elif isinstance(node, list):
-            for value in node:
-                visit(value)
-
-    visit(schema)
-    return schema
+from interviewer.llm.structured import (
+    generate_with_retries,
+    grammar_schema,
+    parse_structured,
+    repair_truncated,
+)
 
 
 class Grammars:

@@ -4,7 +4,7 @@ tokens that end a turn, and the thinking some models do anyway kept out of the r
 from __future__ import annotations
 
 import inspect
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from interviewer.llm.base import ChatMessage, ModelError
@@ -96,23 +96,3 @@ class ChatTemplate:
                     hint="pass a template that fits with --chat-template FILE",
                 ) from exc
         raise AssertionError("unreachable")
-
-
-def without_thinking(chunks: Generator[str, None, None]) -> Generator[str, None, None]:
-    """``chunks`` less any ``<think>...</think>`` block: models that think anyway keep their
-    reasoning out of the interview. Closing this closes ``chunks`` (and its generation)."""
-    in_think = False
-    try:
-        for chunk in chunks:
-            if "<think>" in chunk:
-                in_think = True
-            if in_think:
-                if "</think>" in chunk:
-                    in_think = False
-                    chunk = chunk.split("</think>", 1)[1].lstrip()
-                else:
-                    continue
-            if chunk:
-                yield chunk
-    finally:
-        chunks.close()
