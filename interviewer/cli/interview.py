@@ -53,11 +53,17 @@ def _session_options(answers_help: str) -> Callable[[Any], Any]:
     return decorate
 
 
-def _check_reply_flags(headless: bool, answers_file: Path | None) -> None:
+def _check_reply_flags(
+    headless: bool, answers_file: Path | None, export_path: Path | None = None
+) -> None:
+    """The flags of `run`, `resume` and `review` that must agree, checked before anything
+    loads: --headless with --answers, and an --export folder that exists."""
     if headless and answers_file is None:
         _fail("--headless needs --answers FILE", 'write {"answers": {"<question-id>": ["..."]}}')
     if answers_file is not None and not headless:
         _fail("--answers is for headless runs", "add --headless")
+    if export_path is not None and not export_path.expanduser().parent.is_dir():
+        _fail(f"{export_path}: the folder {export_path.parent} does not exist", "create it first")
 
 
 def _file_replies(plan: SessionPlan, answers_file: Path) -> ReplySource:
@@ -211,9 +217,7 @@ def run(
         save=False if no_save else None,
         **model_flags,
     )
-    _check_reply_flags(headless, answers_file)
-    if export_path is not None and not export_path.expanduser().parent.is_dir():
-        _fail(f"{export_path}: the folder {export_path.parent} does not exist", "create it first")
+    _check_reply_flags(headless, answers_file, export_path)
     usable_grader(settings)  # before the TUI starts: the same check it makes
 
     if not headless and not plain and _interactive():
@@ -254,7 +258,7 @@ def resume(
     from interviewer.session import open_store, plan_resume
     from interviewer.store import StoreError
 
-    _check_reply_flags(headless, answers_file)
+    _check_reply_flags(headless, answers_file, export_path)
     settings = _load_settings(grader=grader, **model_flags)
     store, problem = None, None
     try:

@@ -89,7 +89,7 @@ def review(
     )
     if not settings.save:
         _fail("a review needs the session store (saving is off)", "unset INTERVIEWER_SAVE")
-    _check_reply_flags(headless, answers_file)
+    _check_reply_flags(headless, answers_file, export_path)
     request = ReviewRequest(max_questions=max_questions, until=_day(until))
     if not headless and not plain and _interactive():
         from interviewer.tui.app import create_app
