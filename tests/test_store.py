@@ -181,6 +181,49 @@ def test_migrations_from_an_older_database_keep_its_sessions(tmp_path, small_ban
         assert store.load_transcript("old-1").results == transcript.results
         assert store.grades("old-1")[0].regrade_id is None  # the column added by m002
         assert store.get("old-1").regrades == 0
+        # m005 counted the answers from the stored transcript: the quick listing agrees.
+        expected = sum(r.status == "answered" for r in transcript.results)
+        assert expected == 1
+        assert store.list_sessions(check=False)[0].answered == expected
+        assert store.list_sessions()[0].answered == expected
+
+
+def test_the_quick_listing_reads_no_transcript(tmp_path, small_bank):
+    """``list_sessions(check=False)`` (what the review memory uses after every interview)
+    answers from the sessions' own columns: a transcript damaged on disk is not read, so it
+    is not flagged either; the checked listing reads and flags it. The memory's sync skips
+    the damaged session and keeps the others."""
+    from interviewer.review import sync_memory
+
+    path = tmp_path / "sessions.db"
+    with SessionStore(path) as store:
+        ids = []
+        for number in range(2):
+            interview = evidence_interview(small_bank, f"s{number}", max_follow_ups=0)
+            list(interview.start())
+            store.create_session(
+                interview.snapshot(), interview.transcript, rubric=[], bank_path=None
+            )
+            for answer in ("apple apple-extra", "/skip"):
+                list(interview.reply(answer))
+            store.checkpoint(
+                interview.transcript.session_id, interview.snapshot(), interview.transcript
+            )
+            ids.append(interview.transcript.session_id)
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "UPDATE sessions SET transcript_json = substr(transcript_json, 1, 300) WHERE id = ?",
+            (ids[0],),
+        )
+    with SessionStore(path) as store:
+        quick = {s.id: s for s in store.list_sessions(check=False)}
+        checked = {s.id: s for s in store.list_sessions()}
+        assert quick[ids[0]].answered == quick[ids[1]].answered == 1
+        assert not quick[ids[0]].damaged
+        assert checked[ids[0]].damaged and checked[ids[0]].answered == 0
+        assert not checked[ids[1]].damaged and checked[ids[1]].answered == 1
+        memory = sync_memory(store, lambda summary: small_bank)
+        assert set(memory.sessions) == {ids[1]}
 
 
 def test_a_database_from_a_newer_version_is_refused(tmp_path):

@@ -32,7 +32,13 @@ from typing import Literal
 from fsrs import Card, Rating, Scheduler
 
 from interviewer.bank.models import Bank
-from interviewer.store import ReviewCardRow, SessionStore, SessionSummary, StoreError
+from interviewer.store import (
+    DamagedRowError,
+    ReviewCardRow,
+    SessionStore,
+    SessionSummary,
+    StoreError,
+)
 from interviewer.transcript import Grade, Transcript, Verdict
 
 RATINGS: dict[str, Rating] = {
@@ -306,6 +312,17 @@ def load_memory(store: SessionStore) -> Memory:
     return Memory(points, {sid: _utc(at) for sid, at in sessions.items()})
 
 
+def _readable(
+    store: SessionStore, summaries: Iterable[SessionSummary]
+) -> list[tuple[Transcript, SessionSummary]]:
+    """The transcripts of ``summaries`` that can be read (a damaged one holds no verdicts)."""
+    found = []
+    for summary in summaries:
+        with contextlib.suppress(DamagedRowError):
+            found.append((store.load_transcript(summary.id), summary))
+    return found
+
+
 def sync_memory(store: SessionStore, bank_for: BankFinder) -> Memory:
     """The memory of every finished session in ``store``, brought up to date and saved (when
     the store can write: a read-only one gets it computed each time).
@@ -315,7 +332,7 @@ def sync_memory(store: SessionStore, bank_for: BankFinder) -> Memory:
     regraded, see :func:`forget_memory`) rebuilds it from all sessions."""
     held = load_memory(store)
     was_held = list(held.sessions)  # a save checks no other process changed it meanwhile
-    finished = [s for s in store.list_sessions() if s.finished and not s.damaged]
+    finished = [s for s in store.list_sessions(check=False) if s.finished]
     ids = {s.id for s in finished}
     new = [s for s in finished if s.id not in held.sessions]
     if not new and set(held.sessions) <= ids:
@@ -328,7 +345,7 @@ def sync_memory(store: SessionStore, bank_for: BankFinder) -> Memory:
             banks[key] = bank_for(summary)
         return banks[key]
 
-    loaded = [(store.load_transcript(s.id), s) for s in new]
+    loaded = _readable(store, new)
     newest_held = max(((at, sid) for sid, at in held.sessions.items()), default=None)
     incremental = set(held.sessions) <= ids and all(
         newest_held is None or (review_time(t), t.session_id) > newest_held for t, _ in loaded
@@ -348,7 +365,7 @@ def sync_memory(store: SessionStore, bank_for: BankFinder) -> Memory:
                 held=was_held,
             )
         return held
-    everything = [(store.load_transcript(s.id), bank_of(s)) for s in finished]
+    everything = [(t, bank_of(s)) for t, s in _readable(store, finished)]
     memory = rebuild(everything)
     with contextlib.suppress(StoreError):
         store.save_review_memory(

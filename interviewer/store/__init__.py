@@ -24,6 +24,7 @@ than a raw ``sqlite3`` error.
 
 from interviewer.store.db import SessionStore, store_hint
 from interviewer.store.rows import (
+    DamagedRowError,
     Draft,
     ReviewCardRow,
     SessionNotFoundError,
@@ -33,6 +34,7 @@ from interviewer.store.rows import (
 )
 
 __all__ = [
+    "DamagedRowError",
     "Draft",
     "ReviewCardRow",
     "SessionNotFoundError",

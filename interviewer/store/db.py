@@ -37,6 +37,7 @@ from pydantic import BaseModel, ValidationError
 from interviewer.engine.snapshot import InterviewSnapshot
 from interviewer.store.migrations import MIGRATIONS, NewerDatabaseError, applied_readonly, migrate
 from interviewer.store.rows import (
+    DamagedRowError,
     Draft,
     ReviewCardRow,
     SessionNotFoundError,
@@ -53,6 +54,10 @@ from interviewer.transcript import (
     Turn,
     parse_transcript,
 )
+
+
+def _answered(transcript: Transcript) -> int:
+    return sum(r.status == "answered" for r in transcript.results)
 
 
 def _now() -> str:
@@ -121,7 +126,7 @@ _SUMMARY_COLUMNS = (
     "s.id, s.started_at, s.updated_at, s.finished_at, s.status, s.bank_id, s.bank_title, "
     "s.bank_path, s.mode, s.backend, s.model_id, s.grader, s.score, "
     "(SELECT count(*) FROM questions q WHERE q.session_id = s.id), "
-    "(SELECT count(*) FROM regrades r WHERE r.session_id = s.id), s.transcript_json"
+    "(SELECT count(*) FROM regrades r WHERE r.session_id = s.id)"
 )
 
 
@@ -140,6 +145,7 @@ class SessionStore:
         self._lock = threading.RLock()
         if readonly:
             self._db = self._open_readonly(busy_timeout)
+            self._answered_column = self._has_column("sessions", "answered")
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -175,6 +181,7 @@ class SessionStore:
                 f"{self.path}: cannot open the session database: {exc}", store_hint(self.path, exc)
             ) from exc
         self._db = db
+        self._answered_column = True
 
     def _open_readonly(self, busy_timeout: float) -> sqlite3.Connection:
         """A read-only connection. On a read-only disk SQLite cannot make the WAL index
@@ -203,6 +210,14 @@ class SessionStore:
                 f"{self.path}: cannot open the session database: {exc}", store_hint(self.path, exc)
             ) from exc
         return db
+
+    def _has_column(self, table: str, column: str) -> bool:
+        """Whether ``table`` has ``column`` (a read-only database may predate a migration)."""
+        try:
+            names = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+        except sqlite3.DatabaseError:
+            return False
+        return column in names
 
     def close(self) -> None:
         with self._lock:
@@ -289,8 +304,8 @@ class SessionStore:
             "INSERT INTO sessions (id, started_at, updated_at, finished_at, status, bank_id, "
             "bank_title, bank_version, bank_path, mode, backend, model_id, model_revision, "
             "model_quantization, grader, score, turn_count, last_grade_id, snapshot_json, "
-            "transcript_json) VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            "0, ?, ?)",
+            "transcript_json, answered) VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "?, ?, 0, ?, ?, ?)",
             (
                 transcript.session_id,
                 transcript.started_at.isoformat(),
@@ -310,6 +325,7 @@ class SessionStore:
                 len(snapshot.turns),
                 snapshot.model_dump_json(),
                 transcript.model_dump_json(),
+                _answered(transcript),
             ),
         )
         db.executemany(
@@ -351,7 +367,7 @@ class SessionStore:
             "UPDATE sessions SET updated_at = ?, finished_at = ?, status = ?, backend = ?, "
             "model_id = ?, model_revision = ?, model_quantization = ?, grader = ?, score = ?, "
             "turn_count = ?, last_grade_id = (SELECT coalesce(max(id), 0) FROM grades WHERE "
-            "session_id = ?), snapshot_json = ?, transcript_json = ? WHERE id = ?",
+            "session_id = ?), snapshot_json = ?, transcript_json = ?, answered = ? WHERE id = ?",
             (
                 _now(),
                 transcript.finished_at.isoformat() if transcript.finished_at else None,
@@ -366,6 +382,7 @@ class SessionStore:
                 session_id,
                 snapshot.model_dump_json(),
                 transcript.model_dump_json(),
+                _answered(transcript),
                 session_id,
             ),
         )
@@ -600,22 +617,31 @@ class SessionStore:
 
     # ------------------------------------------------------------------ reading
 
-    def _summaries(self, where: str = "", params: tuple[object, ...] = ()) -> list[SessionSummary]:
+    def _summaries(
+        self, where: str = "", params: tuple[object, ...] = (), *, check: bool = True
+    ) -> list[SessionSummary]:
+        """``check``: read each stored transcript (to flag a damaged one, and to count the
+        answers of a database that does not keep the count); without it nothing but the
+        sessions' own columns is read."""
+        stored = self._answered_column
+        extra = ", s.answered" if stored else ""
+        if check or not stored:
+            extra += ", s.transcript_json"
         rows = self._read(
-            f"SELECT {_SUMMARY_COLUMNS} FROM sessions s {where} "
+            f"SELECT {_SUMMARY_COLUMNS}{extra} FROM sessions s {where} "
             "ORDER BY s.started_at DESC, s.id DESC",
             params,
         )
         summaries = []
         for row in rows:
-            try:
-                answered = sum(
-                    r.status == "answered"
-                    for r in parse_transcript(str(row[15]), f"session {row[0]}").results
-                )
-                damaged = False
-            except TranscriptError:
-                answered, damaged = 0, True  # listed, so the others still are
+            answered = int(row[15]) if stored and row[15] is not None else 0
+            damaged = False
+            if check or not stored:
+                try:
+                    results = parse_transcript(str(row[-1]), f"session {row[0]}").results
+                    answered = sum(r.status == "answered" for r in results)
+                except TranscriptError:
+                    answered, damaged = 0, True  # listed, so the others still are
             summaries.append(
                 SessionSummary(
                     id=str(row[0]),
@@ -639,9 +665,13 @@ class SessionStore:
             )
         return summaries
 
-    def list_sessions(self, limit: int | None = None) -> list[SessionSummary]:
-        """Stored sessions, newest first."""
-        found = self._summaries()
+    def list_sessions(
+        self, limit: int | None = None, *, check: bool = True
+    ) -> list[SessionSummary]:
+        """Stored sessions, newest first. ``check=False`` reads no transcript: quick however
+        many sessions there are, but a damaged transcript is only found when it is loaded
+        (:meth:`load_transcript` raises)."""
+        found = self._summaries(check=check)
         return found if limit is None else found[:limit]
 
     def unfinished(self) -> list[SessionSummary]:
@@ -688,7 +718,7 @@ class SessionStore:
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in first["loc"]) or "(document)"
-            raise StoreError(
+            raise DamagedRowError(
                 f"{self.path}: session {session_id}: its stored {what} is damaged "
                 f"({where}: {first['msg']})",
                 store_hint(self.path, sqlite3.DatabaseError("damaged")),

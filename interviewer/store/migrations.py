@@ -8,6 +8,7 @@ add the next one.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -174,6 +175,23 @@ def m004_review_memory(db: sqlite3.Connection) -> None:
         )
         """
     )
+
+
+@migration
+def m005_answered_count(db: sqlite3.Connection) -> None:
+    # How many questions of the session were answered, kept beside its transcript so that
+    # listing sessions reads no transcript (the review memory lists them after every
+    # interview). Filled in here from the stored transcripts; one that cannot be read stays
+    # NULL (a listing that checks the transcripts says it is damaged).
+    db.execute("ALTER TABLE sessions ADD COLUMN answered INTEGER")
+    rows = db.execute("SELECT id, transcript_json FROM sessions").fetchall()
+    for session_id, text in rows:
+        try:
+            results = json.loads(text).get("results", [])
+            count = sum(1 for r in results if isinstance(r, dict) and r.get("status") == "answered")
+        except (ValueError, AttributeError, TypeError):
+            continue
+        db.execute("UPDATE sessions SET answered = ? WHERE id = ?", (count, session_id))
 
 
 def applied(db: sqlite3.Connection) -> list[str]:

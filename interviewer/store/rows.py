@@ -13,6 +13,10 @@ class StoreError(InterviewerError):
     """The store cannot do what was asked; ``str()`` says what, ``hint`` what to do."""
 
 
+class DamagedRowError(StoreError):
+    """A stored JSON column no longer reads as what was written (bytes changed on disk)."""
+
+
 class SessionNotFoundError(StoreError):
     """No stored session has that id (or the id prefix is ambiguous)."""
 
