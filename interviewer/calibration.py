@@ -20,14 +20,14 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from interviewer.bank.loader import BankError, BankProblem, _problems_from, _read_toml
 from interviewer.bank.models import Bank, Question
 from interviewer.config import CalibrationTargets, EvidenceThresholds
-from interviewer.engine.evidence import EvidenceGrader, sentence_signal, verdict_for
+from interviewer.engine.evidence import EvidenceGrader
 from interviewer.engine.grading import Grader, grade_answers
 from interviewer.engine.prefilter import screen
 from interviewer.transcript import VERDICT_CREDIT, VERDICT_RANK, Grade, Verdict
@@ -44,6 +44,8 @@ AnswerClass = Literal[
     "dont_know",
     "injection",
 ]
+PROBED_FOLLOW_UPS = 2
+"""Follow-ups per question that probe precision counts (the interview's default cap)."""
 NULL_CLASSES: tuple[AnswerClass, ...] = ("gibberish", "dont_know", "injection")
 """Answers with nothing in them: any grader must score them near zero."""
 WRONG_CLASSES: tuple[AnswerClass, ...] = ("wrong", "misconception")
@@ -197,6 +199,29 @@ class CalibrationReport:
     outcomes: list[AnswerOutcome]
     targets: CalibrationTargets
     weights: dict[tuple[str, str], float] = field(default_factory=dict)
+    questions: dict[str, Question] = field(default_factory=dict)
+
+    def probes(self, follow_ups: int | None = PROBED_FOLLOW_UPS) -> tuple[int, int]:
+        """Probe precision: of the key points the verdicts would send a follow-up to (the
+        first ``follow_ups`` per answer in the interview's order, or all of them with None),
+        on answers with content, how many the labels say are missing or partial; as (right,
+        probed). A follow-up on a point the candidate already made re-asks what was said."""
+        from interviewer.engine.questions import probe_order
+
+        right = probed = 0
+        for o in self.outcomes:
+            question = self.questions.get(o.question_id)
+            if o.answer_class in NULL_CLASSES or o.grade is None or question is None:
+                continue
+            order = probe_order(question, o.grade.key_points)
+            for verdict in order if follow_ups is None else order[:follow_ups]:
+                probed += 1
+                right += o.expected.get(verdict.key_point_id) != "covered"
+        return right, probed
+
+    def probe_precision(self, follow_ups: int | None = PROBED_FOLLOW_UPS) -> float | None:
+        right, probed = self.probes(follow_ups)
+        return right / probed if probed else None
 
     def _pairs(self) -> list[tuple[AnswerOutcome, str, Verdict, Verdict]]:
         return [
@@ -320,8 +345,14 @@ def run_calibration(
     from interviewer.llm.base import GenerationCancelled, ModelError
 
     total = sum(len(s.answers) for s in sets)
+    evidence = getattr(grader, "evidence", grader)
+    if isinstance(evidence, EvidenceGrader):  # one batch for the whole set
+        evidence.prefetch(
+            [(s.question, [screen(a.text, s.question).text]) for s in sets for a in s.answers]
+        )
     outcomes: list[AnswerOutcome] = []
     weights: dict[tuple[str, str], float] = {}
+    questions = {calibration.question.id: calibration.question for calibration in sets}
     done = 0
     for calibration in sets:
         question = calibration.question
@@ -357,73 +388,241 @@ def run_calibration(
         outcomes=outcomes,
         targets=targets or CalibrationTargets(),
         weights=weights,
+        questions=questions,
     )
 
 
-def fit_thresholds(
-    sets: Sequence[CalibrationSet], grader: EvidenceGrader, targets: CalibrationTargets
-) -> tuple[EvidenceThresholds, float]:
-    """The evidence thresholds with the best key-point agreement on ``sets`` (among those that
-    keep the ordering for every question), and that agreement.
+@dataclass(frozen=True)
+class FitResult:
+    """What ``calibrate --fit`` found: the thresholds, their agreement on the whole set, and
+    how well the search generalises: each question left out of the search in turn, its
+    agreement with the thresholds found on the others (leave-one-question-out)."""
 
-    Each answer's sentences are embedded once; the grid search is arithmetic on the cached
-    similarities. Keep the grid coarse: a calibration set of a few dozen answers cannot pin
-    thresholds down finer than a few hundredths.
-    """
-    best: tuple[float, EvidenceThresholds] | None = None
-    base = grader.thresholds
-    for misconception in (0.6, 0.65, 0.7, 0.75, 0.8, 1.0):
-        probe = EvidenceGrader(
-            grader.embedder, base.model_copy(update={"misconception": misconception})
-        )
-        samples: list[tuple[Question, LabelledAnswer, list[list[tuple[float, int]]] | None]] = []
-        for calibration in sets:
-            for answer in calibration.answers:
-                screened = screen(answer.text, calibration.question)  # as grade_answers does
-                table = (
-                    None
-                    if screened.reason is not None
-                    else probe.similarities(calibration.question, [screened.text])
-                )
-                samples.append((calibration.question, answer, table))
-        for bonus in (0.0, 0.04, 0.08, 0.12):
-            for covered in [round(0.40 + 0.02 * i, 2) for i in range(21)]:
-                for partial in [round(0.26 + 0.02 * i, 2) for i in range(21)]:
-                    if partial >= covered:
-                        continue
-                    trial = probe.thresholds.model_copy(
-                        update={"covered": covered, "partial": partial, "keyword_bonus": bonus}
+    thresholds: EvidenceThresholds
+    agreement: float
+    cross_validated: float | None
+    """None with fewer than two questions."""
+    folds: dict[str, float] = field(default_factory=dict)
+    """Per question left out: its agreement under the thresholds fitted without it."""
+
+
+_RELATIVE = (0.0, 0.5, 1.0)
+_BONUS = (0.0, 0.04, 0.08, 0.12)
+_MISCONCEPTION = (0.6, 0.65, 0.7, 0.8, 1.0)
+_LEVELS = tuple(round(0.3 + 0.025 * i, 3) for i in range(53))  # 0.3 .. 1.6
+
+
+@dataclass
+class _Samples:
+    """Per (answer, key point) of a set, flattened: what the grid search scores."""
+
+    questions: list[Question]
+    answers: list[tuple[int, LabelledAnswer]]
+    """(question index, answer) per answer."""
+    expected: Any
+    weights: Any
+    answer_of: Any
+    """Per entry: the index of its answer."""
+    question_of: Any
+    """Per entry: the index of its question."""
+
+
+def _samples(sets: Sequence[CalibrationSet]) -> _Samples:
+    import numpy as np
+
+    questions = [c.question for c in sets]
+    answers: list[tuple[int, LabelledAnswer]] = []
+    expected: list[int] = []
+    weights: list[float] = []
+    answer_of: list[int] = []
+    question_of: list[int] = []
+    for q_index, calibration in enumerate(sets):
+        for answer in calibration.answers:
+            labels = answer.expected(calibration.question)
+            for point in calibration.question.key_points:
+                expected.append(VERDICT_RANK[labels[point.id]])
+                weights.append(point.weight)
+                answer_of.append(len(answers))
+                question_of.append(q_index)
+            answers.append((q_index, answer))
+    return _Samples(
+        questions,
+        answers,
+        np.asarray(expected),
+        np.asarray(weights, dtype=np.float64),
+        np.asarray(answer_of),
+        np.asarray(question_of),
+    )
+
+
+def _tables(
+    sets: Sequence[CalibrationSet], grader: EvidenceGrader
+) -> list[list[tuple[Any, Any, Any]] | None]:
+    """Per answer (as screened, as grade_answers does): per key point, the arrays of its
+    usable units' similarity, margin and keyword count; None when screened out."""
+    import numpy as np
+
+    found: list[list[tuple[Any, Any, Any]] | None] = []
+    for calibration in sets:
+        for answer in calibration.answers:
+            screened = screen(answer.text, calibration.question)
+            if screened.reason is not None:
+                found.append(None)
+                continue
+            rows = grader.similarities(calibration.question, [screened.text])
+            found.append(
+                [
+                    (
+                        np.asarray([u[0] for u in row], dtype=np.float64),
+                        np.asarray([u[1] for u in row], dtype=np.float64),
+                        np.minimum(np.asarray([u[2] for u in row], dtype=np.float64), 2),
                     )
-                    agreement, ordered = _score_trial(samples, trial)
-                    if targets.require_ordering and not ordered:
-                        continue
-                    if best is None or agreement > best[0] + 1e-9:
-                        best = (agreement, trial)
-    if best is None:
-        return base, 0.0
-    return best[1], best[0]
+                    for row in rows
+                ]
+            )
+    return found
 
 
-def _score_trial(
-    samples: list[tuple[Question, LabelledAnswer, list[list[tuple[float, int]]] | None]],
-    thresholds: EvidenceThresholds,
-) -> tuple[float, bool]:
-    matches = total = 0
-    by_question: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for question, answer, table in samples:
-        expected = answer.expected(question)
-        earned = 0.0
-        for index, point in enumerate(question.key_points):
-            verdict: Verdict = "missing"
-            if table is not None:
-                signal = max(
-                    (sentence_signal(sim, hits, thresholds) for sim, hits in table[index]),
-                    default=0.0,
+def _signals(
+    tables: list[list[tuple[Any, Any, Any]] | None],
+    samples: _Samples,
+    relative: float,
+    bonus: float,
+) -> Any:
+    import numpy as np
+
+    out = np.zeros(len(samples.expected))
+    position = 0
+    for (q_index, _), table in zip(samples.answers, tables, strict=True):
+        count = len(samples.questions[q_index].key_points)
+        if table is not None:
+            for offset, (sim, margin, hits) in enumerate(table):
+                if len(sim):
+                    out[position + offset] = float((sim + relative * margin + bonus * hits).max())
+        position += count
+    return out
+
+
+def _best_levels(
+    signal: Any, samples: _Samples, mask: Any, require_ordering: bool
+) -> tuple[float, float, float] | None:
+    """The (agreement, covered, partial) levels with the best agreement on the entries in
+    ``mask`` (among those that keep the score ordering of every question there, when
+    required); None when no pair keeps it."""
+    import numpy as np
+
+    levels = np.asarray(_LEVELS)
+    s, e = signal[mask], samples.expected[mask]
+    reached = (s[None, :] >= levels[:, None]).astype(np.float64)  # [level, entry]
+    right_missing = ((1 - reached) * (e == 0)).sum(axis=1)  # by the partial level
+    right_covered = (reached * (e == 2)).sum(axis=1)  # by the covered level
+    middle = reached[:, e == 1]
+    right_partial = middle @ (1 - middle).T  # [partial level, covered level]
+    total = right_missing[:, None] + right_covered[None, :] + right_partial
+    total = np.where(levels[None, :] > levels[:, None], total, -1.0)
+    order = np.argsort(-total, axis=None, kind="stable")
+    for flat in order[:200]:
+        p_index, c_index = np.unravel_index(flat, total.shape)
+        if total[p_index, c_index] < 0:
+            break
+        covered, partial = float(levels[c_index]), float(levels[p_index])
+        if require_ordering and not _ordered(signal, samples, mask, covered, partial):
+            continue
+        return float(total[p_index, c_index]) / max(int(mask.sum()), 1), covered, partial
+    return None
+
+
+def _ordered(signal: Any, samples: _Samples, mask: Any, covered: float, partial: float) -> bool:
+    import numpy as np
+
+    verdicts = np.where(signal >= covered, 2, np.where(signal >= partial, 1, 0))
+    credit = np.asarray([VERDICT_CREDIT[v] for v in ("missing", "partial", "covered")])
+    earned = np.bincount(
+        samples.answer_of,
+        weights=samples.weights * credit[verdicts],
+        minlength=len(samples.answers),
+    )
+    chosen = set(samples.question_of[mask].tolist())
+    by_question: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for index, (q_index, answer) in enumerate(samples.answers):
+        if q_index in chosen:
+            total = samples.questions[q_index].total_weight
+            by_question[q_index][answer.answer_class].append(float(earned[index]) / total)
+    return all(in_order(by_class) for by_class in by_question.values())
+
+
+def fit_thresholds(
+    sets: Sequence[CalibrationSet],
+    grader: EvidenceGrader,
+    targets: CalibrationTargets,
+    *,
+    on_progress: Callable[[int, int, str], None] | None = None,
+) -> FitResult:
+    """Search the evidence thresholds on ``sets`` by cross-validation: for each way of
+    computing the signal (whether to use the reference answer's wording, the misconception
+    level, the weight of a unit's margin over the other points, the keyword bonus), the
+    covered and partial levels are fitted with each question left out in turn and scored on
+    it; the way with the best agreement on the questions it did not see wins, and its levels
+    are then fitted on the whole set. The score ordering (strong > partial > wrong) is not a
+    constraint of the search: a model-free signal cannot tell a confidently wrong sentence
+    from a right one in the same words, and holding wrong answers down that way costs every
+    strong answer its credit (which is what sends follow-ups to points already made); the
+    report that follows says where the ordering holds. ``targets`` is kept for callers.
+
+    Each answer's units are embedded once; the rest is arithmetic. Keep the grid coarse: a
+    calibration set of a few dozen answers cannot pin thresholds down finer than that.
+    """
+    import numpy as np
+
+    samples = _samples(sets)
+    base = grader.thresholds
+    grader.prefetch(
+        [(c.question, [screen(a.text, c.question).text]) for c in sets for a in c.answers]
+    )
+    configs: list[tuple[EvidenceThresholds, Any]] = []
+    outer = [(r, m) for r in (True, False) for m in _MISCONCEPTION]
+    for step, (reference, misconception) in enumerate(outer):
+        if on_progress is not None:
+            on_progress(step, len(outer), f"reference={reference} misconception={misconception}")
+        probe = EvidenceGrader(
+            grader.embedder,
+            base.model_copy(update={"misconception": misconception, "reference": reference}),
+        )
+        tables = _tables(sets, probe)
+        for relative in _RELATIVE:
+            for bonus in _BONUS:
+                trial = probe.thresholds.model_copy(
+                    update={"relative": relative, "keyword_bonus": bonus}
                 )
-                verdict = verdict_for(signal, thresholds)
-            matches += verdict == expected[point.id]
-            total += 1
-            earned += point.weight * VERDICT_CREDIT[verdict]
-        by_question[question.id][answer.answer_class].append(earned / question.total_weight)
-    ordered = all(in_order(by_class) for by_class in by_question.values())
-    return (matches / total if total else 0.0), ordered
+                configs.append((trial, _signals(tables, samples, relative, bonus)))
+    if on_progress is not None:
+        on_progress(len(outer), len(outer), "done")
+
+    everything = np.ones(len(samples.expected), dtype=bool)
+    held_out = [samples.question_of == q for q in range(len(samples.questions))]
+    best: tuple[float, float, EvidenceThresholds, dict[str, float]] | None = None
+    for trial, signal in configs:
+        fitted = _best_levels(signal, samples, everything, require_ordering=False)
+        if fitted is None:
+            continue
+        folds: dict[str, float] = {}
+        right = 0
+        for question, held in zip(samples.questions, held_out, strict=True):
+            if len(samples.questions) < 2:
+                break
+            levels = _best_levels(signal, samples, ~held, require_ordering=False)
+            if levels is None:
+                levels = fitted
+            _, covered, partial = levels
+            verdicts = np.where(signal >= covered, 2, np.where(signal >= partial, 1, 0))
+            hits = int((verdicts[held] == samples.expected[held]).sum())
+            folds[question.id] = hits / max(int(held.sum()), 1)
+            right += hits
+        cross = right / len(samples.expected) if folds else fitted[0]
+        if best is None or (cross, fitted[0]) > (best[0], best[1]):
+            chosen = trial.model_copy(update={"covered": fitted[1], "partial": fitted[2]})
+            best = (cross, fitted[0], chosen, folds)
+    if best is None:
+        return FitResult(base, 0.0, None)
+    cross, agreement, chosen, folds = best
+    return FitResult(chosen, agreement, cross if folds else None, folds)

@@ -45,15 +45,26 @@ class EvidenceThresholds(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    covered: float = Field(default=0.68, ge=0, le=2)
+    covered: float = Field(default=0.8, ge=0, le=2)
     """Best sentence signal at or above this: covered."""
-    partial: float = Field(default=0.66, ge=0, le=2)
+    partial: float = Field(default=0.775, ge=0, le=2)
     """Best sentence signal at or above this (and below ``covered``): partial."""
-    keyword_bonus: float = Field(default=0.08, ge=0, le=1)
+    keyword_bonus: float = Field(default=0.12, ge=0, le=1)
     """Added to a sentence's similarity per listed keyword of the point it uses (up to two)."""
-    misconception: float = Field(default=0.65, ge=0, le=1)
+    misconception: float = Field(default=0.7, ge=0, le=1)
     """A sentence this similar to a known misconception (and closer to it than to its
     correction) counts for nothing."""
+    relative: float = Field(default=0.5, ge=0, le=2)
+    """Weight of a unit's margin over the question's other key points in its signal: how much
+    more it is about this point than about the rest of the topic."""
+    reference: bool = True
+    """Compare answers with the reference answer's own wording of each point as well."""
+    doubt: float = Field(default=0.03, ge=0, le=1)
+    """A verdict whose signal is this close to a threshold is marked uncertain (a follow-up
+    goes to a point that is surely missing first)."""
+    fact: float = Field(default=0.66, ge=0, le=1)
+    """A missed point's closest sentence shows one of its facts when it is this similar to it
+    (the study hint lists the facts it does not show)."""
     near: float = Field(default=0.55, ge=0, le=2)
     """A missed point's best sentence at or above this signal came close: the feedback and the
     reports show it beside the point's facts it lacks (what to study, in your own words)."""

