@@ -66,7 +66,7 @@ def percentile(values: list[float], share: float) -> float | None:
 
 def client(args: argparse.Namespace) -> None:
     """One candidate: a headless interview through the session layer, each reply timed."""
-    from interviewer.bench.timing import _timed_reply
+    from interviewer.bench.timing import timed_reply
     from interviewer.config import Settings
     from interviewer.engine.events import AwaitingReply
     from interviewer.headless import load_answers, scripted_replies
@@ -93,7 +93,7 @@ def client(args: argparse.Namespace) -> None:
             awaiting = event
     records = []
     while awaiting is not None and session.interview.state == "awaiting_reply":
-        record, awaiting = _timed_reply(session.reply(replies(awaiting)), awaiting.question_id)
+        record, awaiting = timed_reply(session.reply(replies(awaiting)), awaiting.question_id)
         records.append(
             {"kind": record.kind, "next_prompt_s": record.next_prompt_s, "ready_s": record.ready_s}
         )

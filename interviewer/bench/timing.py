@@ -196,7 +196,7 @@ class SessionResult:
     finished: bool
 
 
-def _timed_reply(
+def timed_reply(
     events: Iterator[Event], question_id: str
 ) -> tuple[ReplyRecord, AwaitingReply | None]:
     started = time.perf_counter()
@@ -274,7 +274,7 @@ def run_session(
     interview = session.interview
     while awaiting is not None and interview.state == "awaiting_reply":
         text = replies(awaiting)
-        record, awaiting = _timed_reply(session.reply(text), awaiting.question_id)
+        record, awaiting = timed_reply(session.reply(text), awaiting.question_id)
         records.append(record)
     return SessionResult(
         timed.calls, records, time.perf_counter() - started, interview.state == "finished"

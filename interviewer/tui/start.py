@@ -94,8 +94,10 @@ class StartScreen(Screen[None]):
             server = self.settings.base_url or "(no --base-url given)"
             self.query_one("#gpu", Static).update(Content(f"Backend: the model server at {server}"))
         else:
-            # Well after the first frame: importing torch, even in a thread, holds the GIL.
-            self.set_timer(0.3, self._probe_gpu)
+            # Well after the first frame: importing torch, even in a thread, holds the GIL. The
+            # timer starts once that frame is drawn (a slow first frame on a busy machine
+            # could otherwise come after it).
+            self.call_after_refresh(self.set_timer, 0.3, self._probe_gpu)
 
     def _offer_resume(self) -> None:
         # The store alone, not the session layer: this runs right after the first frame.
