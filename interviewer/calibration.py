@@ -30,7 +30,7 @@ from interviewer.config import CalibrationTargets, EvidenceThresholds
 from interviewer.engine.evidence import EvidenceGrader
 from interviewer.engine.grading import Grader, grade_answers
 from interviewer.engine.prefilter import screen
-from interviewer.transcript import VERDICT_CREDIT, VERDICT_RANK, Grade, Verdict
+from interviewer.transcript import VERDICT_RANK, Grade, Verdict
 
 CALIBRATION_DIR = "calibration"
 
@@ -333,6 +333,11 @@ class CalibrationReport:
         return problems
 
 
+def _screened(sets: Sequence[CalibrationSet]) -> list[str]:
+    """Every answer of ``sets`` as the grader reads it (grade_answers screens first)."""
+    return [screen(a.text, s.question).text for s in sets for a in s.answers]
+
+
 def run_calibration(
     sets: Sequence[CalibrationSet],
     grader: Grader,
@@ -345,11 +350,9 @@ def run_calibration(
     from interviewer.llm.base import GenerationCancelled, ModelError
 
     total = sum(len(s.answers) for s in sets)
-    evidence = getattr(grader, "evidence", grader)
+    evidence = grader if isinstance(grader, EvidenceGrader) else grader.instant
     if isinstance(evidence, EvidenceGrader):  # one batch for the whole set
-        evidence.prefetch(
-            [(s.question, [screen(a.text, s.question).text]) for s in sets for a in s.answers]
-        )
+        evidence.prefetch([s.question for s in sets], _screened(sets))
     outcomes: list[AnswerOutcome] = []
     weights: dict[tuple[str, str], float] = {}
     questions = {calibration.question.id: calibration.question for calibration in sets}
@@ -503,12 +506,9 @@ def _signals(
     return out
 
 
-def _best_levels(
-    signal: Any, samples: _Samples, mask: Any, require_ordering: bool
-) -> tuple[float, float, float] | None:
+def _best_levels(signal: Any, samples: _Samples, mask: Any) -> tuple[float, float, float]:
     """The (agreement, covered, partial) levels with the best agreement on the entries in
-    ``mask`` (among those that keep the score ordering of every question there, when
-    required); None when no pair keeps it."""
+    ``mask``."""
     import numpy as np
 
     levels = np.asarray(_LEVELS)
@@ -520,41 +520,14 @@ def _best_levels(
     right_partial = middle @ (1 - middle).T  # [partial level, covered level]
     total = right_missing[:, None] + right_covered[None, :] + right_partial
     total = np.where(levels[None, :] > levels[:, None], total, -1.0)
-    order = np.argsort(-total, axis=None, kind="stable")
-    for flat in order[:200]:
-        p_index, c_index = np.unravel_index(flat, total.shape)
-        if total[p_index, c_index] < 0:
-            break
-        covered, partial = float(levels[c_index]), float(levels[p_index])
-        if require_ordering and not _ordered(signal, samples, mask, covered, partial):
-            continue
-        return float(total[p_index, c_index]) / max(int(mask.sum()), 1), covered, partial
-    return None
-
-
-def _ordered(signal: Any, samples: _Samples, mask: Any, covered: float, partial: float) -> bool:
-    import numpy as np
-
-    verdicts = np.where(signal >= covered, 2, np.where(signal >= partial, 1, 0))
-    credit = np.asarray([VERDICT_CREDIT[v] for v in ("missing", "partial", "covered")])
-    earned = np.bincount(
-        samples.answer_of,
-        weights=samples.weights * credit[verdicts],
-        minlength=len(samples.answers),
-    )
-    chosen = set(samples.question_of[mask].tolist())
-    by_question: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for index, (q_index, answer) in enumerate(samples.answers):
-        if q_index in chosen:
-            total = samples.questions[q_index].total_weight
-            by_question[q_index][answer.answer_class].append(float(earned[index]) / total)
-    return all(in_order(by_class) for by_class in by_question.values())
+    p_index, c_index = np.unravel_index(np.argmax(total), total.shape)
+    agreement = float(total[p_index, c_index]) / max(int(mask.sum()), 1)
+    return agreement, float(levels[c_index]), float(levels[p_index])
 
 
 def fit_thresholds(
     sets: Sequence[CalibrationSet],
     grader: EvidenceGrader,
-    targets: CalibrationTargets,
     *,
     on_progress: Callable[[int, int, str], None] | None = None,
 ) -> FitResult:
@@ -567,7 +540,7 @@ def fit_thresholds(
     constraint of the search: a model-free signal cannot tell a confidently wrong sentence
     from a right one in the same words, and holding wrong answers down that way costs every
     strong answer its credit (which is what sends follow-ups to points already made); the
-    report that follows says where the ordering holds. ``targets`` is kept for callers.
+    report that follows says where the ordering holds.
 
     Each answer's units are embedded once; the rest is arithmetic. Keep the grid coarse: a
     calibration set of a few dozen answers cannot pin thresholds down finer than that.
@@ -576,9 +549,7 @@ def fit_thresholds(
 
     samples = _samples(sets)
     base = grader.thresholds
-    grader.prefetch(
-        [(c.question, [screen(a.text, c.question).text]) for c in sets for a in c.answers]
-    )
+    grader.prefetch([c.question for c in sets], _screened(sets))
     configs: list[tuple[EvidenceThresholds, Any]] = []
     outer = [(r, m) for r in (True, False) for m in _MISCONCEPTION]
     for step, (reference, misconception) in enumerate(outer):
@@ -599,21 +570,18 @@ def fit_thresholds(
         on_progress(len(outer), len(outer), "done")
 
     everything = np.ones(len(samples.expected), dtype=bool)
-    held_out = [samples.question_of == q for q in range(len(samples.questions))]
+    held_out = (
+        [samples.question_of == q for q in range(len(samples.questions))]
+        if len(samples.questions) > 1
+        else []
+    )
     best: tuple[float, float, EvidenceThresholds, dict[str, float]] | None = None
     for trial, signal in configs:
-        fitted = _best_levels(signal, samples, everything, require_ordering=False)
-        if fitted is None:
-            continue
+        fitted = _best_levels(signal, samples, everything)
         folds: dict[str, float] = {}
         right = 0
-        for question, held in zip(samples.questions, held_out, strict=True):
-            if len(samples.questions) < 2:
-                break
-            levels = _best_levels(signal, samples, ~held, require_ordering=False)
-            if levels is None:
-                levels = fitted
-            _, covered, partial = levels
+        for question, held in zip(samples.questions, held_out, strict=False):
+            _, covered, partial = _best_levels(signal, samples, ~held)
             verdicts = np.where(signal >= covered, 2, np.where(signal >= partial, 1, 0))
             hits = int((verdicts[held] == samples.expected[held]).sum())
             folds[question.id] = hits / max(int(held.sum()), 1)

@@ -6,7 +6,6 @@ cross-validation. The three labelled sets are measured in ``test_the_three_label
 from __future__ import annotations
 
 from interviewer.calibration import fit_thresholds, load_calibration, run_calibration
-from interviewer.config import CalibrationTargets
 from interviewer.engine.evidence import EvidenceGrader, answer_units
 from interviewer.engine.questions import probe_order
 from interviewer.transcript import KeyPointGrade
@@ -85,7 +84,7 @@ def test_a_surely_missing_point_is_probed_before_one_the_answer_came_close_to(hf
 
 def test_the_fit_is_cross_validated_and_scored_on_what_it_never_saw(default_bank, embedder):
     sets = load_calibration(default_bank)[:2]
-    fitted = fit_thresholds(sets, EvidenceGrader(embedder), CalibrationTargets())
+    fitted = fit_thresholds(sets, EvidenceGrader(embedder))
     assert fitted.cross_validated is not None and set(fitted.folds) == {s.question.id for s in sets}
     assert all(0 <= value <= 1 for value in fitted.folds.values())
     # The search's own agreement is what the report measures with the thresholds it chose.

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from interviewer.bank.models import Bank, Question
-from interviewer.engine.evidence import EvidenceGrader, answer_sentences
+from interviewer.engine.evidence import EvidenceGrader
 from interviewer.engine.grading import grader_view, score_verdicts
 from interviewer.transcript import KeyPointGrade
 
@@ -68,23 +68,14 @@ def _contains(haystack: str, term: str) -> bool:
 def prefetch(
     grader: EvidenceGrader, questions: Sequence[Question], answers: Sequence[str] = ()
 ) -> None:
-    """Embed in one batch every text the checks of ``questions`` will compare (and the
-    sentences of ``answers``): the embedder caches each vector, and one batch is several times
-    faster than the many small ones grading each text alone would make."""
-    if grader.embedder is None:
-        return
-    texts: list[str] = []
+    """:meth:`EvidenceGrader.prefetch` for the checks of ``questions``: they also grade each
+    point's statement, each misconception's claim and the reference answer as answers."""
     said = list(answers)
     for question in questions:
-        for point in question.key_points:
-            texts += [point.statement, *point.facts]
-            said.append(point.statement)
-        for misconception in question.misconceptions:
-            texts += [misconception.claim, misconception.correction]
-            said.append(misconception.claim)
+        said += [point.statement for point in question.key_points]
+        said += [misconception.claim for misconception in question.misconceptions]
         said.append(question.reference_answer)
-    texts += answer_sentences(grader_view(said))
-    grader.embedder.embed(list(dict.fromkeys(texts)))
+    grader.prefetch(questions, grader_view(said))
 
 
 def question_findings(question: Question, grader: EvidenceGrader, file: str) -> list[Finding]:

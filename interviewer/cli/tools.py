@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -82,6 +83,18 @@ def calibrate(
     chosen_grader = usable_grader(settings, cast("GraderName", chosen))
     model = open_model(settings, _status) if chosen_grader != "evidence" else None
     grader_obj = open_grader(chosen_grader, settings, model, PromptLibrary(), _status)
+
+    def progress_of(doing: str) -> Callable[[int, int, str], None]:
+        def progress(done: int, total: int, label: str) -> None:
+            if not sys.stderr.isatty():
+                return
+            if done < total:
+                click.echo(f"\r  {doing} {done + 1}/{total} {label:<50}", nl=False, err=True)
+            else:
+                click.echo("\r" + " " * 78 + "\r", nl=False, err=True)
+
+        return progress
+
     if against and not fit:
         _fail("--against reports what --fit found on answers it did not see", "add --fit")
     if fit:
@@ -89,7 +102,7 @@ def calibrate(
             _fail("--fit tunes the evidence signal's embedding thresholds", "use --grader evidence")
         assert isinstance(grader_obj, EvidenceGrader)
         click.echo("Searching the evidence thresholds (each answer is embedded once)...", err=True)
-        fitted = fit_thresholds(sets, grader_obj, settings.calibration)
+        fitted = fit_thresholds(sets, grader_obj, on_progress=progress_of("searching"))
         thresholds = fitted.thresholds
         click.echo(f"Best thresholds on this set: agreement {fitted.agreement:.1%} (fitted on it)")
         if fitted.cross_validated is not None:
@@ -116,16 +129,10 @@ def calibrate(
             click.echo(f"{name} = {str(value).lower() if isinstance(value, bool) else value}")
         grader_obj.thresholds = thresholds
 
-    def progress(done: int, total: int, label: str) -> None:
-        if not sys.stderr.isatty():
-            return
-        if done < total:
-            click.echo(f"\r  grading {done + 1}/{total} {label:<50}", nl=False, err=True)
-        else:
-            click.echo("\r" + " " * 70 + "\r", nl=False, err=True)
-
     try:
-        report = run_calibration(sets, grader_obj, settings.calibration, on_progress=progress)
+        report = run_calibration(
+            sets, grader_obj, settings.calibration, on_progress=progress_of("grading")
+        )
     except KeyboardInterrupt:
         _fail("calibration was interrupted")
     from interviewer.report.calibration import calibration_json, calibration_text

@@ -265,17 +265,15 @@ class EvidenceGrader:
             return [_keyword_evidence(point, sentences) for point in question.key_points]
         return self._embedding_evidence(question, sentences, parents)
 
-    def prefetch(self, work: Sequence[tuple[Question, Sequence[str]]]) -> None:
-        """Embed in one batch every unit of these (question, answers) and every text they are
-        compared with: the embedder keeps each vector, and one batch sorted by length is
-        several times faster than the small ones grading each answer alone makes."""
+    def prefetch(self, questions: Sequence[Question], answers: Sequence[str] = ()) -> None:
+        """Embed in one batch every text that grading ``answers`` against ``questions`` will
+        compare: the answers' units, and each question's point texts, reference answer units,
+        claims and corrections. The embedder keeps each vector, and one batch sorted by length
+        is several times faster than the small ones grading each answer alone makes."""
         if self.embedder is None:
             return
-        texts: list[str] = []
-        questions = {id(q): q for q, _ in work}
-        for _, answers in work:
-            texts += answer_sentences(answers)
-        for question in questions.values():
+        texts = answer_sentences(answers)
+        for question in questions:
             texts += answer_sentences([question.reference_answer])
             texts += [t for point in question.key_points for t in (point.statement, *point.facts)]
             texts += [t for m in question.misconceptions for t in (m.claim, m.correction)]
@@ -318,12 +316,7 @@ class EvidenceGrader:
         own = [[p.statement, *p.facts] for p in question.key_points]
         flat = [t for texts in own for t in texts]
         vectors = np.asarray(self.embedder.embed([*units, *flat]), dtype=np.float64)
-        to_texts = vectors[: len(units)] @ vectors[len(units) :].T
-        best = np.zeros((len(units), len(own)))
-        offset = 0
-        for index, texts in enumerate(own):
-            best[:, index] = to_texts[:, offset : offset + len(texts)].max(axis=1)
-            offset += len(texts)
+        best = _best_per_point(vectors[: len(units)] @ vectors[len(units) :].T, own)
         found = [
             (int(best[i].argmax()), units[i])
             for i in range(len(units))
@@ -371,11 +364,7 @@ class EvidenceGrader:
         believes = [restates[i] or restates[of[i]] for i in range(n)]
         usable = [i for i in range(n) if not believes[i]]
         flagged = [sentences[i] for i in range(n) if believes[i]]
-        best = np.zeros((n, len(point_texts)))
-        offset = 0
-        for index, texts in enumerate(point_texts):
-            best[:, index] = to_texts[:, offset : offset + len(texts)].max(axis=1)
-            offset += len(texts)
+        best = _best_per_point(to_texts, point_texts)
         margin = _margins(best)
         table: list[list[Unit]] = []
         offset = 0
@@ -479,6 +468,19 @@ class Unit:
     keywords: tuple[str, ...]
     facts: tuple[float, ...]
     """Its similarity to each of the point's facts."""
+
+
+def _best_per_point(similarities: Any, point_texts: list[list[str]]) -> Any:
+    """Per unit and point: its best similarity to any of the point's texts (``similarities``
+    has one column per text, the points' texts one after another)."""
+    import numpy as np
+
+    best = np.zeros((similarities.shape[0], len(point_texts)))
+    offset = 0
+    for index, texts in enumerate(point_texts):
+        best[:, index] = similarities[:, offset : offset + len(texts)].max(axis=1)
+        offset += len(texts)
+    return best
 
 
 def _margins(best: Any) -> Any:

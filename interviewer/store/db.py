@@ -623,25 +623,22 @@ class SessionStore:
         """``check``: read each stored transcript (to flag a damaged one, and to count the
         answers of a database that does not keep the count); without it nothing but the
         sessions' own columns is read."""
-        stored = self._answered_column
-        extra = ", s.answered" if stored else ""
-        if check or not stored:
-            extra += ", s.transcript_json"
+        read = check or not self._answered_column
         rows = self._read(
-            f"SELECT {_SUMMARY_COLUMNS}{extra} FROM sessions s {where} "
-            "ORDER BY s.started_at DESC, s.id DESC",
+            f"SELECT {_SUMMARY_COLUMNS}, {'s.transcript_json' if read else 's.answered'} "
+            f"FROM sessions s {where} ORDER BY s.started_at DESC, s.id DESC",
             params,
         )
         summaries = []
         for row in rows:
-            answered = int(row[15]) if stored and row[15] is not None else 0
-            damaged = False
-            if check or not stored:
+            answered, damaged = 0, False
+            if not read:
+                answered = int(row[15] or 0)
+            else:
                 try:
-                    results = parse_transcript(str(row[-1]), f"session {row[0]}").results
-                    answered = sum(r.status == "answered" for r in results)
+                    answered = _answered(parse_transcript(str(row[15]), f"session {row[0]}"))
                 except TranscriptError:
-                    answered, damaged = 0, True  # listed, so the others still are
+                    damaged = True  # listed, so the others still are
             summaries.append(
                 SessionSummary(
                     id=str(row[0]),
