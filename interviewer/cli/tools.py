@@ -46,6 +46,21 @@ if TYPE_CHECKING:
     "answers that the fit never sees (repeatable).",
 )
 @click.option("--worst", type=click.IntRange(0), default=10, show_default=True)
+@click.option(
+    "--benchmark",
+    "benchmarks",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Grade a human-graded answer set (JSON: questions with reference_answer and answers "
+    "with a score or label) and compare with the people, beside the whole-answer cosine "
+    "baseline (repeatable).",
+)
+@click.option(
+    "--sample",
+    type=click.IntRange(1),
+    help="With --benchmark: grade only this many answers of each set, drawn at random (for "
+    "slow model judges).",
+)
 def calibrate(
     bank_dir: Path | None,
     set_dir: Path | None,
@@ -54,6 +69,8 @@ def calibrate(
     fit: bool,
     against: tuple[Path, ...],
     worst: int,
+    benchmarks: tuple[Path, ...],
+    sample: int | None,
     **model_flags: Any,
 ) -> None:
     """Grade the bank's labelled answers and compare with the labels (a grader self-test).
@@ -61,7 +78,8 @@ def calibrate(
     Prints key-point agreement overall, per class and per key point, whether scores order
     strong > partial > wrong for every question, the worst disagreements, and exits 1 when the
     grader falls short of the targets under [calibration] in the config. Run it after changing
-    the model or the rubric.
+    the model or the rubric. With --benchmark, grades public human-graded answer sets instead
+    (see docs/grading.md).
     """
     from interviewer.bank import BankError, load_bank
     from interviewer.calibration import fit_thresholds, load_calibration, run_calibration
@@ -83,6 +101,11 @@ def calibrate(
     chosen_grader = usable_grader(settings, cast("GraderName", chosen))
     model = open_model(settings, _status) if chosen_grader != "evidence" else None
     grader_obj = open_grader(chosen_grader, settings, model, PromptLibrary(), _status)
+    if benchmarks:
+        if fit or against:
+            _fail("--benchmark grades a public set; --fit tunes on the bank's set", "drop one")
+        _run_benchmarks(benchmarks, grader_obj, sample, json_path)
+        return
 
     def progress_of(doing: str) -> Callable[[int, int, str], None]:
         def progress(done: int, total: int, label: str) -> None:
@@ -146,6 +169,47 @@ def calibrate(
         click.echo("FAIL: " + "; ".join(failures), err=True)
         sys.exit(1)
     click.echo("PASS: the grader meets every target in [calibration].")
+
+
+def _advance(bar: Any, done: int) -> None:
+    """Move a click progress bar to ``done``."""
+    bar.update(done - bar.pos)
+
+
+def _run_benchmarks(
+    paths: tuple[Path, ...], grader: Any, sample_size: int | None, json_path: Path | None
+) -> None:
+    from interviewer.benchmark import (
+        BenchmarkError,
+        benchmark_text,
+        load_benchmark,
+        run_benchmark,
+        sample,
+    )
+    from interviewer.engine.evidence import EvidenceGrader
+
+    evidence = grader if isinstance(grader, EvidenceGrader) else getattr(grader, "evidence", None)
+    embedder = evidence.embedder if isinstance(evidence, EvidenceGrader) else None
+    results = []
+    for path in paths:
+        try:
+            benchmark = sample(load_benchmark(path), sample_size)
+        except BenchmarkError as exc:
+            _fail(str(exc), exc.hint)
+        with click.progressbar(
+            length=benchmark.answers, label=f"Grading {path.name}", file=sys.stderr
+        ) as bar:
+            try:
+                result = run_benchmark(
+                    benchmark, grader, embedder, on_progress=lambda done, _: _advance(bar, done)
+                )
+            except KeyboardInterrupt:
+                _fail("the benchmark was interrupted")
+        click.echo(benchmark_text(result))
+        results.append(result.as_dict())
+    if json_path is not None:
+        json_path.write_text(json.dumps(results, indent=2), encoding="utf-8")
+        click.echo(f"Results written to {json_path}")
 
 
 @cli.command()
