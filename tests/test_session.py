@@ -15,23 +15,11 @@ from interviewer.engine.events import AwaitingReply, Event, InterviewFinished, T
 from interviewer.errors import InterviewerError
 from interviewer.llm.scripted import ScriptedModel
 from interviewer.resources import default_bank_dir
-from interviewer.session import (
-    ResumeError,
-    Session,
-    SessionError,
-    can_grade,
-    grader_name,
-    open_session,
-    open_store,
-    plan_interview,
-    plan_regrade,
-    plan_resume,
-    regrade_summary,
-    resume_grader,
-    run_regrade,
-    session_settings,
-    usable_grader,
-)
+from interviewer.session.errors import ResumeError, SessionError
+from interviewer.session.graders import can_grade, grader_name, resume_grader, usable_grader
+from interviewer.session.plan import plan_interview, plan_regrade, plan_resume, session_settings
+from interviewer.session.running import Session, open_session, regrade_summary, run_regrade
+from interviewer.session.stores import open_store
 from interviewer.store import SessionStore, StoreError
 
 
