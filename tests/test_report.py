@@ -193,7 +193,7 @@ def test_html_report_renders_in_chromium_and_shows_script_as_text(hostile_sessio
     assert result.exit_code == 0, result.output
     page = out.read_text()
     assert "<script" not in page.lower() and "<img" not in page.lower()
-    assert "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;" in page  # &#39;: markupsafe's quote
+    assert "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;" in page  # markupsafe's quote
     assert "<svg" in page and "@media print" in page
     tags = re.findall(r"<[a-zA-Z][^>]*>", page)
     assert not [t for t in tags if "src=" in t or "on" in t.split("=")[0].split()[-1][:2]]
