@@ -422,8 +422,8 @@ MARK = "document.documentElement.setAttribute('data-pwned', '{}')"
 HOSTILE_MARKUP = (
     f"<script>{MARK.format('script')}</script>"
     f'<img src=x onerror="{MARK.format("img")}">'
-    f"<svg onload=\"{MARK.format('svg')}\"></svg>"
-    f"<a href=\"javascript:{MARK.format('a')}\">click</a>"
+    f'<svg onload="{MARK.format("svg")}"></svg>'
+    f'<a href="javascript:{MARK.format("a")}">click</a>'
     " &lt;b&gt;entity&amp;amp; &#60;i&#62;"
 )
 HOSTILE_MARKDOWN = (
