@@ -3,9 +3,10 @@
 A :class:`SessionPlan` holds the bank, the effective settings (the resume rules applied), the
 grader to use, the store and, when resuming, the stored session and its last checkpoint. Making
 one reads files and the session database but loads no model, so the TUI makes it on its UI
-thread and shows a problem at once instead of after a long load. Every rule that decides how an
-interview starts lives here once: which grader, whether the backend can grade, which model a
-resumed session goes on with, whether it can be resumed at all.
+thread and shows a problem at once instead of after a long load. The plans apply the rules of
+the layer below (:mod:`~interviewer.session.banks`, :mod:`~interviewer.session.graders`,
+:mod:`~interviewer.session.stores`) and those of a resume, here: which model a resumed session
+goes on with, and whether it can be resumed at all.
 """
 
 from __future__ import annotations
