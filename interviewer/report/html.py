@@ -45,9 +45,11 @@ def _markdown() -> MarkdownIt:
     and a line break where the source breaks a line."""
     from markdown_it import MarkdownIt
 
-    md = MarkdownIt("commonmark", {"html": False, "breaks": True}).disable("image")
-    md.validateLink = is_web_address  # type: ignore[method-assign]
-    return md
+    class WebLinksOnly(MarkdownIt):
+        def validateLink(self, url: str) -> bool:  # markdown-it-py's name
+            return is_web_address(url)
+
+    return WebLinksOnly("commonmark", {"html": False, "breaks": True}).disable("image")
 
 
 def markdown_block(text: str) -> Any:
