@@ -20,7 +20,7 @@ from interviewer.llm.base import StructuredOutputError
 from interviewer.llm.scripted import ScriptedModel, ScriptError, ScriptStep, load_script
 from interviewer.llm.structured import parse_structured
 from interviewer.resources import default_bank_dir
-from interviewer.session import Session
+from interviewer.session.running import Session
 from interviewer.transcript import (
     SCHEMA_VERSION,
     TranscriptError,

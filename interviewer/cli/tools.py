@@ -81,26 +81,22 @@ def calibrate(
     the model or the rubric. With --benchmark, grades public human-graded answer sets instead
     (see docs/grading.md).
     """
-    from interviewer.bank import BankError, load_bank
-    from interviewer.calibration import fit_thresholds, load_calibration, run_calibration
+    from interviewer.calibration import fit_thresholds, run_calibration
     from interviewer.engine.evidence import EvidenceGrader
-    from interviewer.llm.factory import open_model
-    from interviewer.prompts import PromptLibrary
-    from interviewer.resources import default_bank_dir
-    from interviewer.session import open_grader, usable_grader
+    from interviewer.session import (
+        calibration_grader_name,
+        labelled_answers,
+        open_calibration,
+    )
 
     settings = _load_settings(bank=bank_dir, **model_flags)
-    chosen = grader or (
-        "both" if model_flags.get("model") or model_flags.get("backend") else "evidence"
+    chosen = calibration_grader_name(
+        settings,
+        cast("GraderName | None", grader),
+        model_given=bool(model_flags.get("model") or model_flags.get("backend")),
     )
-    try:
-        bank = load_bank(settings.bank or default_bank_dir())
-        sets = load_calibration(bank, set_dir)
-    except BankError as exc:
-        _fail(f"the calibration set cannot be used:\n{exc}", "fix the files above")
-    chosen_grader = usable_grader(settings, cast("GraderName", chosen))
-    model = open_model(settings, _status) if chosen_grader != "evidence" else None
-    grader_obj = open_grader(chosen_grader, settings, model, PromptLibrary(), _status)
+    calibration = open_calibration(settings, chosen, set_dir=set_dir, on_status=_status)
+    sets, grader_obj = calibration.sets, calibration.grader
     if benchmarks:
         if fit or against:
             _fail("--benchmark grades a public set; --fit tunes on the bank's set", "drop one")
@@ -136,10 +132,7 @@ def calibrate(
             for question_id, value in fitted.folds.items():
                 click.echo(f"  {question_id:<32} {value:.1%}")
         for folder in against:
-            try:
-                other = load_calibration(bank, folder)
-            except BankError as exc:
-                _fail(f"the set {folder} cannot be used:\n{exc}", "fix the files above")
+            other = labelled_answers(calibration.bank, folder)
             unseen = run_calibration(other, EvidenceGrader(grader_obj.embedder, thresholds))
             precision = unseen.probe_precision()
             click.echo(
@@ -274,7 +267,7 @@ def bank_check(directory: Path | None, strict: bool) -> None:
     )
     if not strict:
         return
-    from interviewer.session.notes import strict_findings
+    from interviewer.session import strict_findings
 
     findings, method = strict_findings(loaded, _load_settings(), _status)
     for finding in findings:
@@ -337,7 +330,7 @@ def bank_import(
     drafted from its structure, by rule (instant) or, with --model (or the default model where
     a GPU is there), by the model and then checked against the answer.
     """
-    from interviewer.session.notes import import_notes_bank
+    from interviewer.session import import_notes_bank
 
     settings = _load_settings(**model_flags)
     target = output or Path(f"{notes.stem or 'notes'}-bank")
