@@ -69,14 +69,22 @@ _TOKEN = re.compile(r"[^\s,;()\[\]{}<>\"'`|]+")
 _WORD = re.compile(r"[a-z][a-z'-]*[a-z]|[a-z]")
 
 
-@functools.lru_cache(maxsize=8192)
-def _term_pattern(term: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])")
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 
 def _contains(haystack: str, term: str) -> bool:
-    """Whole-word containment, as the evidence signal matches keywords (both lowercase)."""
-    return term in haystack and _term_pattern(term).search(haystack) is not None
+    """Whole-word containment, as the evidence signal matches keywords (both lowercase): an
+    occurrence of ``term`` with no ASCII letter or digit either side. A scan, not a regex per
+    term: a 2,000-question import has tens of thousands of distinct terms to compile."""
+    start = haystack.find(term)
+    while start >= 0:
+        end = start + len(term)
+        if (start == 0 or haystack[start - 1] not in _ALNUM) and (
+            end >= len(haystack) or haystack[end] not in _ALNUM
+        ):
+            return True
+        start = haystack.find(term, start + 1)
+    return False
 
 
 # ----------------------------------------------------------------------------- vocabulary

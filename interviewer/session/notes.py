@@ -27,9 +27,10 @@ from interviewer.bank.importer import (
     Skipped,
     cached_notes_bank,
     file_comments,
-    import_notes,
+    import_source,
     is_notes_file,
 )
+from interviewer.bank.sources import ReadOptions
 from interviewer.bank.writer import BankWriteError, write_bank
 from interviewer.config import Settings
 from interviewer.engine.evidence import EvidenceGrader
@@ -82,6 +83,8 @@ class NotesImport:
     """``rules``, or the model that drafted."""
     reports: list[DraftReport] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    imported: ImportedNotes | None = None
+    """What was read: the near misses and the notices of the reading too."""
 
 
 def _gpu_likely() -> bool:
@@ -129,6 +132,7 @@ def import_notes_bank(
     output: Path,
     *,
     layout: str | None = None,
+    options: ReadOptions | None = None,
     force: bool = False,
     rules: bool = False,
     model_given: bool = False,
@@ -152,7 +156,7 @@ def import_notes_bank(
             f"{output} already exists and is not empty; nothing was written",
             "pass --force to replace the bank in it, or choose another folder with -o",
         )
-    imported: ImportedNotes = import_notes(notes.expanduser(), layout)
+    imported: ImportedNotes = import_source(notes.expanduser(), layout, options)
     use_model, why = drafting_model(settings, model_given=model_given, rules=rules)
     notices: list[str] = []
     model: ChatModel | None = None
@@ -192,7 +196,7 @@ def import_notes_bank(
         ) from exc
     notices.insert(0, why)
     return NotesImport(
-        written, output, imported.layout, imported.skipped, drafter, reports, notices
+        written, output, imported.layout, imported.skipped, drafter, reports, notices, imported
     )
 
 
