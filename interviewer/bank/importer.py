@@ -29,6 +29,7 @@ from interviewer.bank.notes.layouts import EMPTY_BLOCK
 from interviewer.bank.sources import (
     ALL_FORMATS,
     FORMATS,
+    UNITS,
     ReadOptions,
     detect_format,
     read_folder,
@@ -39,9 +40,6 @@ from interviewer.bank.writer import BankWriteError, write_bank
 
 IMPORTER_VERSION = 2
 """Part of the cache key: a change to the drafting rules imports cached notes again."""
-
-_UNITS = {"json": "item", "apkg": "note"}
-"""What a position in each format is (a line elsewhere)."""
 
 
 @dataclass(frozen=True)
@@ -199,16 +197,18 @@ def import_source(
     return import_parsed(parsed, path.name, text=shown)
 
 
-def _skipped(entry: NoteEntry, unit: str) -> Skipped:
+def _skipped(entry: NoteEntry, unit: str, tabular: bool) -> Skipped:
     if entry.placeholder == EMPTY_BLOCK:
         reason = "its <details> block is empty; skipped, never invented"
     elif entry.placeholder:
         reason = (
             f"its answer is only a placeholder ({entry.placeholder!r}); skipped, never invented"
         )
+    elif tabular:
+        reason = "its answer is empty (skipped; nothing is invented)"
     else:
         reason = "no answer below it (skipped; nothing is invented)"
-    return Skipped(entry.line, entry.question, reason, unit, entry.source)
+    return Skipped(entry.line, entry.question, reason, entry.unit or unit, entry.source)
 
 
 def _unique_entries(parsed: ParsedNotes, unit: str) -> tuple[list[NoteEntry], list[Skipped]]:
@@ -218,7 +218,8 @@ def _unique_entries(parsed: ParsedNotes, unit: str) -> tuple[list[NoteEntry], li
     skipped: list[Skipped] = []
     for entry in parsed.entries:
         if not entry.answer:
-            skipped.append(_skipped(entry, unit))
+            tabular = parsed.layout in FORMATS or parsed.layout.startswith("folder")
+            skipped.append(_skipped(entry, unit, tabular))
             continue
         key = (" ".join(entry.question.split()).lower(), " ".join(entry.answer.split()))
         first = seen.get(key)
@@ -228,8 +229,8 @@ def _unique_entries(parsed: ParsedNotes, unit: str) -> tuple[list[NoteEntry], li
                 Skipped(
                     entry.line,
                     entry.question,
-                    f"the same question and answer as {where}{unit} {first.line}",
-                    unit,
+                    f"the same question and answer as {where}{first.unit or unit} {first.line}",
+                    entry.unit or unit,
                     entry.source,
                 )
             )
@@ -250,7 +251,7 @@ def import_parsed(
                 "check the files listed above",
             )
         raise _no_questions(parsed, text, name)
-    unit = _UNITS.get(parsed.layout, "line")
+    unit = UNITS.get(parsed.layout, "line")
     answered, skipped = _unique_entries(parsed, unit)
     if not answered:
         listing = "\n".join(f"  {s}" for s in skipped[:10])
@@ -258,7 +259,9 @@ def import_parsed(
             f"{len(skipped)} question{'s' if len(skipped) != 1 else ''} found in {name} "
             f"({parsed.layout} layout), but none has an answer:\n{listing}"
             + _near_miss_lines(parsed),
-            "write each answer below its question (or after 'A:'), then import again",
+            "fill in the answer of each question (its cell, key or field), then import again"
+            if parsed.layout in FORMATS
+            else "write each answer below its question (or after 'A:'), then import again",
         )
     vocabulary = Vocabulary(e.answer for e in answered)
     used: set[str] = set()
@@ -273,7 +276,7 @@ def import_parsed(
                 entry.answer,
                 question_id=question_id,
                 vocabulary=vocabulary,
-                sources=[f"{entry.source or name}, {unit} {entry.line}"],
+                sources=[f"{entry.source or name}, {entry.unit or unit} {entry.line}"],
             )
         except ValidationError as exc:  # a rule that failed on odd text: say so, never crash
             first = exc.errors(include_url=False)[0]
@@ -282,7 +285,7 @@ def import_parsed(
                     entry.line,
                     entry.question,
                     f"could not be drafted: {first['msg']}",
-                    unit,
+                    entry.unit or unit,
                     entry.source,
                 )
             )
@@ -335,7 +338,7 @@ def file_comments(imported: ImportedNotes, note: str = "") -> dict[str, str]:
     for question_id, line in imported.lines.items():
         entry = imported.entries.get(question_id)
         source = entry.source if entry is not None and entry.source else imported.source
-        unit = _UNITS.get(imported.layout, "line")
+        unit = (entry.unit if entry is not None else "") or UNITS.get(imported.layout, "line")
         comments[question_id] = (
             f"From {source}, {unit} {line}. Key points {how}; the reference answer is "
             "the notes' own."

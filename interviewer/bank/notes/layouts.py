@@ -42,6 +42,9 @@ class NoteEntry:
     because it was only a placeholder."""
     source: str = ""
     """The file it came from, when a folder of files is read as one bank."""
+    unit: str = ""
+    """What ``line`` counts where it is not a line ("item" of a JSON list, "note" of a deck),
+    when a folder of files is read as one bank."""
 
 
 @dataclass(frozen=True)

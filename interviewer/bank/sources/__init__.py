@@ -47,6 +47,8 @@ SOURCE_SUFFIXES = {
     ".colpkg": "apkg",
 }
 MAX_FOLDER_FILES = 500
+UNITS = {"json": "item", "apkg": "note"}
+"""What a position in each format counts (a line elsewhere)."""
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,8 @@ def read_folder(
             notices.append(f"{path.name}: no question found ({parsed.layout}); skipped")
             continue
         kinds.append(parsed.layout)
-        entries.extend(replace(entry, source=path.name) for entry in parsed.entries)
+        unit = UNITS.get(parsed.layout, "line")
+        entries.extend(replace(e, source=path.name, unit=unit) for e in parsed.entries)
         misses.extend(
             NearMiss(miss.line, miss.text, f"({path.name}) {miss.why}")
             for miss in parsed.near_misses
@@ -174,6 +177,7 @@ def read_folder(
 __all__ = [
     "ALL_FORMATS",
     "FORMATS",
+    "UNITS",
     "NotesError",
     "ReadOptions",
     "detect_format",

@@ -3,6 +3,7 @@ column or key names that mean "question" and "answer", and one entry made from t
 
 from __future__ import annotations
 
+import html as html_module
 import re
 from collections.abc import Sequence
 
@@ -125,7 +126,11 @@ def cell_entry(
     question: str, answer: str, line: int, *, html: bool = False, end: int | None = None
 ) -> NoteEntry | None:
     """The entry of one row, object or note: None when it has no question."""
-    asked = question_text(strip_markers(plain_field(question, html=html).replace("\n", " ")))
+    if html:  # a question reads as plain text: no emphasis from <b>, no `code` from <code>
+        question = re.sub(r"<br\s*/?>|</?(?:div|p|li)\b[^>]*>", " ", question, flags=re.I)
+        question = re.sub(r"</?[A-Za-z][A-Za-z0-9]*\b[^<>]*>", "", question)
+        question = html_module.unescape(question)
+    asked = question_text(strip_markers(plain_field(question, html=False).replace("\n", " ")))
     if not re.search(r"\w", asked):
         return None
     body = plain_field(answer, html=html).split("\n")

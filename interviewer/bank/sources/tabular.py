@@ -56,7 +56,9 @@ def parse_columns(spec: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
-def _named(header: list[str], spec: tuple[str, str], name: str) -> Columns:
+def _named(
+    header: list[str], spec: tuple[str, str], name: str, second: list[str] | None
+) -> Columns:
     found: list[int] = []
     for wanted in spec:
         if wanted.isdigit():
@@ -77,6 +79,12 @@ def _named(header: list[str], spec: tuple[str, str], name: str) -> Columns:
             )
         found.append(index_or_none)
     header_row = not all(wanted.isdigit() for wanted in spec)
+    if not header_row and second is not None:
+        # By number: the first row is a header when it does not ask and the next row does.
+        def asks(row: list[str]) -> int:
+            return question_strength(row[found[0]]) if len(row) > found[0] else 0
+
+        header_row = asks(header) == 0 and asks(second) > 0
     return Columns(found[0], found[1], header_row)
 
 
@@ -111,7 +119,7 @@ def sniff_delimiter(text: str, name: str) -> str:
 
 def _rows(text: str, delimiter: str, name: str) -> list[tuple[int, list[str]]]:
     """(line, cells) of every row that is not blank."""
-    reader = csv.reader(text.splitlines(keepends=True) or [""], delimiter=delimiter)
+    reader = csv.reader(text.splitlines(keepends=True) or [""], delimiter=delimiter, strict=True)
     rows: list[tuple[int, list[str]]] = []
     line = 1
     try:
@@ -143,7 +151,8 @@ def read_table(
     if not rows:
         return ParsedNotes(layout, None, (), (layout,))
     header = rows[0][1]
-    chosen = _named(header, columns, name) if columns else _detect(header, name)
+    second = rows[1][1] if len(rows) > 1 else None
+    chosen = _named(header, columns, name, second) if columns else _detect(header, name)
     body = rows[1:] if chosen.header else rows
     entries: list[NoteEntry] = []
     misses: list[NearMiss] = []
