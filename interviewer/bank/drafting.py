@@ -90,9 +90,11 @@ def _contains(haystack: str, term: str) -> bool:
 # ----------------------------------------------------------------------------- vocabulary
 
 
-def _plain_words(text: str) -> list[str | None]:
+@functools.lru_cache(maxsize=4096)
+def _plain_words(text: str) -> tuple[str | None, ...]:
     """The words of ``text``, lowercased, with None where punctuation, a number or an
-    identifier ("add_generation_prompt", "v1.5") breaks the run of plain words."""
+    identifier ("add_generation_prompt", "v1.5") breaks the run of plain words. Cached: the
+    vocabulary, the word pairs and the words of one text all read it."""
     words: list[str | None] = []
     for token in text.lower().split():
         core = token.strip(".,;:!?()[]{}\"'`*_~\u2014\u2013")
@@ -102,7 +104,7 @@ def _plain_words(text: str) -> list[str | None]:
                 words.append(None)  # "ends." or "cost," end the run
         else:
             words.append(None)
-    return words
+    return tuple(words)
 
 
 def _content_words(text: str) -> list[str]:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from interviewer.bank.notes.layouts import (
     Doc,
@@ -46,7 +46,7 @@ from interviewer.bank.notes.layouts import (
     parse_numbered,
     read_doc,
 )
-from interviewer.bank.notes.lines import parse_lines
+from interviewer.bank.notes.lines import is_bold_line, parse_lines
 from interviewer.bank.notes.markup import html_block_end, is_decoration
 from interviewer.bank.notes.misses import NearMiss, Spans, near_misses
 from interviewer.bank.notes.tables import parse_table
@@ -137,8 +137,15 @@ _EXPLICIT = ("details", "table", "markers")
 """Layouts whose questions are marked as such: one of them is enough to add to another layout."""
 
 
+def _asks_clearly(doc: Doc, entry: NoteEntry) -> bool:
+    """A question that ends with "?" on a heading or a bold line of its own."""
+    raw = doc.lines[entry.line - 1].strip() if entry.line <= len(doc.lines) else ""
+    shaped = atx_heading(doc, entry.line - 1) is not None or is_bold_line(raw)
+    return shaped and question_strength(entry.question) == 2
+
+
 def _merge(
-    best_name: str, best: list[NoteEntry], found: dict[str, list[NoteEntry]]
+    doc: Doc, best_name: str, best: list[NoteEntry], found: dict[str, list[NoteEntry]]
 ) -> tuple[list[str], list[NoteEntry]]:
     """``best`` with the answered questions of the other layouts that lie outside all its
     answers (and each other's): a file of several layouts. A layout adds its questions where
@@ -157,12 +164,26 @@ def _merge(
         inner = Spans(extra)
         if any(inner.overlaps(m.line, m.line) for m in merged):
             continue  # it would hold questions already read: another reading, not more
-        answered = sum(1 for e in extra if e.answer)
-        if answered >= (1 if name in _EXPLICIT else 2):
+        answered = [e for e in extra if e.answer]
+        clear = all(_asks_clearly(doc, e) for e in answered)
+        if len(answered) >= (1 if name in _EXPLICIT or clear else 2):
             names.append(name)
             merged.extend(extra)
     merged.sort(key=lambda e: e.line)
     return names, merged
+
+
+def _barriers(doc: Doc, found: dict[str, list[NoteEntry]]) -> tuple[int, ...]:
+    """The lines where explicit questions start (see :attr:`Doc.barriers`): each
+    ``<details>`` block, each question table's header, each "Q:" label."""
+    lines = {e.line - 1 for e in found["details"]}
+    lines.update(e.line - 1 for e in found["markers"])
+    for entry in found["table"]:
+        header = entry.line - 1
+        while header > 0 and doc.lines[header - 1].strip().startswith("|"):
+            header -= 1
+        lines.add(header)
+    return tuple(sorted(lines))
 
 
 def parse_notes(
@@ -185,8 +206,11 @@ def parse_notes(
     best_name, best = "", list[NoteEntry]()
     unanswered: tuple[str, list[NoteEntry]] | None = None  # questions, but no answers at all
     found: dict[str, list[NoteEntry]] = {}
+    for name in _EXPLICIT:  # first: where they start, no other layout's answer runs on
+        found[name] = parsers[name](doc, False)
+    doc = replace(doc, barriers=_barriers(doc, found))
     for name, parse in parsers.items():
-        entries = parse(doc, False)
+        entries = found[name] if name in found else parse(doc, False)
         found[name] = entries
         answered = sum(1 for e in entries if e.answer)
         if entries and unanswered is None:
@@ -201,7 +225,7 @@ def parse_notes(
         best_name, best = unanswered
     names = [best_name] if best_name else []
     if best_name:
-        names, best = _merge(best_name, best, found)
+        names, best = _merge(doc, best_name, best, found)
     if "markers" in names:
         marked = "qa" if 2 * labelled[0] >= len(found["markers"]) else "course"
         names = [marked if n == "markers" else n for n in names]
@@ -237,6 +261,8 @@ def _title(doc: Doc, entries: list[NoteEntry]) -> str | None:
             continue
         raw = lines[index].strip()
         heading = atx_heading(doc, index)
+        if raw.startswith("<"):  # <h1 align="center">Title</h1>
+            raw = re.sub(r"<[^>]*>", " ", raw)
         candidate = clean_inline(heading[1] if heading is not None else raw)
         if (
             re.search(r"\w", candidate)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -56,6 +57,16 @@ class Doc:
     text: str
     unwrapped: bool
     """One paragraph per line (long lines): a page copied from a browser, not wrapped Markdown."""
+    barriers: tuple[int, ...] = ()
+    """Lines (0-based, sorted) where an explicit question starts (a ``<details>`` block, a
+    question table, a "Q:" label): no other layout's answer runs past one."""
+
+    def stop_before(self, start: int, end: int) -> int:
+        """``end``, or the line before the first barrier after ``start`` when that is sooner."""
+        position = bisect.bisect_right(self.barriers, start)
+        if position < len(self.barriers) and self.barriers[position] <= end:
+            return self.barriers[position] - 1
+        return end
 
     def line_at(self, offset: int) -> int:
         """The 0-based line of ``offset``."""
@@ -256,7 +267,7 @@ def parse_headings(doc: Doc, *, forced: bool = False, every: bool = False) -> li
                 end = later_line - 1
                 break
         first = line + (2 if atx_heading(doc, line) is None else 1)
-        end = _trim_end(doc, line, end)
+        end = _trim_end(doc, line, doc.stop_before(line, end))
         entry = make_entry(doc, text, line, doc.lines[first : end + 1], end)
         if entry is not None:
             entries.append(entry)
@@ -428,6 +439,7 @@ def blocks(doc: Doc, starts: list[int], *, stop_at_heading: bool) -> list[tuple[
     blocks: list[tuple[int, int]] = []
     for position, start in enumerate(starts):
         limit = starts[position + 1] - 1 if position + 1 < len(starts) else len(doc.lines) - 1
+        limit = doc.stop_before(start, limit)
         end = limit
         own = atx_heading(doc, start)
         if stop_at_heading:

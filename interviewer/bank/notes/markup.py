@@ -113,23 +113,39 @@ def is_toc_item(text: str) -> bool:
     return bool(_LINK_ONLY.match(text.strip()))
 
 
+_DROPPED_BLOCKS = ("table", "picture", "figure")
+"""HTML blocks that are never part of an answer: a disclaimer table, an illustration."""
+
+
 def html_block_end(lines: list[str], index: int) -> int | None:
-    """Where the HTML block starting at ``lines[index]`` ends (its last line), or None when
-    the line does not open one. A block ends at its closing tag, else at a blank line."""
+    """Where the HTML block starting at ``lines[index]`` ends (its last line) when it is
+    decoration, else None: a ``<table>``, ``<picture>`` or ``<figure>``, an image, or any
+    block (a centred ``<p>``, a ``<div>``) with no words but its tags' (images, badges). A
+    block ends at its closing tag, else at a blank line."""
     match = _HTML_BLOCK_OPEN.match(lines[index])
     if match is None:
         return None
     tag = match.group(1).lower()
-    if tag in ("img", "a", "sub", "sup") and re.sub(r"<[^>]*>", "", lines[index]).strip():
-        return None  # inline HTML starting a sentence: text, not a block
+    if tag == "img":
+        return index if not _words_outside_tags(lines[index]) else None
     closing = re.compile(rf"</{tag}\s*>", re.IGNORECASE)
     opening = re.compile(rf"<{tag}\b", re.IGNORECASE)
     depth = 0
+    end = index
     for end in range(index, min(len(lines), index + 400)):
         depth += len(opening.findall(lines[end])) - len(closing.findall(lines[end]))
         if depth <= 0 or (end > index and not lines[end].strip()):
-            return end
-    return index
+            break
+    if tag in _DROPPED_BLOCKS:
+        return end
+    block = " ".join(lines[index : end + 1])
+    return end if not _words_outside_tags(block) else None
+
+
+def _words_outside_tags(text: str) -> bool:
+    plain = _BADGE.sub("", _IMAGE.sub("", text))
+    plain = re.sub(r"<[^>]*>|&nbsp;|\[[^\]]*\]\([^)]*\)", " ", plain)
+    return re.search(r"[^\W\d_]{2}", plain) is not None
 
 
 def drop_decoration(lines: list[str], fenced: list[bool]) -> list[str]:
