@@ -472,3 +472,15 @@ def test_2000_questions_import_write_and_load_fast(tmp_path):
     # that work plus the waits for a core (the import is single-threaded).
     assert times["csv"][1] < 3.0 and times["json"][1] < 3.0
     assert times["apkg"][1] < 5.0
+
+
+def test_run_bank_takes_a_spreadsheet_or_a_deck_directly(tmp_path, deck):
+    from interviewer.bank.importer import cached_notes_bank
+
+    sheet = cached_notes_bank(SOURCES / "excel-bom.csv", tmp_path / "cache")
+    assert len(sheet.questions) == 4 and sheet.path is not None
+    again = cached_notes_bank(SOURCES / "excel-bom.csv", tmp_path / "cache")
+    assert again.path == sheet.path
+    cards = cached_notes_bank(deck, tmp_path / "cache")
+    assert len(cards.questions) == 4
+    assert cards.questions[0].sources == ["ml.apkg, note 1"]

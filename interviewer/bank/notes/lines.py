@@ -58,10 +58,14 @@ def bold_request(stripped: str) -> bool:
     return bool(_NUMBERED.match(plain)) or text.endswith(".") or len(text.split()) >= 4
 
 
+_HTML_BOLD = re.compile(r"^<(b|strong)>(.+)</\1>(.*)$", re.IGNORECASE)
+
+
 def _candidate(doc: Doc, index: int) -> str | None:
-    """The stripped line at ``index`` when it may be a question line, else None."""
+    """The stripped line at ``index`` when it may be a question line, else None (a line in
+    ``<b>`` or ``<strong>`` reads as one in ``**``)."""
     line = doc.lines[index]
-    stripped = line.strip()
+    stripped = _HTML_BOLD.sub(r"**\2**\3", line.strip())
     if (
         doc.fenced[index]
         or not stripped
@@ -78,6 +82,7 @@ def is_question_line(doc: Doc, index: int, *, forced: bool = False) -> bool:
     stripped = _candidate(doc, index)
     if stripped is None:
         return False
+
     if _lead(stripped):
         return True
     bold = is_bold_line(stripped)

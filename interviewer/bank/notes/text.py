@@ -97,7 +97,8 @@ def clean_inline(text: str) -> str:
     return text
 
 
-_NUMBERING = re.compile(r"^\(?\d{1,3}[.)][ \t]+")
+_NUMBERING = re.compile(r"^(?:\(?\d{1,3}[.)][ \t]+)?(?:#{1,6}[ \t]+)?")
+"""A question's number, and a heading's hashes after it ("1. ### What is X?" in a list)."""
 
 
 def question_text(raw: str) -> str:
