@@ -484,3 +484,33 @@ def test_run_bank_takes_a_spreadsheet_or_a_deck_directly(tmp_path, deck):
     cards = cached_notes_bank(deck, tmp_path / "cache")
     assert len(cards.questions) == 4
     assert cards.questions[0].sources == ["ml.apkg, note 1"]
+
+
+def test_a_deck_the_product_exported_reads_back_one_question_each(tmp_path):
+    """interviewer export --format anki writes a note per missed key point (fields Question,
+    Prompt, Statement, Facts, Reference ...): read back, each question once, its reference
+    answer the answer."""
+    import genanki
+
+    from interviewer.report.anki import FIELDS, NOTE_MODEL
+
+    built = genanki.Deck(1234, "interviewer::Serving")
+    reference = "Batching raises throughput; a request waits for its batch, so latency rises."
+    for point in ("Batching raises throughput", "Latency rises"):
+        values = {name: "" for name in FIELDS}
+        values.update(
+            Question="Why does batching trade latency for throughput?",
+            Prompt=f"Key point: {point}",
+            Statement=point,
+            Reference=reference,
+            Key=f"serving/batching/{point}",
+        )
+        built.add_note(genanki.Note(model=NOTE_MODEL, fields=[values[n] for n in FIELDS]))
+    path = tmp_path / "export.apkg"
+    genanki.Package(built).write_to_file(str(path))
+    imported = import_source(path)
+    assert [q.question for q in imported.bank.questions] == [
+        "Why does batching trade latency for throughput?"
+    ]
+    assert imported.bank.questions[0].reference_answer == reference
+    assert "the same question and answer as note 1" in imported.skipped[0].reason
