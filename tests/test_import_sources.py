@@ -514,3 +514,16 @@ def test_a_deck_the_product_exported_reads_back_one_question_each(tmp_path):
     ]
     assert imported.bank.questions[0].reference_answer == reference
     assert "the same question and answer as note 1" in imported.skipped[0].reason
+
+
+def test_a_numbered_item_that_does_not_ask_is_a_near_miss():
+    text = (
+        "1. What is momentum?\n   It accumulates past gradients.\n2. Gradient clipping\n"
+        "   It caps the gradient norm.\n3. Why use Adam?\n   It adapts the rate per parameter.\n"
+    )
+    parsed = parse_notes(text)
+    assert [e.question for e in parsed.entries] == ["What is momentum?", "Why use Adam?"]
+    (miss,) = parsed.near_misses
+    assert miss.line == 3 and "reads as part of the answer on line 1" in miss.why
+    forced = parse_notes(text, "numbered")
+    assert [e.question for e in forced.entries][1] == "Gradient clipping"

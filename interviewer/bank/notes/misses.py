@@ -64,14 +64,35 @@ def _asks(text: str) -> bool:
     )
 
 
+def _sibling_item(raw: str, indents: set[int]) -> bool:
+    item = LIST_ITEM.match(raw)
+    return (
+        item is not None
+        and item.group("marker")[-1:] in ".)"
+        and len(item.group("indent")) in indents
+        and not is_toc_item(raw)
+    )
+
+
 def _asking_item(raw: str) -> bool:
     item = LIST_ITEM.match(raw)
     return item is not None and _asks(item.group("text")) and not is_toc_item(raw)
 
 
+def _numbered_indents(doc: Doc, entries: list[NoteEntry]) -> set[int]:
+    """The indents of the numbered list items that were read as questions."""
+    indents: set[int] = set()
+    for entry in entries:
+        item = LIST_ITEM.match(doc.lines[entry.line - 1]) if entry.line <= len(doc.lines) else None
+        if item is not None and item.group("marker")[-1:] in ".)":
+            indents.add(len(item.group("indent")))
+    return indents
+
+
 def near_misses(doc: Doc, entries: list[NoteEntry]) -> list[NearMiss]:
     """The near misses of ``doc`` read as ``entries`` (see the module docstring)."""
     taken = {entry.line for entry in entries}
+    numbered = _numbered_indents(doc, entries)
     heading_levels = {level for line, level, _ in headings_of(doc) if line + 1 in taken}
     found: list[NearMiss] = []
     for line, level, text in headings_of(doc):
@@ -115,6 +136,17 @@ def near_misses(doc: Doc, entries: list[NoteEntry]) -> list[NearMiss]:
                     plain,
                     f"{where}: end it with '?', or pass --format lines (every bold line "
                     "is a question)",
+                )
+            )
+        elif numbered and _sibling_item(raw, numbered):
+            owner = _owner(index + 1, entries)
+            where = f"reads as part of the answer on line {owner.line}" if owner else "was not read"
+            found.append(
+                NearMiss(
+                    index + 1,
+                    plain,
+                    f"is numbered like the questions but {where}: end it with '?', or pass "
+                    "--format numbered (every item of the list is a question)",
                 )
             )
         elif not entries and _asking_item(raw):
