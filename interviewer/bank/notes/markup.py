@@ -18,6 +18,7 @@ _DIFFICULTY = (
     r"(?:very\s+)?(?:easy|medium|moderate|intermediate|hard|advanced|expert|basic|beginner|"
     r"difficult|simple|tricky|junior|mid(?:-level)?|senior|staff|principal|l[3-7]|e[3-7])"
 )
+_DIFFICULTY_WORD = re.compile(_DIFFICULTY, re.IGNORECASE)
 _TRAILING_LINKS = re.compile(
     r"(?:[ \t]*(?:\[\[[^\[\]\n]{0,40}\]\]|\[[^\[\]\n]{0,40}\])\([^()\s]*\)|"
     r"[ \t]*<a\b[^>]*>[^<]{0,40}</a>)+[ \t]*$",
@@ -64,11 +65,14 @@ def strip_markers(text: str) -> str:
     previous = None
     while previous != text:
         previous = text
-        text = _TRAILING_LINKS.sub("", text)
+        if text.endswith((")", ">")):  # the patterns scan from every position: only try
+            text = _TRAILING_LINKS.sub("", text)  # them where the end can match
         text = _strip_symbols_end(text)
-        text = _TRAILING_DIFFICULTY.sub("", text)
+        if _DIFFICULTY_WORD.search(text[-40:]):
+            text = _TRAILING_DIFFICULTY.sub("", text)
         text = _strip_symbols_start(text)
-        text = _LEADING_DIFFICULTY.sub("", text)
+        if text.startswith(("(", "[")):
+            text = _LEADING_DIFFICULTY.sub("", text)
         for mark in ("**", "__"):  # "**What is X? 👶**": the marker inside the emphasis
             if text.startswith(mark) and text.endswith(mark) and len(text) > 4:
                 inner = text[2:-2]
