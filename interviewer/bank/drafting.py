@@ -70,6 +70,12 @@ _WORD = re.compile(r"[a-z][a-z'-]*[a-z]|[a-z]")
 
 
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+# Compiled once: a 2,000-question import calls each tens of thousands of times.
+_ANY_WORD = re.compile(r"\w")
+_ANY_ALNUM = re.compile(r"[a-z0-9]")
+_NON_WORDS = re.compile(r"[^\w]+")
+_ALNUM_RUN = re.compile(r"[a-z0-9]+")
+_WORD_RUN = re.compile(r"\w+")
 
 
 def _contains(haystack: str, term: str) -> bool:
@@ -198,7 +204,7 @@ def _table_rows(rows: list[str]) -> list[str]:
     header, body = (cells[0], cells[1:]) if len(cells) > 1 else ([], cells)
     texts: list[str] = []
     for row in body:
-        if not any(re.search(r"\w", c) for c in row):
+        if not any(_ANY_WORD.search(c) for c in row):
             continue
         head = row[0]
         rest = [
@@ -207,7 +213,7 @@ def _table_rows(rows: list[str]) -> list[str]:
             if value
         ]
         texts.append(clean_inline(f"{head}: {', '.join(rest)}" if rest else head))
-    return [t for t in texts if re.search(r"\w", t)]
+    return [t for t in texts if _ANY_WORD.search(t)]
 
 
 class _UnitReader:
@@ -243,7 +249,7 @@ class _UnitReader:
 
     def add(self, text: str, *, prose: bool = False) -> None:
         cleaned = clean_inline(text)
-        if not re.search(r"\w", cleaned):
+        if not _ANY_WORD.search(cleaned):
             return
         if prose and self.lead and self.items:
             self.lead, self.group = "", self.group + 1  # prose after the list: lead-in over
@@ -395,7 +401,7 @@ def _absorb_fragments(units: list[Unit]) -> list[Unit]:
     kept: list[Unit] = []
     carry = ""
     for unit in units:
-        if len(re.findall(r"\w+", unit.text)) <= 2 and not unit.extras and not unit.label:
+        if len(_WORD_RUN.findall(unit.text)) <= 2 and not unit.extras and not unit.label:
             carry = f"{carry} {unit.text}".strip()
             continue
         if carry:
@@ -524,7 +530,7 @@ def _candidates(text: str) -> list[tuple[int, str]]:
     for span in _CODE_SPAN.findall(text):
         ident = _identifier(span) if " " not in span.strip() else None
         value = ident or span.strip()
-        if re.search(r"\w", value) and len(value) <= 40:
+        if _ANY_WORD.search(value) and len(value) <= 40:
             found.append((0, value))
     plain = _CODE_SPAN.sub(lambda m: f" {m.group(1)} ", text)
     for token in _TOKEN.findall(plain):
@@ -557,7 +563,7 @@ def choose_keywords(
     for text in texts:
         for priority, term in _candidates(text):
             key = term.lower().strip()
-            if key in scored or len(key) < 2 or not re.search(r"[a-z0-9]", key):
+            if key in scored or len(key) < 2 or not _ANY_ALNUM.search(key):
                 continue
             if not _contains(reference_l, key) or _contains(question_l, key):
                 continue
@@ -588,9 +594,9 @@ def choose_keywords(
 
 def slug(text: str, *, words: int = 6, length: int = 48) -> str:
     """A kebab-case id from the content words of ``text`` ("" when it has none)."""
-    spaced = re.sub(r"[^\w]+", " ", text)
+    spaced = _NON_WORDS.sub(" ", text)
     ascii_text = unicodedata.normalize("NFKD", spaced).encode("ascii", "ignore").decode().lower()
-    tokens = re.findall(r"[a-z0-9]+", ascii_text)
+    tokens = _ALNUM_RUN.findall(ascii_text)
     tokens = [t for t in tokens if len(t) > 1 or t.isdigit()] or tokens
     content = [t for t in tokens if t not in STOPWORDS and t not in _QUESTION_WORDS]
     picked: list[str] = []
@@ -660,7 +666,7 @@ def draft_points(
     for index, draft in enumerate(drafts):
         facts = [_with_label(draft.label or u.label, u.text) for u in draft.units]
         facts += [extra for u in draft.units for extra in u.extras]
-        facts = list(dict.fromkeys(f for f in facts if re.search(r"\w", f)))[:MAX_FACTS]
+        facts = list(dict.fromkeys(f for f in facts if _ANY_WORD.search(f)))[:MAX_FACTS]
         own_texts = [*draft.texts, *(e for u in draft.units for e in u.extras)]
         others = [s for j, s in enumerate(statements) if j != index]
         keywords = choose_keywords(
