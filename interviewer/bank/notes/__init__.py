@@ -201,7 +201,9 @@ def parse_notes(
             raise ValueError(f"unknown layout {layout!r}")
         key = "markers" if layout in ("qa", "course") else layout
         entries = parsers[key](doc, True)
-        misses = tuple(near_misses(doc, entries))
+        # A forced explicit layout reads only its own blocks: the rest is not a near miss.
+        explicit = key in _EXPLICIT
+        misses = () if explicit else tuple(near_misses(doc, entries))
         return ParsedNotes(layout, _title(doc, entries), tuple(entries), (layout,), misses)
     best_name, best = "", list[NoteEntry]()
     unanswered: tuple[str, list[NoteEntry]] | None = None  # questions, but no answers at all
