@@ -547,3 +547,15 @@ def test_a_numbered_item_that_does_not_ask_is_a_near_miss():
     assert miss.line == 3 and "reads as part of the answer on line 1" in miss.why
     forced = parse_notes(text, "numbered")
     assert [e.question for e in forced.entries][1] == "Gradient clipping"
+
+
+def test_excel_unicode_text_reads_as_a_spreadsheet(tmp_path):
+    """Excel's "Unicode text": UTF-16 with its BOM, tab-separated, saved as .txt."""
+    sheet = tmp_path / "export.txt"
+    text = "Question\tAnswer\tTags\nWhat is a GPU?\tA processor for parallel work.\thw\n"
+    sheet.write_bytes(text.encode("utf-16"))
+    imported = import_source(sheet)
+    assert imported.layout == "tsv"
+    assert [q.reference_answer for q in imported.bank.questions] == [
+        "A processor for parallel work."
+    ]

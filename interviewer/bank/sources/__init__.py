@@ -20,7 +20,14 @@ from pathlib import Path
 
 from interviewer.bank.notes import LAYOUTS, NearMiss, NoteEntry, ParsedNotes, parse_notes
 from interviewer.bank.sources.anki import ANKI_FORMATS, read_apkg
-from interviewer.bank.sources.base import MAX_DECK_BYTES, NotesError, decode_text
+from interviewer.bank.sources.base import (
+    ANSWER_NAMES,
+    MAX_DECK_BYTES,
+    QUESTION_NAMES,
+    NotesError,
+    decode_text,
+    pick,
+)
 from interviewer.bank.sources.jsonqa import JSON_FORMATS, looks_like_jsonl, read_json, read_jsonl
 from interviewer.bank.sources.tabular import (
     TABULAR_FORMATS,
@@ -105,11 +112,24 @@ def read_source(
         return read_table(text, name, delimiter=delimiter, columns=options.columns, layout=chosen)
     if chosen == "anki-text" or (chosen is None and fmt is None and is_anki_text(text)):
         return read_anki_text(text, name, options.columns)
+    if chosen is None and fmt is None and _tab_header(text):
+        return read_table(text, name, delimiter="\t", layout="tsv")  # Excel's "Unicode text"
     if chosen == "json":
         return read_json(text, name, options.keys)
     if chosen == "jsonl":
         return read_jsonl(text, name, options.keys)
     return parse_notes(text, fmt, every_heading=options.every_heading)
+
+
+def _tab_header(text: str) -> bool:
+    """Whether a text file starts with a tab-separated header naming a question column and
+    an answer column (a spreadsheet saved as text)."""
+    first = text.split("\n", 1)[0]
+    if "\t" not in first:
+        return False
+    cells = first.split("\t")
+    asked = pick(cells, QUESTION_NAMES)
+    return asked is not None and pick(cells, ANSWER_NAMES, avoid=asked) is not None
 
 
 def _natural(path: Path) -> list[object]:
