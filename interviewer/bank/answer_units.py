@@ -32,6 +32,10 @@ class Unit:
     """Code and table rows that illustrate it (facts, and a source of keywords)."""
 
 
+# Compiled once: a 2,000-question import calls each tens of thousands of times.
+_ANY_WORD = re.compile(r"\w")
+_WORD_RUN = re.compile(r"\w+")
+
 _LIST = re.compile(
     r"^(?P<indent>\s*)(?:[-*+\u2022\u25aa\u25e6]|\(?\d{1,3}[.)]|\(?[a-z][.)])\s+(?P<text>.*)$"
 )
@@ -74,7 +78,7 @@ def _table_rows(rows: list[str]) -> list[str]:
     header, body = (cells[0], cells[1:]) if len(cells) > 1 else ([], cells)
     texts: list[str] = []
     for row in body:
-        if not any(re.search(r"\w", c) for c in row):
+        if not any(_ANY_WORD.search(c) for c in row):
             continue
         head = row[0]
         rest = [
@@ -83,7 +87,7 @@ def _table_rows(rows: list[str]) -> list[str]:
             if value
         ]
         texts.append(clean_inline(f"{head}: {', '.join(rest)}" if rest else head))
-    return [t for t in texts if re.search(r"\w", t)]
+    return [t for t in texts if _ANY_WORD.search(t)]
 
 
 class _UnitReader:
@@ -119,7 +123,7 @@ class _UnitReader:
 
     def add(self, text: str, *, prose: bool = False) -> None:
         cleaned = clean_inline(text)
-        if not re.search(r"\w", cleaned):
+        if not _ANY_WORD.search(cleaned):
             return
         if prose and self.lead and self.items:
             self.lead, self.group = "", self.group + 1  # prose after the list: lead-in over
@@ -271,7 +275,7 @@ def _absorb_fragments(units: list[Unit]) -> list[Unit]:
     kept: list[Unit] = []
     carry = ""
     for unit in units:
-        if len(re.findall(r"\w+", unit.text)) <= 2 and not unit.extras and not unit.label:
+        if len(_WORD_RUN.findall(unit.text)) <= 2 and not unit.extras and not unit.label:
             carry = f"{carry} {unit.text}".strip()
             continue
         if carry:

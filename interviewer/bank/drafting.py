@@ -69,22 +69,37 @@ _TOKEN = re.compile(r"[^\s,;()\[\]{}<>\"'`|]+")
 _WORD = re.compile(r"[a-z][a-z'-]*[a-z]|[a-z]")
 
 
-@functools.lru_cache(maxsize=8192)
-def _term_pattern(term: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])")
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+# Compiled once: a 2,000-question import calls each tens of thousands of times.
+_ANY_WORD = re.compile(r"\w")
+_ANY_ALNUM = re.compile(r"[a-z0-9]")
+_NON_WORDS = re.compile(r"[^\w]+")
+_ALNUM_RUN = re.compile(r"[a-z0-9]+")
 
 
 def _contains(haystack: str, term: str) -> bool:
-    """Whole-word containment, as the evidence signal matches keywords (both lowercase)."""
-    return term in haystack and _term_pattern(term).search(haystack) is not None
+    """Whole-word containment, as the evidence signal matches keywords (both lowercase): an
+    occurrence of ``term`` with no ASCII letter or digit either side. A scan, not a regex per
+    term: a 2,000-question import has tens of thousands of distinct terms to compile."""
+    start = haystack.find(term)
+    while start >= 0:
+        end = start + len(term)
+        if (start == 0 or haystack[start - 1] not in _ALNUM) and (
+            end >= len(haystack) or haystack[end] not in _ALNUM
+        ):
+            return True
+        start = haystack.find(term, start + 1)
+    return False
 
 
 # ----------------------------------------------------------------------------- vocabulary
 
 
-def _plain_words(text: str) -> list[str | None]:
+@functools.lru_cache(maxsize=4096)
+def _plain_words(text: str) -> tuple[str | None, ...]:
     """The words of ``text``, lowercased, with None where punctuation, a number or an
-    identifier ("add_generation_prompt", "v1.5") breaks the run of plain words."""
+    identifier ("add_generation_prompt", "v1.5") breaks the run of plain words. Cached: the
+    vocabulary, the word pairs and the words of one text all read it."""
     words: list[str | None] = []
     for token in text.lower().split():
         core = token.strip(".,;:!?()[]{}\"'`*_~\u2014\u2013")
@@ -94,7 +109,7 @@ def _plain_words(text: str) -> list[str | None]:
                 words.append(None)  # "ends." or "cost," end the run
         else:
             words.append(None)
-    return words
+    return tuple(words)
 
 
 def _content_words(text: str) -> list[str]:
@@ -243,7 +258,7 @@ def _candidates(text: str) -> list[tuple[int, str]]:
     for span in _CODE_SPAN.findall(text):
         ident = _identifier(span) if " " not in span.strip() else None
         value = ident or span.strip()
-        if re.search(r"\w", value) and len(value) <= 40:
+        if _ANY_WORD.search(value) and len(value) <= 40:
             found.append((0, value))
     plain = _CODE_SPAN.sub(lambda m: f" {m.group(1)} ", text)
     for token in _TOKEN.findall(plain):
@@ -276,7 +291,7 @@ def choose_keywords(
     for text in texts:
         for priority, term in _candidates(text):
             key = term.lower().strip()
-            if key in scored or len(key) < 2 or not re.search(r"[a-z0-9]", key):
+            if key in scored or len(key) < 2 or not _ANY_ALNUM.search(key):
                 continue
             if not _contains(reference_l, key) or _contains(question_l, key):
                 continue
@@ -307,9 +322,9 @@ def choose_keywords(
 
 def slug(text: str, *, words: int = 6, length: int = 48) -> str:
     """A kebab-case id from the content words of ``text`` ("" when it has none)."""
-    spaced = re.sub(r"[^\w]+", " ", text)
+    spaced = _NON_WORDS.sub(" ", text)
     ascii_text = unicodedata.normalize("NFKD", spaced).encode("ascii", "ignore").decode().lower()
-    tokens = re.findall(r"[a-z0-9]+", ascii_text)
+    tokens = _ALNUM_RUN.findall(ascii_text)
     tokens = [t for t in tokens if len(t) > 1 or t.isdigit()] or tokens
     content = [t for t in tokens if t not in STOPWORDS and t not in _QUESTION_WORDS]
     picked: list[str] = []
@@ -379,7 +394,7 @@ def draft_points(
     for index, draft in enumerate(drafts):
         facts = [_with_label(draft.label or u.label, u.text) for u in draft.units]
         facts += [extra for u in draft.units for extra in u.extras]
-        facts = list(dict.fromkeys(f for f in facts if re.search(r"\w", f)))[:MAX_FACTS]
+        facts = list(dict.fromkeys(f for f in facts if _ANY_WORD.search(f)))[:MAX_FACTS]
         own_texts = [*draft.texts, *(e for u in draft.units for e in u.extras)]
         others = [s for j, s in enumerate(statements) if j != index]
         keywords = choose_keywords(

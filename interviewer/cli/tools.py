@@ -1,5 +1,5 @@
 """``calibrate``, ``doctor``, ``bank check`` and ``bench``: checks of the grader, the machine,
-a bank and the speed."""
+a bank and the speed. (``bank import`` is in :mod:`interviewer.cli.importing`.)"""
 
 from __future__ import annotations
 
@@ -281,90 +281,6 @@ def bank_check(directory: Path | None, strict: bool) -> None:
         )
         sys.exit(1)
     click.echo(f"{target}: the bank passes the strict check ({method})")
-
-
-@bank.command("import")
-@click.argument("notes", type=click.Path(path_type=Path, dir_okay=False))
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="The bank folder to write (default: NOTES-bank in the current folder, named after "
-    "the notes file).",
-)
-@click.option(
-    "--format",
-    "layout",
-    type=click.Choice(["auto", "details", "qa", "course", "headings", "numbered", "lines"]),
-    default="auto",
-    show_default=True,
-    help="The notes' layout (auto: detected).",
-)
-@click.option("--force", is_flag=True, help="Replace the bank in an existing output folder.")
-@click.option(
-    "--rules",
-    is_flag=True,
-    help="Draft the key points by rule only, even where a GPU could run the default model.",
-)
-@click.option(
-    "--check",
-    is_flag=True,
-    help="Merge key points the evidence signal cannot tell apart (loads the embedding model; "
-    "a model draft always does).",
-)
-@_model_options
-def bank_import(
-    notes: Path,
-    output: Path | None,
-    layout: str,
-    force: bool,
-    rules: bool,
-    check: bool,
-    **model_flags: Any,
-) -> None:
-    """Import a notes file of questions and answers (Markdown or text) as a bank.
-
-    The layout is detected: a heading per question, <details> blocks, Q:/A: pairs, course
-    pages ("Q1: ... Show answer"), numbered lists, or questions on lines of their own. Each
-    answer becomes the reference answer, word for word; key points, keywords and weights are
-    drafted from its structure, by rule (instant) or, with --model (or the default model where
-    a GPU is there), by the model and then checked against the answer.
-    """
-    from interviewer.session import import_notes_bank
-
-    settings = _load_settings(**model_flags)
-    target = output or Path(f"{notes.stem or 'notes'}-bank")
-    result = import_notes_bank(
-        settings,
-        notes,
-        target,
-        layout=None if layout == "auto" else layout,
-        force=force,
-        rules=rules,
-        model_given=model_flags.get("model") is not None,
-        check=check,
-        on_status=_status,
-    )
-    reports = {r.question_id: r for r in result.reports}
-    for question in result.bank.questions:
-        line = (
-            f"ok  {question.id}: {len(question.key_points)} key points, "
-            f"{len(question.misconceptions)} misconceptions"
-        )
-        report = reports.get(question.id)
-        detail = report.describe() if report is not None else ""
-        click.echo(f"{line} ({detail})" if detail and detail != "rule-based" else line)
-    for skipped in result.skipped:
-        click.echo(f"skipped  {skipped}", err=True)
-    for notice in result.notices:
-        click.echo(f"note: {notice}", err=True)
-    count = len(result.bank.questions)
-    click.echo(
-        f"Wrote {result.folder}: bank '{result.bank.id}' with {count} question"
-        f"{'s' if count != 1 else ''} ({result.layout} layout). Check it with `interviewer bank "
-        f"check --strict {result.folder}`; practise with `interviewer run --bank "
-        f"{result.folder}`."
-    )
 
 
 @cli.command()

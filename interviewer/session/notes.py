@@ -18,7 +18,8 @@ from pathlib import Path
 from interviewer.authoring.drafts import DraftReport, draft_bank_questions
 from interviewer.authoring.selfcheck import Finding, bank_findings
 from interviewer.bank import Bank, BankError, load_bank
-from interviewer.bank.importer import ImportedNotes, Skipped, file_comments, import_notes
+from interviewer.bank.importer import ImportedNotes, Skipped, file_comments, import_source
+from interviewer.bank.sources import ReadOptions
 from interviewer.bank.writer import BankWriteError, write_bank
 from interviewer.config import Settings
 from interviewer.errors import InterviewerError
@@ -42,6 +43,8 @@ class NotesImport:
     """``rules``, or the model that drafted."""
     reports: list[DraftReport] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    imported: ImportedNotes | None = None
+    """What was read: the near misses and the notices of the reading too."""
 
 
 def _gpu_likely() -> bool:
@@ -83,6 +86,7 @@ def import_notes_bank(
     output: Path,
     *,
     layout: str | None = None,
+    options: ReadOptions | None = None,
     force: bool = False,
     rules: bool = False,
     model_given: bool = False,
@@ -106,7 +110,7 @@ def import_notes_bank(
             f"{output} already exists and is not empty; nothing was written",
             "pass --force to replace the bank in it, or choose another folder with -o",
         )
-    imported: ImportedNotes = import_notes(notes.expanduser(), layout)
+    imported: ImportedNotes = import_source(notes.expanduser(), layout, options)
     use_model, why = drafting_model(settings, model_given=model_given, rules=rules)
     notices: list[str] = []
     model: ChatModel | None = None
@@ -142,7 +146,7 @@ def import_notes_bank(
         ) from exc
     notices.insert(0, why)
     return NotesImport(
-        written, output, imported.layout, imported.skipped, drafter, reports, notices
+        written, output, imported.layout, imported.skipped, drafter, reports, notices, imported
     )
 
 
