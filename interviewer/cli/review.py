@@ -20,6 +20,7 @@ from interviewer.cli import (
     cli,
 )
 from interviewer.cli.interview import (
+    _audio_replies,
     _check_reply_flags,
     _drive,
     _open,
@@ -72,6 +73,7 @@ def review(
     headless: bool = False,
     plain: bool = False,
     answers_file: Path | None = None,
+    answers_audio: Path | None = None,
     export_path: Path | None = None,
     **model_flags: Any,
 ) -> None:
@@ -89,7 +91,7 @@ def review(
     )
     if not settings.save:
         _fail("a review needs the session store (saving is off)", "unset INTERVIEWER_SAVE")
-    _check_reply_flags(headless, answers_file, export_path)
+    _check_reply_flags(headless, answers_file, export_path, answers_audio)
     request = ReviewRequest(max_questions=max_questions, until=_day(until))
     if not headless and not plain and _interactive():
         from interviewer.tui.app import create_app
@@ -98,8 +100,11 @@ def review(
         return
     plan = plan_review(settings, open_store(settings), request)
     replies = None
-    if answers_file is not None:  # a file written for the whole bank works for a review too
-        replies = scripted_replies(load_answers(answers_file, plan_interview(settings, None).bank))
+    whole = plan_interview(settings, None).bank  # files made for the whole bank work here too
+    if answers_file is not None:
+        replies = scripted_replies(load_answers(answers_file, whole))
+    elif answers_audio is not None:
+        replies = _audio_replies(plan, answers_audio, whole)
     chosen = ", ".join(q.title for q in plan.bank.questions)
     click.echo(f"Review: {len(plan.bank.questions)} question(s) due: {chosen}", err=True)
     session = _open(plan)

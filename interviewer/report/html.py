@@ -21,7 +21,7 @@ from interviewer.report.view import (
     speaker,
 )
 from interviewer.textutil import shown_name, visible_control
-from interviewer.transcript import VERDICT_WORDS, Turn
+from interviewer.transcript import VERDICT_WORDS, Turn, describe_speech
 
 _CSS = """
 :root { --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --bg: #ffffff; --panel: #f6f8fa;
@@ -239,8 +239,14 @@ def _question(q: QuestionView) -> str:
     ]
     if q.rubric_note:
         out.append(f'<p class="note">{esc(q.rubric_note)}</p>')
+    out.append(f"<p><strong>Time spent.</strong> {esc(q.time_line)}</p>")
     out.append("<h3>Conversation</h3>")
     out += _conversation(q.turns, r.status)
+    if q.speech:
+        out.append("<h3>How you spoke</h3>")
+        out.append(
+            "<ul>" + "".join(f"<li>{esc(describe_speech(s))}</li>" for s in q.speech) + "</ul>"
+        )
     out.append("<h3>Grade</h3>")
     if r.grade is not None:
         out.append(
@@ -304,6 +310,10 @@ def _conversation(turns: list[Turn], status: str) -> list[str]:
         )
     for turn in shown:
         kind = "" if turn.kind == "answer" else f" ({esc(turn.kind.replace('_', ' '))})"
+        if turn.delivery is not None and turn.delivery.spoken:
+            kind += " (spoken)"
+        if turn.delivery is not None and turn.delivery.sent_by_clock:
+            kind += " (sent when the time was up)"
         text = esc(turn.text) if turn.text.strip() else "<em>(no answer)</em>"
         out.append(
             f'<div class="turn {turn.role}"><div class="who">{speaker(turn)}{kind}</div>'

@@ -50,6 +50,7 @@ from interviewer.session.review import (
 from interviewer.session.running import (
     LoadedModel,
     ModelOpener,
+    Reply,
     ReplySource,
     Session,
     TranscriptWriteError,
@@ -71,6 +72,7 @@ __all__ = [
     "Recovered",
     "RecoveryError",
     "RegradePlan",
+    "Reply",
     "ReplySource",
     "ResumeError",
     "ReviewRequest",

@@ -46,6 +46,7 @@ from interviewer.store.rows import (
     StoreError,
 )
 from interviewer.transcript import (
+    Delivery,
     Grade,
     ModelInfo,
     Regrade,
@@ -342,8 +343,9 @@ class SessionStore:
     @staticmethod
     def _insert_turn(db: sqlite3.Connection, session_id: str, turn: Turn) -> None:
         db.execute(
-            "INSERT INTO turns (session_id, idx, role, kind, text, question_id, key_point_id, at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO turns (session_id, idx, role, kind, text, question_id, key_point_id, at, "
+            "delivery_json) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 session_id,
                 turn.index,
@@ -353,6 +355,7 @@ class SessionStore:
                 turn.question_id,
                 turn.key_point_id,
                 turn.at.isoformat(),
+                turn.delivery.model_dump_json() if turn.delivery is not None else None,
             ),
         )
 
@@ -746,9 +749,13 @@ class SessionStore:
                 question_id=row[4],
                 key_point_id=row[5],
                 at=datetime.fromisoformat(str(row[6])),
+                delivery=self._parsed(Delivery, row[7], session_id, "turn delivery")
+                if row[7] is not None
+                else None,
             )
             for row in self._read(
-                "SELECT idx, role, kind, text, question_id, key_point_id, at FROM turns "
+                "SELECT idx, role, kind, text, question_id, key_point_id, at, delivery_json "
+                "FROM turns "
                 "WHERE session_id = ? ORDER BY idx",
                 (session_id,),
             )
