@@ -1,0 +1,176 @@
+"""Voice in the TUI: F5 records, the words appear in the answer box as they are recognised,
+and the interviewer's turns are read aloud. Everything here runs only when voice is on: the
+audio libraries load in a thread after the screen is shown, never before the first paint.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from textual.message import Message
+
+from interviewer.errors import InterviewerError
+
+if TYPE_CHECKING:
+    from interviewer.bank import Question
+    from interviewer.config import VoiceSettings
+    from interviewer.transcript import SpeechStats
+    from interviewer.voice.listen import Listened
+    from interviewer.voice.recognise import Recogniser
+    from interviewer.voice.sources import AudioSource
+    from interviewer.voice.speak import Speaker
+
+
+class VoiceText(Message):
+    """Words recognised so far in the recording (``final``: the recording is over)."""
+
+    def __init__(self, text: str, final: bool) -> None:
+        super().__init__()
+        self.text = text
+        self.final = final
+
+
+class VoiceDone(Message):
+    """A recording ended: what was heard (None when it failed: ``error`` says why)."""
+
+    def __init__(self, heard: Listened | None, error: str | None = None) -> None:
+        super().__init__()
+        self.heard = heard
+        self.error = error
+
+
+class VoiceNotice(Message):
+    def __init__(self, text: str, severity: str = "information") -> None:
+        super().__init__()
+        self.text = text
+        self.severity = severity
+
+
+class VoiceControl:
+    """The recogniser, the microphone and the speaker of one interview screen.
+
+    ``post`` hands a message to the screen (from any thread). Loading happens in the
+    background; a recording asked for before the model is ready waits for it."""
+
+    def __init__(
+        self,
+        settings: VoiceSettings,
+        vocabulary: Callable[[], list[str]],
+        post: Callable[[Message], object],
+        *,
+        source: Callable[[], AudioSource] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._vocabulary = vocabulary
+        self.post = post
+        self._make_source = source
+        self.recogniser: Recogniser | None = None
+        self.speaker: Speaker | None = None
+        self.ready = threading.Event()
+        self._source: AudioSource | None = None
+        self.recording = False
+
+    def load(self) -> None:
+        """Load the recogniser and the voice (call from a worker thread)."""
+        from interviewer.voice.recognise import Recogniser
+
+        try:
+            self.recogniser = Recogniser(self.settings.stt_model, device=self.settings.stt_device)
+        except InterviewerError as exc:
+            self.post(VoiceNotice(f"Voice input is off: {exc}. {exc.hint}", "warning"))
+        if self.settings.speak:
+            from interviewer.voice.speak import RecordingSink, Speaker, SpeakerSink, open_voice
+
+            try:
+                voice = open_voice(self.settings.tts_voice)
+                try:
+                    sink: SpeakerSink | RecordingSink = SpeakerSink()
+                except InterviewerError as exc:
+                    self.post(VoiceNotice(f"The interviewer is not heard: {exc}", "warning"))
+                    sink = RecordingSink()
+                self.speaker = Speaker(
+                    voice, sink, on_error=lambda e: self.post(VoiceNotice(f"Voice: {e}"))
+                )
+            except InterviewerError as exc:
+                self.post(VoiceNotice(f"The interviewer is not read aloud: {exc}", "warning"))
+        self.ready.set()
+
+    # ------------------------------------------------------------------ listening
+
+    def start(self, question: Question | None) -> None:
+        """Record until :meth:`stop` (or a long silence); call from a worker thread."""
+        from interviewer.voice.listen import Listener
+        from interviewer.voice.recognise import recognition_prompt
+        from interviewer.voice.sources import Microphone
+
+        self.ready.wait()
+        if self.recogniser is None:
+            self.post(VoiceDone(None, "the speech-to-text model is not loaded"))
+            return
+        settings = self.settings
+        try:
+            source = self._make_source() if self._make_source else Microphone(settings.input_device)
+        except InterviewerError as exc:
+            self.post(VoiceDone(None, f"{exc}. {exc.hint}"))
+            return
+        self._source = source
+        self.recording = True
+        prompt = (
+            recognition_prompt(question, self._vocabulary(), settings.fillers)
+            if settings.prime
+            else ""
+        )
+        listener = Listener(
+            self.recogniser,
+            prompt=prompt,
+            fillers=settings.fillers,
+            end_silence=settings.end_silence,
+            max_seconds=settings.max_answer,
+            on_text=lambda text, final: self.post(VoiceText(text, final)),
+        )
+        try:
+            heard = listener.listen(source)
+        except Exception as exc:  # the microphone failed mid-answer and nothing was heard
+            self.post(VoiceDone(None, f"the recording failed: {exc}"))
+            return
+        finally:
+            self.recording = False
+            self._source = None
+        self.post(VoiceDone(heard))
+
+    def stop(self) -> None:
+        source = self._source
+        if source is not None:
+            source.stop()
+
+    # ------------------------------------------------------------------ speaking
+
+    def speak(self, text: str) -> None:
+        if self.speaker is not None:
+            self.speaker.say(text)
+
+    def feed(self, text: str) -> None:
+        if self.speaker is not None:
+            self.speaker.feed(text)
+
+    def finish(self) -> None:
+        if self.speaker is not None:
+            self.speaker.finish()
+
+    def silence(self) -> None:
+        if self.speaker is not None:
+            self.speaker.stop()
+
+    def close(self) -> None:
+        self.stop()
+        if self.speaker is not None:
+            self.speaker.close()
+
+
+def spoken_summary(speech: SpeechStats) -> str:
+    """The notice after a recording: how it was said."""
+    from interviewer.transcript import describe_speech
+
+    return describe_speech(speech).capitalize()
