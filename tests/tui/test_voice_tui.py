@@ -111,3 +111,21 @@ async def test_a_spoken_answer_goes_into_the_box_and_is_kept(
         assert turn.delivery.speech.fillers == spoken_answer["fillers"]
         feedback = next(t for t in app.interview.turns if t.kind == "feedback")
         assert "**How you spoke**" in feedback.text
+
+
+async def test_the_start_screen_turns_voice_and_the_clock_on(demo_app):
+    from textual.widgets import Select
+
+    from interviewer.tui.screens import StartScreen
+
+    app = demo_app(start_now=False)
+    async with app.run_test(size=(100, 50)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, StartScreen)
+        assert screen.query_one("#voice", Select).value == "off"
+        screen.query_one("#voice", Select).value = "listen"
+        screen.query_one("#time-limit", Select).value = 120.0
+        chosen = screen._chosen()
+        assert chosen.voice.enabled and not chosen.voice.speak
+        assert chosen.time_limit == 120
