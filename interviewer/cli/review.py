@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -27,6 +27,9 @@ from interviewer.cli.interview import (
     _session_options,
     _typed_replies,
 )
+
+if TYPE_CHECKING:
+    from interviewer.session import ReplySource
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -99,7 +102,7 @@ def review(
         create_app(settings, start_now=True, review=request).run()
         return
     plan = plan_review(settings, open_store(settings), request)
-    replies = None
+    replies: ReplySource | None = None
     whole = plan_interview(settings, None).bank  # files made for the whole bank work here too
     if answers_file is not None:
         replies = scripted_replies(load_answers(answers_file, whole))

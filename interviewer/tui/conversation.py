@@ -139,7 +139,13 @@ class InterviewScreen(Screen[None]):
         if settings is not None and settings.voice.enabled:
             from interviewer.tui.voice import VoiceControl
 
-            self.voice = VoiceControl(settings.voice, self._vocabulary, self.post_message)
+            keep = settings.voice.audio_dir or settings.store_path.parent / "audio"
+            self.voice = VoiceControl(
+                settings.voice,
+                self._vocabulary,
+                self.post_message,
+                keep_in=keep.expanduser() / session.session_id,
+            )
         self._typed_before = ""
         """What was in the box when the recording started: the words are added after it."""
         self._spoken: Delivery | None = None
@@ -243,7 +249,7 @@ class InterviewScreen(Screen[None]):
             self.voice.load()
 
     @work(thread=True, group="voice-record", exclusive=True, exit_on_error=False)
-    def _record(self) -> None:
+    def _listen(self) -> None:
         if self.voice is not None:
             question = self.interview.current_question
             self.voice.start(question)
@@ -259,7 +265,7 @@ class InterviewScreen(Screen[None]):
         self.voice.silence()  # the candidate speaks: the interviewer stops
         self._typed_before = self.query_one("#answer", TextArea).text
         self.query_one(StatusBar).status = "recording (F5 stops)"
-        self._record()
+        self._listen()
 
     @on(VoiceText)
     def _heard(self, message: VoiceText) -> None:
@@ -300,8 +306,10 @@ class InterviewScreen(Screen[None]):
 
     @on(VoiceNotice)
     def _voice_notice(self, message: VoiceNotice) -> None:
-        severity = "warning" if message.severity == "warning" else "information"
-        self.notify(message.text, title="Voice", severity=severity, timeout=10)
+        if message.severity == "warning":
+            self.notify(message.text, title="Voice", severity="warning", timeout=10)
+        else:
+            self.notify(message.text, title="Voice", timeout=10)
 
     def stop_speaking(self) -> None:
         """Ctrl+C: the interviewer's voice stops with its words."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.message import Message
@@ -58,11 +59,14 @@ class VoiceControl:
         self,
         settings: VoiceSettings,
         vocabulary: Callable[[], list[str]],
-        post: Callable[[Message], object],
+        post: Callable[[Message], bool],
         *,
         source: Callable[[], AudioSource] | None = None,
+        keep_in: Path | None = None,
     ) -> None:
         self.settings = settings
+        self.keep_in = keep_in
+        """Where ``--keep-audio`` writes each recording (nothing is written otherwise)."""
         self._vocabulary = vocabulary
         self.post = post
         self._make_source = source
@@ -90,9 +94,7 @@ class VoiceControl:
                 except InterviewerError as exc:
                     self.post(VoiceNotice(f"The interviewer is not heard: {exc}", "warning"))
                     sink = RecordingSink()
-                self.speaker = Speaker(
-                    voice, sink, on_error=lambda e: self.post(VoiceNotice(f"Voice: {e}"))
-                )
+                self.speaker = Speaker(voice, sink, on_error=self._voice_failed)
             except InterviewerError as exc:
                 self.post(VoiceNotice(f"The interviewer is not read aloud: {exc}", "warning"))
         self.ready.set()
@@ -128,7 +130,7 @@ class VoiceControl:
             fillers=settings.fillers,
             end_silence=settings.end_silence,
             max_seconds=settings.max_answer,
-            on_text=lambda text, final: self.post(VoiceText(text, final)),
+            on_text=self._heard,
         )
         try:
             heard = listener.listen(source)
@@ -138,7 +140,29 @@ class VoiceControl:
         finally:
             self.recording = False
             self._source = None
+        if settings.keep_audio and self.keep_in is not None and len(heard.samples):
+            self._keep(heard)
         self.post(VoiceDone(heard))
+
+    def _keep(self, heard: Listened) -> None:
+        from datetime import datetime
+
+        from interviewer.voice.sources import write_wav
+
+        assert self.keep_in is not None
+        try:
+            self.keep_in.mkdir(parents=True, exist_ok=True)
+            path = self.keep_in / f"{datetime.now():%Y%m%d-%H%M%S}.wav"
+            write_wav(path, heard.samples)
+            self.post(VoiceNotice(f"The recording is kept in {path}"))
+        except OSError as exc:
+            self.post(VoiceNotice(f"The recording could not be kept: {exc}", "warning"))
+
+    def _heard(self, text: str, final: bool) -> None:
+        self.post(VoiceText(text, final))
+
+    def _voice_failed(self, error: BaseException) -> None:
+        self.post(VoiceNotice(f"Voice: {error}"))
 
     def stop(self) -> None:
         source = self._source

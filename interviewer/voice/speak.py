@@ -138,7 +138,8 @@ class EspeakVoice:
         with wave.open(io.BytesIO(wav)) as read:
             rate = read.getframerate()
             pcm = read.readframes(read.getnframes())
-        return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768, rate
+        samples: Samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / np.float32(32768)
+        return samples, rate
 
 
 def open_voice(model: Path | None) -> Voice:
