@@ -75,6 +75,9 @@ class VoiceControl:
         self.ready = threading.Event()
         self._source: AudioSource | None = None
         self.recording = False
+        self._early: list[str] = []
+        """What the interviewer said while the voice was loading: read once it is ready."""
+        self._lock = threading.Lock()
 
     def load(self) -> None:
         """Load the recogniser and the voice (call from a worker thread)."""
@@ -97,7 +100,11 @@ class VoiceControl:
                 self.speaker = Speaker(voice, sink, on_error=self._voice_failed)
             except InterviewerError as exc:
                 self.post(VoiceNotice(f"The interviewer is not read aloud: {exc}", "warning"))
-        self.ready.set()
+        with self._lock:
+            self.ready.set()
+            early, self._early = self._early, []
+        for text in early:
+            self.speak(text)
 
     # ------------------------------------------------------------------ listening
 
@@ -172,10 +179,18 @@ class VoiceControl:
     # ------------------------------------------------------------------ speaking
 
     def speak(self, text: str) -> None:
+        with self._lock:
+            if not self.ready.is_set():
+                self._early.append(text)
+                return
         if self.speaker is not None:
             self.speaker.say(text)
 
     def feed(self, text: str) -> None:
+        with self._lock:
+            if not self.ready.is_set():
+                self._early.append(text)
+                return
         if self.speaker is not None:
             self.speaker.feed(text)
 
@@ -184,6 +199,8 @@ class VoiceControl:
             self.speaker.finish()
 
     def silence(self) -> None:
+        with self._lock:
+            self._early = []
         if self.speaker is not None:
             self.speaker.stop()
 

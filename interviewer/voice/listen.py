@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from interviewer.transcript import SpeechStats
 from interviewer.voice.sources import SAMPLE_RATE, AudioSource
-from interviewer.voice.speech import DEFAULT_FILLERS, speech_spans, speech_stats
+from interviewer.voice.speech import DEFAULT_FILLERS, Span, speech_spans, speech_stats
 
 if TYPE_CHECKING:
     from interviewer.voice.recognise import Recogniser
@@ -100,36 +100,23 @@ class Listener:
 
     # ------------------------------------------------------------------ recognise
 
-    def _cut(self, audio: Samples, start: int, final: bool) -> int | None:
-        """Where the piece that starts at ``start`` ends: after its last speech followed by a
-        pause, or at its quietest point past ``PIECE_MAX``; None while it goes on."""
-        piece = audio[start:]
-        if len(piece) < SAMPLE_RATE // 2:
-            return len(audio) if final and len(piece) else None
-        if final:
-            return len(audio)
-        spans = speech_spans(piece, PIECE_PAUSE)
+    def _cut(self, piece: Samples, spans: list[Span]) -> int | None:
+        """Where the piece still being spoken ends (in its own samples): after its last
+        speech followed by a pause, or at its quietest point past ``PIECE_MAX``; None while
+        it goes on."""
         now = len(piece) / SAMPLE_RATE
         ended = [end for _s, end in spans if now - end >= PIECE_PAUSE]
         if ended and ended[-1] >= 1.0:
-            return start + int(ended[-1] * SAMPLE_RATE)
-        if now >= PIECE_MAX:
-            import numpy as np
+            return int(ended[-1] * SAMPLE_RATE)
+        if now < PIECE_MAX:
+            return None
+        import numpy as np
 
-            tail = piece[int((PIECE_MAX - 1.0) * SAMPLE_RATE) :]
-            frame = SAMPLE_RATE // 50
-            energy = [float(np.abs(tail[i : i + frame]).mean()) for i in range(0, len(tail), frame)]
-            quietest = int(np.argmin(energy)) * frame
-            return start + int((PIECE_MAX - 1.0) * SAMPLE_RATE) + quietest
-        return None
-
-    def _silent_for(self, audio: Samples) -> float:
-        """Seconds of silence at the end of the recording, once something was said."""
-        window = audio[-int((self.end_silence + 1.0) * SAMPLE_RATE) :]
-        spans = speech_spans(window)
-        if not spans:
-            return len(window) / SAMPLE_RATE if self._said_anything else 0.0
-        return len(window) / SAMPLE_RATE - spans[-1][1]
+        reach = int((PIECE_MAX - 1.0) * SAMPLE_RATE)
+        tail = piece[reach:]
+        frame = SAMPLE_RATE // 50
+        energy = [float(np.abs(tail[i : i + frame]).mean()) for i in range(0, len(tail), frame)]
+        return reach + int(np.argmin(energy)) * frame
 
     def _show(self, text: str, final: bool) -> None:
         if text and self.first_text_at is None:
@@ -148,36 +135,47 @@ class Listener:
         capture.start()
         pieces: list[str] = []
         start = 0
+        drafted_to = 0.0  # how far into the piece's speech the last draft went
         last_draft = 0.0
-        self._said_anything = False
+        said = False
         while True:
             final = self._done.is_set()
             audio = self._audio()
-            cut = self._cut(audio, start, final)
-            if cut is not None and cut > start:
-                text = self._recognise(audio[start:cut], pieces)
-                if text:
-                    pieces.append(text)
-                    self._said_anything = True
-                start = cut
-                self._show(" ".join(pieces), final)
+            piece = audio[start:]
+            if len(piece) < SAMPLE_RATE // 2 and not final:
+                self._done.wait(0.05)
+                continue
+            spans = speech_spans(piece, PIECE_PAUSE) if len(piece) else []
+            cut = len(piece) if final else self._cut(piece, spans)
+            if cut:
+                if any(s < cut / SAMPLE_RATE for s, _e in spans):  # silence is not recognised
+                    text = self._recognise(piece[:cut], pieces)
+                    if text:
+                        pieces.append(text)
+                        said = True
+                        self._show(" ".join(pieces), final)
+                start += cut
+                drafted_to = 0.0
+                if final:
+                    break
                 continue
             if final:
                 break
-            pending = (len(audio) - start) / SAMPLE_RATE
-            if time.monotonic() - last_draft >= DRAFT_EVERY and pending >= 0.7:
-                draft = self._recognise(audio[start:], pieces)
-                last_draft = time.monotonic()
-                if draft:
-                    self._said_anything = True
-                    self._show(" ".join([*pieces, draft]), False)
-            if (
-                self.end_silence > 0
-                and pending >= self.end_silence
-                and self._silent_for(audio) >= self.end_silence
-            ):
+            now = len(piece) / SAMPLE_RATE
+            silent = now - spans[-1][1] if spans else now
+            if self.end_silence > 0 and (said or spans) and silent >= self.end_silence:
                 self._ended_by = "silence"
                 source.stop()
+            elif (
+                spans
+                and spans[-1][1] - spans[0][0] >= 0.8
+                and spans[-1][1] > drafted_to + 0.3
+                and time.monotonic() - last_draft >= DRAFT_EVERY
+            ):
+                draft = self._recognise(piece[: int(spans[-1][1] * SAMPLE_RATE)], pieces)
+                last_draft, drafted_to = time.monotonic(), spans[-1][1]
+                if draft:
+                    self._show(" ".join([*pieces, draft]), False)
             self._done.wait(0.05)
         capture.join(timeout=1.0)
         audio = self._audio()

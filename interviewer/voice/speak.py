@@ -154,6 +154,13 @@ class SpeakerSink:
         from interviewer.voice.sources import _sounddevice
 
         self.sd = _sounddevice()
+        try:
+            self.sd.query_devices(kind="output")  # type: ignore[attr-defined]
+        except Exception as exc:  # PortAudioError or ValueError: no output device at all
+            raise VoiceError(
+                f"no speakers or headphones found ({exc})",
+                "plug some in, or run with --no-speak to read the interviewer",
+            ) from exc
 
     def play(self, samples: Samples, rate: int, stop: threading.Event) -> None:
         sd = self.sd

@@ -95,13 +95,15 @@ async def test_a_spoken_answer_goes_into_the_box_and_is_kept(demo_app, whisper_d
         assert box.text.startswith("Typed first. So basically"), box.text
         # Said, so kept: the recognised words are the draft `resume` restores.
         assert app.session.draft() == box.text
+        await pilot.press("ctrl+s")
+        await settle(pilot)
         # The interviewer was read aloud (espeak-ng; no speakers here, so it was recorded).
         speaker = screen.voice.speaker
         assert speaker is not None and speaker.voice.name == "espeak-ng"
-        played = getattr(speaker.sink, "played", [])
-        assert played, "the interviewer's turns were not voiced"
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        deadline = time.monotonic() + 20
+        while not getattr(speaker.sink, "played", []) and time.monotonic() < deadline:
+            await pilot.pause(0.1)
+        assert speaker.sink.played, "the interviewer's turns were not voiced"
         turn = next(t for t in app.interview.turns if t.role == "candidate")
         assert turn.delivery is not None and turn.delivery.spoken
         assert turn.delivery.recognised.startswith("So basically")
