@@ -46,16 +46,18 @@ NUMBERS = {
     "sixteen": "16", "twenty": "20", "thirty": "30", "sixty": "60", "hundred": "100",
 }  # fmt: skip
 SPOKEN_MARKS = {"dot", "underscore"}
+UNITS = {"gb": "gigabytes", "gigabyte": "gigabytes", "mb": "megabytes"}
 
 
 def normalise(text: str) -> str:
     """The same words, written or spoken: identifiers split, numbers as digits, no marks."""
+    text = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", text)  # camelCase, CamelCase: words
     text = text.lower().replace("=", " equals ").replace("@", " at ")
     text = re.sub(r"(?<=\d)\.(?=\d)", "point", text)  # 3.5 -> 3point5 -> "3 point 5"
     text = re.sub(r"[_./\\\-]", " ", text)
     text = re.sub(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])", " ", text)
     words = re.findall(r"[a-z0-9']+", text)
-    words = [NUMBERS.get(w, w) for w in words if w not in SPOKEN_MARKS]
+    words = [UNITS.get(w, NUMBERS.get(w, w)) for w in words if w not in SPOKEN_MARKS]
     return " ".join(w.strip("'") for w in words if w.strip("'"))
 
 

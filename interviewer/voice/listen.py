@@ -100,12 +100,15 @@ class Listener:
 
     # ------------------------------------------------------------------ recognise
 
-    def _cut(self, piece: Samples, spans: list[Span]) -> int | None:
-        """Where the piece still being spoken ends (in its own samples): after its last
-        speech followed by a pause, or at its quietest point past ``PIECE_MAX``; None while
-        it goes on."""
+    def _cut(self, piece: Samples, spans: list[Span], final: bool) -> int | None:
+        """Where the piece still being spoken ends (in its own samples): at the last pause
+        within its first ``PIECE_MAX`` seconds, or at its quietest point near there; the
+        whole of what is left once the recording is over and it is short; None while it goes
+        on. Pieces stay short, so each is recognised in a moment."""
         now = len(piece) / SAMPLE_RATE
-        ended = [end for _s, end in spans if now - end >= PIECE_PAUSE]
+        if final and now <= PIECE_MAX:
+            return len(piece)
+        ended = [end for _s, end in spans if now - end >= PIECE_PAUSE and end <= PIECE_MAX]
         if ended and ended[-1] >= 1.0:
             return int(ended[-1] * SAMPLE_RATE)
         if now < PIECE_MAX:
@@ -113,7 +116,7 @@ class Listener:
         import numpy as np
 
         reach = int((PIECE_MAX - 1.0) * SAMPLE_RATE)
-        tail = piece[reach:]
+        tail = piece[reach : int(PIECE_MAX * SAMPLE_RATE)]
         frame = SAMPLE_RATE // 50
         energy = [float(np.abs(tail[i : i + frame]).mean()) for i in range(0, len(tail), frame)]
         return reach + int(np.argmin(energy)) * frame
@@ -124,9 +127,10 @@ class Listener:
         if self.on_text is not None:
             self.on_text(text, final)
 
-    def _recognise(self, samples: Samples, pieces: list[str]) -> str:
-        context = " ".join(pieces)[-200:]
-        return self.recogniser.transcribe(samples, f"{self.prompt} {context}".strip())
+    def _recognise(self, samples: Samples, pieces: list[str], *, draft: bool = False) -> str:
+        context = " ".join(pieces)[-150:]
+        prompt = f"{self.prompt} {context}".strip()
+        return self.recogniser.transcribe(samples, prompt, beam=1 if draft else 5)
 
     def listen(self, source: AudioSource) -> Listened:
         """Record from ``source`` until it ends (or is stopped: another thread calls
@@ -146,7 +150,7 @@ class Listener:
                 self._done.wait(0.05)
                 continue
             spans = speech_spans(piece, PIECE_PAUSE) if len(piece) else []
-            cut = len(piece) if final else self._cut(piece, spans)
+            cut = self._cut(piece, spans, final)
             if cut:
                 if any(s < cut / SAMPLE_RATE for s, _e in spans):  # silence is not recognised
                     text = self._recognise(piece[:cut], pieces)
@@ -156,7 +160,7 @@ class Listener:
                         self._show(" ".join(pieces), final)
                 start += cut
                 drafted_to = 0.0
-                if final:
+                if final and start >= len(audio):
                     break
                 continue
             if final:
@@ -172,7 +176,9 @@ class Listener:
                 and spans[-1][1] > drafted_to + 0.3
                 and time.monotonic() - last_draft >= DRAFT_EVERY
             ):
-                draft = self._recognise(piece[: int(spans[-1][1] * SAMPLE_RATE)], pieces)
+                draft = self._recognise(
+                    piece[: int(spans[-1][1] * SAMPLE_RATE)], pieces, draft=True
+                )
                 last_draft, drafted_to = time.monotonic(), spans[-1][1]
                 if draft:
                     self._show(" ".join([*pieces, draft]), False)
