@@ -65,17 +65,63 @@ def _is_identifier(word: str) -> bool:
     )
 
 
+_COMMON = frozenset(
+    [
+        "the",
+        "and",
+        "you",
+        "your",
+        "how",
+        "what",
+        "which",
+        "would",
+        "with",
+        "for",
+        "from",
+        "into",
+        "model",
+        "models",
+        "set",
+        "to",
+        "in",
+        "of",
+        "on",
+        "is",
+        "it",
+        "its",
+        "do",
+        "does",
+        "one",
+        "two",
+        "use",
+        "using",
+        "json",
+    ]
+)
+
+
+def _parts(text: str) -> set[str]:
+    """The telling word pieces of a text or an identifier: ``load_in_4bit`` -> load, 4, bit."""
+    text = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])", " ", text)
+    words = re.split(r"[^a-z0-9]+", text.lower())
+    return {w for w in words if (len(w) > 2 or w.isdigit()) and w not in _COMMON}
+
+
 def recognition_prompt(
     question: Question | None, vocabulary: list[str], fillers: tuple[str, ...] | list[str]
 ) -> str:
     """What the recogniser is primed with: the filler words (Whisper drops "um" and "uh"
-    unless its prompt has them), the question as asked, and the bank's identifiers."""
+    unless its prompt has them), the question as asked, and the bank's identifiers, those
+    that share words with the question first (the question's words choose them, never the
+    key points)."""
     said = ", ".join(f.capitalize() if i == 0 else f for i, f in enumerate(fillers[:5]))
     parts = [f"{said}..." if said else ""]
+    asked = _parts(question.question) if question is not None else set()
     if question is not None:
         parts.append(question.question)
     prompt = " ".join(p for p in parts if p)
-    for word in vocabulary:
+    ranked = sorted(vocabulary, key=lambda w: -len(_parts(w) & asked))  # stable: by use next
+    for word in ranked:
         if len(prompt) + len(word) + 2 > _PROMPT_CHARS:
             break
         prompt += f" {word},"
