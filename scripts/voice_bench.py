@@ -68,10 +68,11 @@ def espeak(text: str, path: Path) -> None:
 def recognise(recogniser: Recogniser, samples, prompt: str, realtime: bool) -> dict[str, float]:
     listener = Listener(recogniser, prompt=prompt, fillers=DEFAULT_FILLERS)
     spans = speech_spans(samples)
-    began = time.monotonic()
+    began, cpu = time.monotonic(), time.process_time()
     heard = listener.listen(SampleSource(samples, realtime=realtime))
     done = time.monotonic()
     out: dict[str, float] = {"text": heard.text}  # type: ignore[dict-item]
+    out["cpu_s"] = time.process_time() - cpu  # CPU seconds the recogniser used, all threads
     if realtime and spans:
         out["first_words_s"] = (listener.first_text_at or done) - (began + spans[0][0])
         out["after_stop_s"] = done - (began + spans[-1][1])
@@ -147,10 +148,10 @@ def main() -> None:
             ref, hyp = normalise(answer["written"]), normalise(str(run["text"]))
             wer = jiwer.wer(ref, hyp)
             rows.append({"question": qid, "wer": wer, "words": len(ref.split()), **run})
-            extra = ""
+            extra = f"  CPU {run['cpu_s']:.1f} s"
             if "after_stop_s" in run:
-                extra = (
-                    f"  audio {run['audio_s']:.1f} s, first words {run['first_words_s']:.2f} s, "
+                extra += (
+                    f", audio {run['audio_s']:.1f} s, first words {run['first_words_s']:.2f} s, "
                     f"in the box {run['after_stop_s']:.2f} s after speech stopped"
                 )
             print(f"{qid}: WER {wer * 100:.1f}%{extra}", flush=True)

@@ -396,7 +396,7 @@ def spoken_answer(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     phrases = [
         "So basically the attention mask marks the padding tokens.",
         "Um, the model ignores those positions.",
-        "You know, it is like a list of ones and zeros.",
+        "You know, it is like a simple list of numbers.",
     ]
     pauses = [1.2, 2.0]
     clips = [speak(p, folder) for p in phrases]

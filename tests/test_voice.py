@@ -196,7 +196,7 @@ def test_the_time_limit_sends_what_was_said_by_then(
     turn = next(t for t in json.loads(out.read_text())["turns"] if t.get("delivery"))
     assert turn["delivery"]["sent_by_clock"] is True
     assert turn["delivery"]["seconds"] == pytest.approx(5.0, abs=0.05)
-    assert "attention mask" in turn["text"].lower() and "zeros" not in turn["text"].lower()
+    assert "attention mask" in turn["text"].lower() and "numbers" not in turn["text"].lower()
 
 
 def test_a_model_that_cannot_be_found_is_a_clear_error(tmp_path, hf_bank):

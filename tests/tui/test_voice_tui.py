@@ -89,7 +89,7 @@ async def test_a_spoken_answer_goes_into_the_box_and_is_kept(demo_app, whisper_d
         box.text = "Typed first."
         await pilot.press("f5")
         deadline = time.monotonic() + 60
-        while "zeros" not in box.text.lower() and time.monotonic() < deadline:
+        while "numbers" not in box.text.lower() and time.monotonic() < deadline:
             await pilot.pause(0.1)
         await settle(pilot)
         assert box.text.startswith("Typed first. So basically"), box.text
