@@ -87,6 +87,41 @@ class CalibrationTargets(BaseModel):
     """Mean scores must order strong > partial > wrong for every question."""
 
 
+class VoiceSettings(BaseModel):
+    """Speaking the interview (``[voice]`` in the config file; docs/voice.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    """Answer by voice (``--voice``): a key records, the words appear in the answer box."""
+    speak: bool = True
+    """With voice on, the interviewer's turns are read aloud (``--no-speak``: text only)."""
+    stt_model: str = "base"
+    """Speech to text: a faster-whisper size (tiny, base, small, ...) or a local model folder."""
+    stt_device: Literal["auto", "cpu", "cuda"] = "auto"
+    """auto: a CUDA GPU when there is one (float16), else the CPU (int8)."""
+    end_silence: float = Field(default=3.0, ge=0, le=60)
+    """Seconds of silence after speech that end a recording (0: only the key ends it)."""
+    max_answer: float = Field(default=600.0, ge=10, le=3600)
+    """The longest recording, in seconds; what was said until then is kept."""
+    fillers: list[str] = Field(
+        default_factory=lambda: ["um", "uh", "erm", "like", "you know", "basically", "i mean"]
+    )
+    """Filler words and phrases counted in "how you spoke"."""
+    prime: bool = True
+    """Prime the recogniser with the question's words and the bank's identifiers."""
+    input_device: str | None = None
+    """The microphone (a name or number from `python -m sounddevice`; default: the system's)."""
+    keep_audio: bool = False
+    """Write each spoken reply to a WAV file in ``audio_dir`` (``--keep-audio``)."""
+    audio_dir: Path | None = None
+    """Where kept audio goes (default: ``audio`` beside the session store)."""
+    tts_voice: Path | None = None
+    """A Piper voice (``.onnx`` with its ``.onnx.json``); none: espeak-ng."""
+    read_reference: bool = False
+    """Also read the reference answer of the feedback aloud."""
+
+
 class Settings(BaseSettings):
     """Every setting has a default; the config file and env vars only override what they name."""
 
@@ -160,6 +195,12 @@ class Settings(BaseSettings):
     calibration: CalibrationTargets = Field(default_factory=CalibrationTargets)
     data_dir: Path | None = None
     """Where sessions are stored (``sessions.db``). Default: the user data directory."""
+    time_limit: float | None = Field(default=None, ge=5, le=3600)
+    """Seconds per question (``--time-limit 2m``): the status line counts down, warns at 30
+    seconds, and at zero sends what is in the box. None: no limit."""
+    time_limit_soft: bool = False
+    """Practice mode: the limit only shows the overrun, nothing is sent for you."""
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)
     save: bool = True
     """Record every interview in the session store (``--no-save`` turns it off for one run)."""
     recovery_dir: Path | None = None

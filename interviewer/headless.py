@@ -16,6 +16,7 @@ from typing import TextIO
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from interviewer.bank.models import Bank
+from interviewer.config import VoiceSettings
 from interviewer.documents import DocumentError, clean_text, parse_json
 from interviewer.engine.events import (
     AwaitingReply,
@@ -34,12 +35,13 @@ from interviewer.engine.intents import classify_reply
 from interviewer.engine.interview import Interview
 from interviewer.errors import InterviewerError
 from interviewer.session import (
+    Reply,
     ReplySource,
     Session,
     SessionRecorder,
 )
 from interviewer.textutil import strip_control
-from interviewer.transcript import Transcript, Turn
+from interviewer.transcript import Delivery, Transcript, Turn, describe_speech
 
 
 class AnswersFileError(InterviewerError, ValueError):
@@ -117,6 +119,18 @@ def markdown_as_text(markdown: str, width: int = 100) -> str:
     return "\n".join(line.rstrip() for line in buffer.getvalue().strip("\n").splitlines())
 
 
+def delivery_line(delivery: Delivery) -> str:
+    """How a reply was spoken and timed, as a line under it ("" when there is nothing)."""
+    parts = []
+    if delivery.speech is not None:
+        parts.append(describe_speech(delivery.speech))
+    if delivery.sent_by_clock:
+        parts.append("time was up: what was in the box was sent")
+    elif delivery.overrun_seconds:
+        parts.append(f"{delivery.overrun_seconds:.0f} s over the time limit")
+    return f"  [{'; '.join(parts)}]\n" if parts else ""
+
+
 class EventPrinter:
     """Prints the conversation as plain text. Candidate text is printed without control codes."""
 
@@ -181,7 +195,11 @@ class EventPrinter:
                 self._write(f"\nInterviewer: {event.turn.text}\n")
             else:
                 shown = strip_control(event.turn.text) or "(no answer)"
-                self._write(f"\nYou: {shown}\n")
+                delivery = event.turn.delivery
+                spoken = delivery is not None and delivery.spoken
+                self._write(f"\nYou{' (spoken)' if spoken else ''}: {shown}\n")
+                if delivery is not None:
+                    self._write(delivery_line(delivery))
         elif isinstance(event, GradingStarted):
             self._write(f"  (grading{self._earlier(event.question_id)}...)\n")
         elif isinstance(event, FollowUpAsked):
@@ -202,7 +220,7 @@ class EventPrinter:
 
 def scripted_replies(
     answers: dict[str, list[str]], already_given: dict[str, int] | None = None
-) -> ReplySource:
+) -> Callable[[AwaitingReply], str]:
     """Replies from an answers file; once a question's list is used up, the candidate is silent,
     and a question the file does not mention at all is skipped.
 
@@ -225,6 +243,51 @@ def scripted_replies(
             return "/skip"
         queue = queues[awaiting.question_id]
         return queue.pop(0) if queue else ""
+
+    return next_reply
+
+
+def audio_replies(
+    bank: Bank,
+    audio: dict[str, list[Path]],
+    voice: VoiceSettings,
+    *,
+    time_limit: float | None = None,
+    soft: bool = False,
+    already_given: dict[str, int] | None = None,
+    say: Callable[[str], None] | None = None,
+) -> ReplySource:
+    """Spoken replies from ``--answers-audio``: each file recognised by the real recogniser
+    (loaded once, at the first reply), primed with the question and the bank's identifiers.
+    A question without files is skipped; once its files are used up the candidate is silent."""
+    from interviewer.voice.answers import recognise_file
+    from interviewer.voice.listen import Listener
+    from interviewer.voice.recognise import Recogniser, identifier_vocabulary, recognition_prompt
+
+    given = already_given or {}
+    queues = {qid: list(files)[given.get(qid, 0) :] for qid, files in audio.items()}
+    vocabulary = identifier_vocabulary(bank) if voice.prime else []
+    loaded: list[Recogniser] = []
+
+    def next_reply(awaiting: AwaitingReply) -> str | Reply:
+        if awaiting.question_id not in queues:
+            return "/skip"
+        queue = queues[awaiting.question_id]
+        if not queue:
+            return ""
+        if not loaded:
+            loaded.append(Recogniser(voice.stt_model, device=voice.stt_device))
+        question = bank.question(awaiting.question_id)
+        listener = Listener(
+            loaded[0],
+            prompt=recognition_prompt(question, vocabulary, voice.fillers) if voice.prime else "",
+            fillers=voice.fillers,
+            max_seconds=voice.max_answer,
+        )
+        spoken = recognise_file(queue.pop(0), listener, time_limit=time_limit, soft=soft)
+        if spoken.notice and say is not None:
+            say(spoken.notice)
+        return Reply(spoken.text, spoken.delivery)
 
     return next_reply
 

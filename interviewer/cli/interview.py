@@ -25,6 +25,8 @@ from interviewer.cli import (
 from interviewer.textutil import strip_control
 
 if TYPE_CHECKING:
+    from interviewer.bank import Bank
+    from interviewer.config import Settings
     from interviewer.session import ReplySource, Session, SessionPlan
 
 
@@ -36,6 +38,13 @@ def _session_options(answers_help: str) -> Callable[[Any], Any]:
         ),
         click.option(
             "--answers", "answers_file", type=click.Path(path_type=Path), help=answers_help
+        ),
+        click.option(
+            "--answers-audio",
+            "answers_audio",
+            type=click.Path(path_type=Path),
+            help="Headless: a folder of spoken replies, <question-id>-<n>.wav, recognised by "
+            "the speech-to-text model.",
         ),
         click.option(
             "--export",
@@ -54,14 +63,22 @@ def _session_options(answers_help: str) -> Callable[[Any], Any]:
 
 
 def _check_reply_flags(
-    headless: bool, answers_file: Path | None, export_path: Path | None = None
+    headless: bool,
+    answers_file: Path | None,
+    export_path: Path | None = None,
+    answers_audio: Path | None = None,
 ) -> None:
     """The flags of `run`, `resume` and `review` that must agree, checked before anything
-    loads: --headless with --answers, and an --export folder that exists."""
-    if headless and answers_file is None:
-        _fail("--headless needs --answers FILE", 'write {"answers": {"<question-id>": ["..."]}}')
-    if answers_file is not None and not headless:
-        _fail("--answers is for headless runs", "add --headless")
+    loads: --headless with --answers or --answers-audio, and an --export folder that exists."""
+    if headless and answers_file is None and answers_audio is None:
+        _fail(
+            "--headless needs --answers FILE or --answers-audio DIR",
+            'write {"answers": {"<question-id>": ["..."]}}, or record <question-id>-1.wav',
+        )
+    if answers_file is not None and answers_audio is not None:
+        _fail("--answers and --answers-audio cannot be used together", "choose one")
+    if (answers_file is not None or answers_audio is not None) and not headless:
+        _fail("--answers and --answers-audio are for headless runs", "add --headless")
     if export_path is not None and not export_path.expanduser().parent.is_dir():
         _fail(f"{export_path}: the folder {export_path.parent} does not exist", "create it first")
 
@@ -72,6 +89,91 @@ def _file_replies(plan: SessionPlan, answers_file: Path) -> ReplySource:
 
     given = replies_given(plan.snapshot.turns) if plan.snapshot is not None else None
     return scripted_replies(load_answers(answers_file, plan.bank), given)
+
+
+def _audio_replies(plan: SessionPlan, folder: Path, names: Bank | None = None) -> ReplySource:
+    """Spoken replies from the folder; a resumed session skips the ones already given.
+    ``names``: the bank the file names are checked against (a review's: the whole bank)."""
+    from interviewer.headless import audio_replies, replies_given
+    from interviewer.voice.answers import find_answer_audio
+
+    given = replies_given(plan.snapshot.turns) if plan.snapshot is not None else None
+    settings = plan.settings
+    return audio_replies(
+        plan.bank,
+        find_answer_audio(folder, names or plan.bank),
+        settings.voice,
+        time_limit=settings.time_limit,
+        soft=settings.time_limit_soft and settings.mode == "practice",
+        already_given=given,
+        say=lambda text: click.echo(f"  [{strip_control(text)}]"),
+    )
+
+
+def _replies_from_files(
+    plan: SessionPlan, answers_file: Path | None, answers_audio: Path | None
+) -> ReplySource | None:
+    if answers_audio is not None:
+        return _audio_replies(plan, answers_audio)
+    return _file_replies(plan, answers_file) if answers_file is not None else None
+
+
+def _voice_options(command: Any) -> Any:
+    """--voice, --no-speak, --stt-model, --keep-audio and --time-limit (`run`)."""
+    options = [
+        click.option(
+            "--voice/--no-voice",
+            "voice",
+            default=None,
+            help="Answer by voice: a key records from the microphone (docs/voice.md).",
+        ),
+        click.option(
+            "--no-speak",
+            "no_speak",
+            is_flag=True,
+            default=None,
+            help="With --voice: the interviewer's turns are shown, not read aloud.",
+        ),
+        click.option(
+            "--stt-model",
+            help="Speech to text: a faster-whisper size (tiny, base, small...) or a local "
+            "model folder (default base).",
+        ),
+        click.option(
+            "--keep-audio",
+            is_flag=True,
+            default=None,
+            help="Keep each spoken reply as a WAV file (nothing is written otherwise).",
+        ),
+        click.option(
+            "--time-limit",
+            metavar="DURATION",
+            help='Time per question, e.g. "2m" or "90s": a countdown, a warning at 30 s, '
+            "and at zero what is in the box is sent.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _with_voice(settings: Settings, flags: dict[str, Any]) -> Settings:
+    """The settings with the voice and clock flags applied over the config file's."""
+    from interviewer.session import parse_time_limit
+
+    voice: dict[str, Any] = {}
+    if flags.get("voice") is not None:
+        voice["enabled"] = flags["voice"]
+    if flags.get("no_speak"):
+        voice["speak"] = False
+    if flags.get("stt_model"):
+        voice["stt_model"] = flags["stt_model"]
+    if flags.get("keep_audio"):
+        voice["keep_audio"] = True
+    update: dict[str, Any] = {"voice": settings.voice.model_copy(update=voice)}
+    if flags.get("time_limit"):
+        update["time_limit"] = parse_time_limit(flags["time_limit"])
+    return settings.model_copy(update=update)
 
 
 def _typed_replies(session: Session) -> ReplySource:
@@ -182,6 +284,7 @@ def _drive(session: Session, replies: ReplySource, export_path: Path | None) -> 
 @_model_options
 @_grader_option(GRADER_HELP)
 @_session_options("Headless: JSON file of the candidate's replies.")
+@_voice_options
 @click.option("--plain", is_flag=True, help="A line-by-line conversation instead of the TUI.")
 @click.option(
     "--no-save",
@@ -198,8 +301,14 @@ def run(
     headless: bool = False,
     plain: bool = False,
     answers_file: Path | None = None,
+    answers_audio: Path | None = None,
     export_path: Path | None = None,
     no_save: bool | None = None,
+    voice: bool | None = None,
+    no_speak: bool | None = None,
+    stt_model: str | None = None,
+    keep_audio: bool | None = None,
+    time_limit: str | None = None,
     **model_flags: Any,
 ) -> None:
     """Run an interview: the TUI in a terminal, --plain line by line, --headless from a file.
@@ -217,7 +326,17 @@ def run(
         save=False if no_save else None,
         **model_flags,
     )
-    _check_reply_flags(headless, answers_file, export_path)
+    settings = _with_voice(
+        settings,
+        {
+            "voice": voice,
+            "no_speak": no_speak,
+            "stt_model": stt_model,
+            "keep_audio": keep_audio,
+            "time_limit": time_limit,
+        },
+    )
+    _check_reply_flags(headless, answers_file, export_path, answers_audio)
     usable_grader(settings)  # before the TUI starts: the same check it makes
 
     if not headless and not plain and _interactive():
@@ -227,7 +346,7 @@ def run(
         return
 
     plan = plan_interview(settings, None)
-    replies = _file_replies(plan, answers_file) if answers_file is not None else None
+    replies = _replies_from_files(plan, answers_file, answers_audio)
     if settings.save:  # opened before a long model load; if it cannot be, the answers go to
         store, problem = open_recording_store(settings)  # a recovery file (said at the start)
         plan = replace(plan, store=store, store_problem=problem)
@@ -247,6 +366,7 @@ def resume(
     grader: str | None = None,
     headless: bool = False,
     answers_file: Path | None = None,
+    answers_audio: Path | None = None,
     export_path: Path | None = None,
     **model_flags: Any,
 ) -> None:
@@ -257,7 +377,7 @@ def resume(
     """
     from interviewer.session import open_resume_store, plan_resume
 
-    _check_reply_flags(headless, answers_file, export_path)
+    _check_reply_flags(headless, answers_file, export_path, answers_audio)
     settings = _load_settings(grader=grader, **model_flags)
     # Without a store, a session kept in a recovery file can still go on.
     store, problem = open_resume_store(settings, on_import=_status)
@@ -271,7 +391,7 @@ def resume(
         backend_given=model_flags.get("backend") is not None,
         base_url_given=model_flags.get("base_url") is not None,
     )
-    replies = _file_replies(plan, answers_file) if answers_file is not None else None
+    replies = _replies_from_files(plan, answers_file, answers_audio)
     session = _open(plan)
     interview = session.interview
     answers = sum(t.role == "candidate" for t in interview.turns)

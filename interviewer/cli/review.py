@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,12 +20,16 @@ from interviewer.cli import (
     cli,
 )
 from interviewer.cli.interview import (
+    _audio_replies,
     _check_reply_flags,
     _drive,
     _open,
     _session_options,
     _typed_replies,
 )
+
+if TYPE_CHECKING:
+    from interviewer.session import ReplySource
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -72,6 +76,7 @@ def review(
     headless: bool = False,
     plain: bool = False,
     answers_file: Path | None = None,
+    answers_audio: Path | None = None,
     export_path: Path | None = None,
     **model_flags: Any,
 ) -> None:
@@ -89,7 +94,7 @@ def review(
     )
     if not settings.save:
         _fail("a review needs the session store (saving is off)", "unset INTERVIEWER_SAVE")
-    _check_reply_flags(headless, answers_file, export_path)
+    _check_reply_flags(headless, answers_file, export_path, answers_audio)
     request = ReviewRequest(max_questions=max_questions, until=_day(until))
     if not headless and not plain and _interactive():
         from interviewer.tui.app import create_app
@@ -97,9 +102,12 @@ def review(
         create_app(settings, start_now=True, review=request).run()
         return
     plan = plan_review(settings, open_store(settings), request)
-    replies = None
-    if answers_file is not None:  # a file written for the whole bank works for a review too
-        replies = scripted_replies(load_answers(answers_file, plan_interview(settings, None).bank))
+    replies: ReplySource | None = None
+    whole = plan_interview(settings, None).bank  # files made for the whole bank work here too
+    if answers_file is not None:
+        replies = scripted_replies(load_answers(answers_file, whole))
+    elif answers_audio is not None:
+        replies = _audio_replies(plan, answers_audio, whole)
     chosen = ", ".join(q.title for q in plan.bank.questions)
     click.echo(f"Review: {len(plan.bank.questions)} question(s) due: {chosen}", err=True)
     session = _open(plan)

@@ -4,7 +4,7 @@ the key points by verdict, and the reference answer."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 
 from interviewer.bank.models import Question
 from interviewer.engine.events import Event
@@ -13,7 +13,14 @@ from interviewer.engine.turns import generate
 from interviewer.llm.base import ChatModel
 from interviewer.prompts import PromptLibrary
 from interviewer.textutil import escape_markdown
-from interviewer.transcript import VERDICT_WORDS, Grade, KeyPointGrade, QuestionResult
+from interviewer.transcript import (
+    VERDICT_WORDS,
+    Delivery,
+    Grade,
+    KeyPointGrade,
+    QuestionResult,
+    describe_speech,
+)
 
 _PREFILTER_FEEDBACK = {
     "empty": "No answer was given, so this question scores 0.",
@@ -92,9 +99,11 @@ def feedback_markdown(
     prose: str,
     *,
     before: QuestionResult | None = None,
+    replies: Sequence[Delivery] = (),
 ) -> str:
     """The feedback card: the coach's words, what a retake changed (``before``: the attempt
-    before it), the key points by verdict, the reference answer."""
+    before it), the key points by verdict, how the replies were spoken and timed
+    (``replies``), the reference answer."""
     parts = feedback_intro(result, prose)
     if before is not None:
         parts.append(
@@ -115,5 +124,10 @@ def feedback_markdown(
                 line += f"\n  - {study}"
             rows.append(line)
         parts.append(f"Score: {result.score * 100:.0f}%\n\n" + "\n".join(rows))
+    spoken = [f"- {describe_speech(d.speech)}" for d in replies if d.speech is not None]
+    if any(d.sent_by_clock for d in replies):
+        spoken.append("- the time ran out: what was in the box was sent")
+    if spoken:
+        parts.append("**How you spoke**\n\n" + "\n".join(spoken))
     parts.append(f"**Reference answer**\n\n{question.reference_answer}")
     return "\n\n".join(parts)

@@ -57,6 +57,7 @@ from interviewer.llm.base import ChatModel, GenerationCancelled, ModelError, Mod
 from interviewer.prompts import InterviewerTask, PromptLibrary
 from interviewer.transcript import (
     BankRef,
+    Delivery,
     InterviewSettings,
     KeyPointGrade,
     QuestionResult,
@@ -210,8 +211,15 @@ class Interview:
         yield self._record("interviewer", "greeting", greeting, None)
         yield from self._ask(0)
 
-    def reply(self, text: str, cancel: threading.Event | None = None) -> Iterator[Event]:
+    def reply(
+        self,
+        text: str,
+        cancel: threading.Event | None = None,
+        *,
+        delivery: Delivery | None = None,
+    ) -> Iterator[Event]:
         """Take one message from the candidate and carry the interview to the next reply.
+        ``delivery`` (spoken or typed, its clock) is kept on the candidate's turn as given.
 
         The first event is the candidate's ``TurnRecorded``: at that point the reply is the
         snapshot's ``pending_reply``, so a store that saves the snapshot then never loses it.
@@ -230,7 +238,9 @@ class Interview:
             if target is not None:
                 question_id = self._questions[target].question.id
         self._pending = text
-        yield self._record("candidate", _CANDIDATE_KIND[intent], text, question_id)
+        yield self._record(
+            "candidate", _CANDIDATE_KIND[intent], text, question_id, delivery=delivery
+        )
         yield from self._process_pending(cancel)
         yield from self._background_work(cancel)
 
@@ -620,7 +630,14 @@ class Interview:
         before = None
         if qs.attempt > 0:
             before = self._questions[qs.number - 1].previous_attempt(qs).result()
-        qs.feedback = feedback_markdown(qs.question, qs.result(), prose, before=before)
+        replies = [
+            t.delivery
+            for t in self.turns[qs.first_turn :]
+            if t.question_id == qs.question.id and t.delivery is not None
+        ]
+        qs.feedback = feedback_markdown(
+            qs.question, qs.result(), prose, before=before, replies=replies
+        )
         yield self._record("interviewer", "feedback", qs.feedback, qs.question.id)
         yield FeedbackGiven(result=self._questions[qs.number - 1].result())
 
@@ -672,6 +689,7 @@ class Interview:
         *,
         key_point_id: str | None = None,
         streamed: bool = False,
+        delivery: Delivery | None = None,
     ) -> TurnRecorded:
         turn = Turn(
             index=len(self.turns),
@@ -681,6 +699,7 @@ class Interview:
             question_id=question_id,
             key_point_id=key_point_id,
             at=self._clock(),
+            delivery=delivery,
         )
         self.turns.append(turn)
         return TurnRecorded(turn=turn, streamed=streamed)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from interviewer.report.view import ReportView, percent, speaker
 from interviewer.textutil import shown_name, visible_control
-from interviewer.transcript import VERDICT_WORDS
+from interviewer.transcript import VERDICT_WORDS, describe_speech
 
 if TYPE_CHECKING:
     import jinja2
@@ -94,6 +94,7 @@ def _environment() -> jinja2.Environment:
         percent=percent,
         speaker=speaker,
         shown_name=shown_name,
+        speech=describe_speech,
     )
     env.tests["web_address"] = is_web_address
     return env

@@ -18,7 +18,7 @@ from interviewer.report.view import (
     speaker,
 )
 from interviewer.textutil import shown_name, visible_control
-from interviewer.transcript import VERDICT_WORDS, Turn
+from interviewer.transcript import VERDICT_WORDS, Turn, describe_speech
 
 # Every ASCII punctuation character may be backslash-escaped in CommonMark; these are the ones
 # that can start markup anywhere in a line (entities and autolinks included).
@@ -126,8 +126,13 @@ def _question(q: QuestionView) -> list[str]:
     ]
     if q.rubric_note:
         parts += [f"> **Note:** {q.rubric_note}", ""]
+    parts += [f"**Time spent.** {q.time_line}", ""]
     parts += ["### Conversation", ""]
     parts += _conversation(q.turns, r.status)
+    if q.speech:
+        parts += ["### How you spoke", ""]
+        parts += [f"- {describe_speech(speech)}" for speech in q.speech]
+        parts.append("")
     parts += ["### Grade", ""]
     if r.grade is not None:
         parts += [
@@ -188,6 +193,10 @@ def _conversation(turns: list[Turn], status: str) -> list[str]:
         parts += ["*(not reached)*" if status == "not_reached" else "*(no reply)*", ""]
     for turn in shown:
         kind = "" if turn.kind in ("answer",) else f" ({turn.kind.replace('_', ' ')})"
+        if turn.delivery is not None and turn.delivery.spoken:
+            kind += " (spoken)"
+        if turn.delivery is not None and turn.delivery.sent_by_clock:
+            kind += " (sent when the time was up)"
         parts += [f"**{speaker(turn)}**{kind}:", "", _quote(turn.text), ""]
     return parts
 

@@ -59,6 +59,44 @@ class BankStats:
     """(session id, started at, score, status), oldest first."""
     questions: dict[str, QuestionProgress] = field(default_factory=dict)
     key_points: dict[tuple[str, str], KeyPointRecord] = field(default_factory=dict)
+    speech: list[SessionSpeech] = field(default_factory=list)
+    """How the candidate spoke, per session that had spoken replies, oldest first."""
+
+
+@dataclass
+class SessionSpeech:
+    """A session's spoken replies, together."""
+
+    session_id: str
+    started: datetime
+    replies: int = 0
+    seconds: float = 0.0
+    words: int = 0
+    fillers: int = 0
+    longest_pause: float = 0.0
+
+    @property
+    def words_per_minute(self) -> float:
+        return self.words / self.seconds * 60 if self.seconds else 0.0
+
+    @property
+    def fillers_per_minute(self) -> float:
+        return self.fillers / self.seconds * 60 if self.seconds else 0.0
+
+
+def _session_speech(t: Transcript) -> SessionSpeech | None:
+    spoken = [turn.delivery.speech for turn in t.turns if turn.delivery and turn.delivery.speech]
+    if not spoken:
+        return None
+    return SessionSpeech(
+        t.session_id,
+        t.started_at,
+        replies=len(spoken),
+        seconds=sum(s.speaking_seconds for s in spoken),
+        words=sum(s.words for s in spoken),
+        fillers=sum(s.filler_count for s in spoken),
+        longest_pause=max(s.longest_pause_seconds for s in spoken),
+    )
 
 
 def session_stats(transcripts: Sequence[Transcript]) -> list[BankStats]:
@@ -67,6 +105,9 @@ def session_stats(transcripts: Sequence[Transcript]) -> list[BankStats]:
     for t in sorted(transcripts, key=lambda t: (t.started_at, t.session_id)):
         stats = by_bank.setdefault(t.bank.id, BankStats(t.bank.id, t.bank.title))
         stats.sessions.append((t.session_id, t.started_at, t.score, t.status))
+        speech = _session_speech(t)
+        if speech is not None:
+            stats.speech.append(speech)
         for r in t.results:
             if r.status == "not_reached":
                 continue
@@ -224,9 +265,43 @@ def render_stats(
                 ["key point", "missed/partial/covered", "miss rate", "statement"], krows, set()
             )
         ]
+    out += render_speech(stats.speech)
     if memory is not None and bank is not None:
         out += render_review(memory, bank, now or datetime.now().astimezone())
     return "\n".join(out) + "\n"
+
+
+def render_speech(sessions: Sequence[SessionSpeech]) -> list[str]:
+    """How you spoke, session by session (nothing when no session was spoken)."""
+    if not sessions:
+        return []
+    rows = [
+        [
+            f"{s.started:%Y-%m-%d %H:%M}",
+            str(s.replies),
+            f"{s.seconds:.0f} s",
+            f"{s.words_per_minute:.0f}",
+            f"{s.fillers_per_minute:.1f}",
+            f"{s.longest_pause:.1f} s",
+        ]
+        for s in sessions
+    ]
+    out = ["", "How you spoke (spoken replies per session, oldest to newest)"]
+    out += [
+        "  " + line
+        for line in _table(
+            ["session", "replies", "speaking", "words/min", "fillers/min", "longest pause"],
+            rows,
+            right={1, 2, 3, 4, 5},
+        )
+    ]
+    if len(sessions) > 1:
+        first, last = sessions[0], sessions[-1]
+        out.append(
+            f"  since the first: {last.words_per_minute - first.words_per_minute:+.0f} words/min, "
+            f"{last.fillers_per_minute - first.fillers_per_minute:+.1f} fillers/min"
+        )
+    return out
 
 
 def sessions_table(summaries: Sequence[SessionSummary]) -> str:

@@ -22,8 +22,10 @@ from interviewer.transcript import (
     QuestionResult,
     Regrade,
     Retake,
+    SpeechStats,
     Transcript,
     Turn,
+    time_spent,
 )
 
 STATUS_WORDS = {
@@ -97,9 +99,32 @@ class QuestionView:
     regrades: list[RegradeChange] = field(default_factory=list)
     retakes: list[RetakeView] = field(default_factory=list)
     """Later attempts (``turns`` holds the first attempt's conversation only)."""
+    seconds: float = 0.0
+    """Time spent on the question (every reply, retakes included)."""
 
     def by_verdict(self, verdict: str) -> list[KeyPointView]:
         return [k for k in self.key_points if k.verdict == verdict]
+
+    @property
+    def speech(self) -> list[SpeechStats]:
+        """How each spoken reply of the first attempt was said."""
+        return [t.delivery.speech for t in self.turns if t.delivery and t.delivery.speech]
+
+    @property
+    def time_line(self) -> str:
+        """ "1:23", with the limit and what the clock did."""
+        line = clock_time(self.seconds)
+        replies = [t.delivery for t in self.turns if t.delivery is not None]
+        limit = next((d.time_limit_seconds for d in replies if d.time_limit_seconds), None)
+        if limit:
+            line += f" (limit {clock_time(limit)}"
+            if any(d.sent_by_clock for d in replies):
+                line += "; time ran out and what was in the box was sent"
+            over = max((d.overrun_seconds for d in replies), default=0.0)
+            if over:
+                line += f"; {clock_time(over)} over"
+            line += ")"
+        return line
 
     @property
     def screened_out(self) -> str | None:
@@ -356,7 +381,13 @@ def _question_view(
         rubric_note=note,
         regrades=changes,
         retakes=_retake_views(result, every, points),
+        seconds=time_spent(transcript).get(result.question_id, 0.0),
     )
+
+
+def clock_time(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
 
 
 def speaker(turn: Turn) -> str:

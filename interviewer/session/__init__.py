@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         labelled_answers,
         open_calibration,
     )
+    from interviewer.session.clock import QuestionClock, parse_time_limit
     from interviewer.session.errors import SessionError
     from interviewer.session.graders import usable_grader
     from interviewer.session.notes import import_notes_bank, strict_findings
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from interviewer.session.running import (
         LoadedModel,
         ModelOpener,
+        Reply,
         ReplySource,
         Session,
         load_session_model,
@@ -84,9 +86,11 @@ _WHERE = {
         "review_memory",
         "sessions_with_banks",
     ),
+    "clock": ("QuestionClock", "parse_time_limit"),
     "running": (
         "LoadedModel",
         "ModelOpener",
+        "Reply",
         "ReplySource",
         "Session",
         "load_session_model",
@@ -102,6 +106,8 @@ _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names
 __all__ = [
     "LoadedModel",
     "ModelOpener",
+    "QuestionClock",
+    "Reply",
     "ReplySource",
     "ReviewRequest",
     "Session",
@@ -119,6 +125,7 @@ __all__ = [
     "open_resume_store",
     "open_session",
     "open_store",
+    "parse_time_limit",
     "plan_interview",
     "plan_regrade",
     "plan_resume",

@@ -34,15 +34,25 @@ from interviewer.session.recorder import SessionRecorder
 from interviewer.session.review import refresh_memory, review_memory
 from interviewer.store import SessionStore, StoreError
 from interviewer.store.locks import SessionLock
-from interviewer.transcript import InterviewSettings, ModelInfo, Regrade, Transcript
+from interviewer.transcript import Delivery, InterviewSettings, ModelInfo, Regrade, Transcript
 
 ModelOpener = Callable[
     [Settings, Callable[[str], None], Callable[[int, int], None] | None], ChatModel
 ]
 """How a session gets its model: (settings, on_status, on_progress) -> model."""
 
-ReplySource = Callable[[AwaitingReply], str]
-"""Where the candidate's replies come from: the terminal, an answers file, a test."""
+
+@dataclass(frozen=True)
+class Reply:
+    """A reply with how it was given (spoken, against a clock), for the sources that know."""
+
+    text: str
+    delivery: Delivery | None = None
+
+
+ReplySource = Callable[[AwaitingReply], "str | Reply"]
+"""Where the candidate's replies come from: the terminal, an answers file (typed or spoken),
+a test."""
 
 
 def write_transcript(transcript: Transcript, path: Path) -> None:
@@ -144,10 +154,17 @@ class Session:
             return self._locked(self.interview.resume(cancel))
         return self._locked(self.interview.start())
 
-    def reply(self, text: str, cancel: threading.Event | None = None) -> Iterator[Event]:
+    def reply(
+        self,
+        text: str,
+        cancel: threading.Event | None = None,
+        *,
+        delivery: Delivery | None = None,
+    ) -> Iterator[Event]:
         """The candidate's message (a byte a terminal could not decode becomes U+FFFD: what
-        the store, the reports and the screen cannot take never reaches the engine)."""
-        return self._locked(self.interview.reply(clean_text(text), cancel))
+        the store, the reports and the screen cannot take never reaches the engine);
+        ``delivery``: how it was given (spoken, its clock), kept on its turn."""
+        return self._locked(self.interview.reply(clean_text(text), cancel, delivery=delivery))
 
     def end(self, cancel: threading.Event | None = None, *, quick: bool = False) -> Iterator[Event]:
         return self._locked(self.interview.end(cancel, quick=quick))
@@ -179,7 +196,11 @@ class Session:
         try:
             awaiting = pump(self.begin(cancel))
             while awaiting is not None and interview.state == "awaiting_reply":
-                awaiting = pump(self.reply(replies(awaiting), cancel))
+                given = replies(awaiting)
+                if isinstance(given, Reply):
+                    awaiting = pump(self.reply(given.text, cancel, delivery=given.delivery))
+                else:
+                    awaiting = pump(self.reply(given, cancel))
         except KeyboardInterrupt:
             if interview.state == "awaiting_reply":
                 pump(self.end(cancel, quick=True))

@@ -46,6 +46,11 @@ from interviewer.transcript import (
 )
 
 
+def _delivery_json(turn: Turn) -> str | None:
+    """How a spoken or timed reply was given (None for a typed one)."""
+    return turn.delivery.model_dump_json() if turn.delivery is not None else None
+
+
 class SessionStore(SessionReads):
     """A handle on the session database: its connection (:mod:`interviewer.store.database`),
     its reads (:mod:`interviewer.store.reads`) and, here, every write, each its own committed
@@ -118,8 +123,8 @@ class SessionStore(SessionReads):
     @staticmethod
     def _insert_turn(db: sqlite3.Connection, session_id: str, turn: Turn) -> None:
         db.execute(
-            "INSERT INTO turns (session_id, idx, role, kind, text, question_id, key_point_id, at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO turns (session_id, idx, role, kind, text, question_id, key_point_id, at, "
+            "delivery_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 session_id,
                 turn.index,
@@ -129,6 +134,7 @@ class SessionStore(SessionReads):
                 turn.question_id,
                 turn.key_point_id,
                 turn.at.isoformat(),
+                _delivery_json(turn),
             ),
         )
 
@@ -358,10 +364,11 @@ class SessionStore(SessionReads):
             for turn in snapshot.turns:
                 db.execute(
                     "INSERT INTO turns (session_id, idx, role, kind, text, question_id, "
-                    "key_point_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, "
-                    "idx) DO UPDATE SET role = excluded.role, kind = excluded.kind, text = "
-                    "excluded.text, question_id = excluded.question_id, key_point_id = "
-                    "excluded.key_point_id, at = excluded.at",
+                    "key_point_id, at, delivery_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (session_id, idx) DO UPDATE SET role = excluded.role, kind = "
+                    "excluded.kind, text = excluded.text, question_id = excluded.question_id, "
+                    "key_point_id = excluded.key_point_id, at = excluded.at, delivery_json = "
+                    "excluded.delivery_json",
                     (
                         session_id,
                         turn.index,
@@ -371,6 +378,7 @@ class SessionStore(SessionReads):
                         turn.question_id,
                         turn.key_point_id,
                         turn.at.isoformat(),
+                        _delivery_json(turn),
                     ),
                 )
             for question_id, rubric_hash, grade, model in grades:

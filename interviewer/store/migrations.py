@@ -194,6 +194,13 @@ def m005_answered_count(db: sqlite3.Connection) -> None:
         db.execute("UPDATE sessions SET answered = ? WHERE id = ?", (count, session_id))
 
 
+@migration
+def m006_turn_delivery(db: sqlite3.Connection) -> None:
+    # How a candidate's reply was given (spoken or typed, its speech, its clock), as the
+    # transcript's Delivery JSON; NULL for a typed reply without a clock and for older turns.
+    db.execute("ALTER TABLE turns ADD COLUMN delivery_json TEXT")
+
+
 def applied(db: sqlite3.Connection) -> list[str]:
     """Names of the migrations recorded in the database, in the order they were applied."""
     db.execute(

@@ -14,6 +14,7 @@ from interviewer.store.rows import (
     StoredGrade,
 )
 from interviewer.transcript import (
+    Delivery,
     Grade,
     ModelInfo,
     Regrade,
@@ -155,9 +156,13 @@ class SessionReads(Database):
                 question_id=row[4],
                 key_point_id=row[5],
                 at=datetime.fromisoformat(str(row[6])),
+                delivery=self._parsed(Delivery, row[7], session_id, "turn delivery")
+                if row[7] is not None
+                else None,
             )
             for row in self._read(
-                "SELECT idx, role, kind, text, question_id, key_point_id, at FROM turns "
+                "SELECT idx, role, kind, text, question_id, key_point_id, at, delivery_json "
+                "FROM turns "
                 "WHERE session_id = ? ORDER BY idx",
                 (session_id,),
             )

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from interviewer.llm.base import ChatModel
     from interviewer.session import ModelOpener, ReviewRequest, Session, SessionPlan
     from interviewer.store import SessionStore, StoreError
+    from interviewer.transcript import Delivery
 
 
 class InterviewerApp(App[None]):
@@ -280,7 +281,9 @@ class InterviewerApp(App[None]):
     # ----------------------------------------------------------------- the engine
 
     @work(thread=True, exclusive=False, group="engine", exit_on_error=False)
-    def run_engine(self, reply: str | None, end: bool = False) -> None:
+    def run_engine(
+        self, reply: str | None, end: bool = False, delivery: Delivery | None = None
+    ) -> None:
         """Advance the interview by one candidate message (None: start or resume; ``end``:
         finish now). The session records each event in the store before the screen sees it.
 
@@ -308,7 +311,7 @@ class InterviewerApp(App[None]):
             elif end:
                 pump(session.end(self.cancel, quick=self.cancel.is_set()))
             else:
-                pump(session.reply(reply or "", self.cancel))
+                pump(session.reply(reply or "", self.cancel, delivery=delivery))
         except GenerationCancelled:
             if not self._quitting and session.interview.state == "awaiting_reply":
                 # Ctrl+C: keep what the candidate said, drop the half-spoken reply.
@@ -381,6 +384,10 @@ class InterviewerApp(App[None]):
         """Ctrl+C: stop the interviewer mid-sentence; otherwise copy, or say how to quit."""
         from textual.widgets import TextArea
 
+        for screen in self.screen_stack:  # the interviewer's voice stops with its words
+            stop_speaking = getattr(screen, "stop_speaking", None)
+            if stop_speaking is not None:
+                stop_speaking()
         if not self.engine_idle.is_set():
             self.cancel.set()
             self.notify("Stopped. Type your reply when you are ready.")

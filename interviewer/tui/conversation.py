@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -25,16 +25,38 @@ from interviewer.engine.events import (
     TurnRecorded,
     TurnStarted,
 )
+from interviewer.session import QuestionClock
 from interviewer.textutil import strip_control
 from interviewer.transcript import Turn
 from interviewer.tui.messages import EngineEvent, EngineStopped, Host
 from interviewer.tui.report import ReportScreen
+from interviewer.tui.voice import VoiceDone, VoiceNotice, VoiceText, spoken_summary
 from interviewer.tui.widgets import CandidateMessage, InterviewerMessage, StatusBar
 
 if TYPE_CHECKING:
     from textual.timer import Timer
 
     from interviewer.session import Session
+    from interviewer.transcript import Delivery, SpeechStats
+    from interviewer.tui.voice import VoiceControl
+
+
+def merge_speech(first: SpeechStats, second: SpeechStats) -> SpeechStats:
+    """Two recordings of one answer, counted as one."""
+    seconds = first.speaking_seconds + second.speaking_seconds
+    words = first.words + second.words
+    fillers = dict(first.fillers)
+    for word, n in second.fillers.items():
+        fillers[word] = fillers.get(word, 0) + n
+    return first.model_copy(
+        update={
+            "speaking_seconds": round(seconds, 2),
+            "words": words,
+            "words_per_minute": round(words / seconds * 60, 1) if seconds else 0.0,
+            "fillers": fillers,
+            "longest_pause_seconds": max(first.longest_pause_seconds, second.longest_pause_seconds),
+        }
+    )
 
 
 def _host(screen: Screen[Any]) -> Host:
@@ -88,6 +110,7 @@ class InterviewScreen(Screen[None]):
         Binding("ctrl+n", "command('/skip')", "Skip"),
         Binding("ctrl+t", "command('/retry')", "Retry"),
         Binding("ctrl+f", "end", "Finish"),
+        Binding("f5", "record", "Record / stop"),
     ]
 
     def __init__(self, session: Session, on_shown: Callable[[], object] | None = None) -> None:
@@ -107,6 +130,27 @@ class InterviewScreen(Screen[None]):
         self._stream: MarkdownStream | None = None
         self._streaming: InterviewerMessage | None = None
         self.busy = True
+        settings = session.plan.settings if session.plan is not None else None
+        limit = settings.time_limit if settings is not None else None
+        soft = bool(settings and settings.time_limit_soft and settings.mode == "practice")
+        self.clock = QuestionClock(limit, soft=soft)
+        self._warned = False
+        self.voice: VoiceControl | None = None
+        if settings is not None and settings.voice.enabled:
+            from interviewer.tui.voice import VoiceControl
+
+            keep = settings.voice.audio_dir or settings.store_path.parent / "audio"
+            self.voice = VoiceControl(
+                settings.voice,
+                self._vocabulary,
+                self.post_message,
+                keep_in=keep.expanduser() / session.session_id,
+            )
+        self._typed_before = ""
+        """What was in the box when the recording started: the words are added after it."""
+        self._spoken: Delivery | None = None
+        """The recognised words and how they were said, until the answer is sent."""
+        self._speaking_stream = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -135,6 +179,8 @@ class InterviewScreen(Screen[None]):
             self.set_interval(1.0, self._tick)
         else:
             answer.cursor_blink = False
+        if self.voice is not None:
+            self._load_voice()
         unsent = self.session.draft()
         if unsent:
             answer.text = unsent
@@ -172,8 +218,107 @@ class InterviewScreen(Screen[None]):
         )
 
     def _tick(self) -> None:
+        status = self.query_one(StatusBar)
         if not self.busy:
-            self.query_one(StatusBar).elapsed += 1
+            status.elapsed += 1
+        if self.clock.limit is None:
+            return
+        status.clock = self.clock.status()
+        if self.clock.warning and not self._warned:
+            self._warned = True
+            self.notify("30 seconds left on this question.", title="Time")
+        if self.clock.due():
+            if self.voice is not None and self.voice.recording:
+                self.voice.stop()
+            answer = self.query_one("#answer", TextArea)
+            if self._send(answer.text, by_clock=True):
+                self._sent = True
+                answer.text = ""
+                self.notify("Time is up: what was in the box was sent.", title="Time")
+
+    # ------------------------------------------------------------- voice
+
+    def _vocabulary(self) -> list[str]:
+        from interviewer.voice.recognise import identifier_vocabulary
+
+        return identifier_vocabulary(self.interview.bank)
+
+    @work(thread=True, group="voice", exit_on_error=False)
+    def _load_voice(self) -> None:
+        if self.voice is not None:
+            self.voice.load()
+
+    @work(thread=True, group="voice-record", exclusive=True, exit_on_error=False)
+    def _listen(self) -> None:
+        if self.voice is not None:
+            question = self.interview.current_question
+            self.voice.start(question)
+
+    def action_record(self) -> None:
+        """F5: start recording into the answer box, or stop."""
+        if self.voice is None:
+            self.notify("Voice is off: start with --voice (or voice.enabled in the config).")
+            return
+        if self.voice.recording:
+            self.voice.stop()
+            return
+        self.voice.silence()  # the candidate speaks: the interviewer stops
+        self._typed_before = self.query_one("#answer", TextArea).text
+        self.query_one(StatusBar).status = "recording (F5 stops)"
+        self._listen()
+
+    @on(VoiceText)
+    def _heard(self, message: VoiceText) -> None:
+        answer = self.query_one("#answer", TextArea)
+        joiner = " " if self._typed_before and not self._typed_before.endswith((" ", "\n")) else ""
+        answer.text = (
+            f"{self._typed_before}{joiner}{message.text}" if message.text else (self._typed_before)
+        )
+        answer.move_cursor(answer.document.end)
+
+    @on(VoiceDone)
+    def _heard_all(self, message: VoiceDone) -> None:
+        from interviewer.transcript import Delivery
+
+        self.query_one(StatusBar).status = "ready" if not self.busy else "thinking"
+        if message.heard is None:
+            self.notify(
+                f"{message.error}. Typing always works.",
+                title="Voice",
+                severity="warning",
+                timeout=10,
+            )
+            return
+        heard = message.heard
+        if not heard.text:
+            self.notify("No speech was recognised (silence or noise).", title="Voice")
+            return
+        if heard.ended_by == "too_long":
+            self.notify("The recording reached the longest answer; what you said is kept.")
+        earlier = self._spoken
+        recognised = f"{earlier.recognised} {heard.text}".strip() if earlier else heard.text
+        speech = heard.speech
+        if earlier is not None and earlier.speech is not None:
+            speech = merge_speech(earlier.speech, speech)
+        self._spoken = Delivery(spoken=True, recognised=recognised, speech=speech)
+        self.save_draft(self.query_one("#answer", TextArea).text)  # said, so kept
+        self.notify(spoken_summary(heard.speech), title="How you spoke")
+
+    @on(VoiceNotice)
+    def _voice_notice(self, message: VoiceNotice) -> None:
+        if message.severity == "warning":
+            self.notify(message.text, title="Voice", severity="warning", timeout=10)
+        else:
+            self.notify(message.text, title="Voice", timeout=10)
+
+    def stop_speaking(self) -> None:
+        """Ctrl+C: the interviewer's voice stops with its words."""
+        if self.voice is not None:
+            self.voice.silence()
+
+    def on_unmount(self) -> None:
+        if self.voice is not None:
+            self.voice.close()
 
     def _set_status(self, status: str) -> None:
         self.query_one(StatusBar).status = status
@@ -197,6 +342,8 @@ class InterviewScreen(Screen[None]):
         or during a question, in practice mode)."""
         if action == "command" and parameters == ("/retry",):
             return self.retry_of is not None and not self.busy
+        if action == "record":  # F5 shows only with voice on
+            return self.voice is not None
         return True
 
     def action_command(self, command: str) -> None:
@@ -209,7 +356,25 @@ class InterviewScreen(Screen[None]):
     def action_end(self) -> None:
         self._send("/end")
 
-    def _send(self, text: str) -> bool:
+    def _delivery(self, by_clock: bool) -> Delivery | None:
+        """How this reply was given: spoken or typed, and against the clock."""
+        from interviewer.transcript import Delivery
+
+        spoken = self._spoken
+        limit = self.clock.limit
+        if spoken is None and limit is None:
+            return None
+        return Delivery(
+            spoken=spoken is not None,
+            recognised=spoken.recognised if spoken else "",
+            speech=spoken.speech if spoken else None,
+            seconds=round(self.clock.elapsed, 1),
+            time_limit_seconds=limit,
+            sent_by_clock=by_clock,
+            overrun_seconds=round(self.clock.overrun, 1) if self.clock.soft else 0.0,
+        )
+
+    def _send(self, text: str, *, by_clock: bool = False) -> bool:
         """Hand ``text`` to the engine; False when it cannot take it now."""
         if self.busy:
             self.notify("The interviewer is still speaking; your answer is kept in the box.")
@@ -218,7 +383,10 @@ class InterviewScreen(Screen[None]):
             return False
         self.busy = True
         self._set_status("thinking")
-        _host(self).run_engine(text)
+        delivery = self._delivery(by_clock)
+        self._spoken = None
+        self.clock.restart()  # a follow-up's reply is timed from the follow-up
+        _host(self).run_engine(text, delivery=delivery)
         return True
 
     # ------------------------------------------------------------- engine events
@@ -233,6 +401,9 @@ class InterviewScreen(Screen[None]):
             again = f" (retake {event.retake})" if event.retake else ""
             status.progress = f"Question {event.number}/{event.total}: {event.title}{again}"
             status.elapsed = 0
+            self.clock.restart()
+            self._warned = False
+            status.clock = self.clock.status() if self.clock.limit is not None else ""
         elif isinstance(event, TurnStarted):
             self._set_status("thinking")
             # A held turn arrives whole once settled: a placeholder until then, no stream.
@@ -243,9 +414,12 @@ class InterviewScreen(Screen[None]):
             await conversation.mount(bubble)
             self._streaming = bubble
             self._stream = None if held else Markdown.get_stream(bubble.markdown)
+            self._speaking_stream = not held  # what is shown as it streams is heard as well
         elif isinstance(event, TokenStreamed):
             if self._stream is not None:
                 await self._stream.write(strip_control(event.text))
+                if self.voice is not None and self._speaking_stream:
+                    self.voice.feed(strip_control(event.text))
         elif isinstance(event, TurnRecorded):
             await self._record(event, conversation)
         elif isinstance(event, GradingStarted):
@@ -270,6 +444,8 @@ class InterviewScreen(Screen[None]):
 
     async def _record(self, event: TurnRecorded, conversation: VerticalScroll) -> None:
         turn = event.turn
+        if self.voice is not None and turn.role == "interviewer":
+            self._say(turn, streamed=event.streamed)
         if event.streamed:
             if self._stream is not None:
                 await self._stream.stop()
@@ -280,6 +456,20 @@ class InterviewScreen(Screen[None]):
             self._streaming = None
             return
         await self._show(turn, conversation)
+
+    def _say(self, turn: Turn, *, streamed: bool) -> None:
+        """Read an interviewer turn aloud: a streamed one has been fed sentence by sentence
+        (a held one, replaced or not, is read once settled); feedback without its reference
+        answer unless asked."""
+        from interviewer.voice.speak import speakable
+
+        assert self.voice is not None
+        if streamed and self._speaking_stream:
+            self._speaking_stream = False
+            self.voice.finish()
+            return
+        read_reference = self.voice.settings.read_reference
+        self.voice.speak(speakable(turn.text, read_reference=read_reference))
 
     @property
     def _practice(self) -> bool:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from interviewer.config import Settings
     from interviewer.session import LoadedModel, ReviewRequest, Session
     from interviewer.store import SessionStore
+    from interviewer.transcript import Delivery
 
 
 class EngineEvent(Message):
@@ -98,7 +99,9 @@ class Host(Protocol):
 
     def cancel_load(self) -> None: ...
 
-    def run_engine(self, reply: str | None, end: bool = False) -> object: ...
+    def run_engine(
+        self, reply: str | None, end: bool = False, delivery: Delivery | None = None
+    ) -> object: ...
 
     def save_draft(self, text: str) -> None: ...
 

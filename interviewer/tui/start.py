@@ -76,6 +76,24 @@ class StartScreen(Screen[None]):
                 allow_blank=False,
                 id="follow-ups",
             )
+            yield Label("Voice (F5 records your answer; docs/voice.md) and time per question")
+            with Horizontal(id="voice-row"):
+                yield Select(
+                    [
+                        ("off: type your answers", "off"),
+                        ("speak your answers, hear the interviewer", "on"),
+                        ("speak your answers, read the interviewer", "listen"),
+                    ],
+                    value=_voice_choice(s),
+                    allow_blank=False,
+                    id="voice",
+                )
+                yield Select(
+                    [(_limit_label(v), v) for v in _limit_choices(s)],
+                    value=s.time_limit or 0.0,
+                    allow_blank=False,
+                    id="time-limit",
+                )
             yield Static(Content("GPU: checking..."), id="gpu")
             with Center():
                 yield Button("Start the interview", variant="primary", id="start")
@@ -184,14 +202,40 @@ class StartScreen(Screen[None]):
 
         bank = self.query_one("#bank", Input).value.strip()
         model = self.query_one("#model", Input).value.strip()
+        voice = self.query_one("#voice", Select).value
+        limit = self.query_one("#time-limit", Select).value
         return self.settings.model_copy(
             update={
                 "bank": Path(bank).expanduser() if bank else None,
                 "model": model or None,
                 "mode": self.query_one("#mode", Select).value,
                 "max_follow_ups": self.query_one("#follow-ups", Select).value,
+                "voice": self.settings.voice.model_copy(
+                    update={"enabled": voice != "off", "speak": voice == "on"}
+                ),
+                "time_limit": float(limit) if isinstance(limit, float | int) and limit else None,
             }
         )
+
+
+def _voice_choice(settings: Settings) -> str:
+    if not settings.voice.enabled:
+        return "off"
+    return "on" if settings.voice.speak else "listen"
+
+
+def _limit_choices(settings: Settings) -> list[float]:
+    choices = [0.0, 60.0, 120.0, 180.0, 300.0]
+    if settings.time_limit and settings.time_limit not in choices:
+        choices.append(settings.time_limit)
+    return choices
+
+
+def _limit_label(seconds: float) -> str:
+    if not seconds:
+        return "no time limit"
+    whole = int(seconds)
+    return f"{whole // 60}:{whole % 60:02d} per question"
 
 
 # --------------------------------------------------------------------------- loading

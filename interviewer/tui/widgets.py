@@ -100,12 +100,14 @@ class StatusBar(Static):
     progress: reactive[str] = reactive("")
     elapsed: reactive[int] = reactive(0)
     status: reactive[str] = reactive("starting")
+    clock: reactive[str] = reactive("")
+    """With a time limit: the countdown ("1:23 left", "0:29 left!", "time is up")."""
 
     def render(self) -> Content:
         minutes, seconds = divmod(self.elapsed, 60)
         parts = [
             self.progress or "Interview",
-            f"{minutes:d}:{seconds:02d} on this question",
+            self.clock or f"{minutes:d}:{seconds:02d} on this question",
             f"model: {self.status}",
         ]
         return Content("   |   ".join(parts))
