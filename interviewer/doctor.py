@@ -178,10 +178,10 @@ def run_doctor(
     rows.append(("offline mode", "on (HF_HUB_OFFLINE)" if offline else "off"))
     rows.append(("evidence model", _evidence_model(offline)))
 
-    probes = discover(ports)
-    for probe in probes:
-        rows.append(("model server", probe.describe()))
-    server = suggested_server(probes, cuda=hardware.cuda)
+    knocked = discover(ports)
+    for port in knocked:
+        rows.append(("model server", port.describe()))
+    server = suggested_server(knocked, cuda=hardware.cuda)
     if server is not None:
         rows.append(("suggested", f"the server (no GPU here): {server_command(server)}"))
         problems = [
