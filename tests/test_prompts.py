@@ -154,3 +154,22 @@ def test_a_user_prompt_folder_overrides_the_templates(tmp_path, hf_bank):
         custom.greeting(bank_title="X", question_count=1, mode="exam", max_follow_ups=0)
         == "Hi from X"
     )
+
+
+def test_the_persona_reads_no_feedback_card_and_drops_whole_questions_when_long():
+    from interviewer.engine.turns import persona_history
+
+    turns = [
+        turn(0, "interviewer", "greeting", "Hello."),
+        turn(1, "interviewer", "question", "Q1?"),
+        turn(2, "candidate", "answer", "a" * 400),
+        turn(3, "interviewer", "feedback", "SECRET reference answer"),
+        turn(4, "interviewer", "question", "Q2?"),
+        turn(5, "candidate", "answer", "b" * 100),
+        turn(6, "interviewer", "summary", "The end."),
+    ]
+    kept = persona_history(turns)
+    assert [t.index for t in kept] == [0, 1, 2, 4, 5]  # no card, no summary
+    short = persona_history(turns, budget=200)
+    assert [t.index for t in short] == [4, 5]  # from the earliest question that fits
+    assert [t.index for t in persona_history(turns, budget=10)] == [4, 5]  # the last, always
