@@ -95,9 +95,7 @@ def test_a_real_server_is_found_with_its_models(llama_server, silent_port):
 
 def test_doctor_lists_the_servers_and_suggests_one_without_a_gpu(llama_server, silent_port):
     lines: list[str] = []
-    run_doctor(
-        None, lines.append, ports=[("llama.cpp", llama_server.port), ("vLLM", silent_port)]
-    )
+    run_doctor(None, lines.append, ports=[("llama.cpp", llama_server.port), ("vLLM", silent_port)])
     text = "\n".join(lines)
     assert f"a server at {llama_server.base_url} ({ALIAS})" in text
     assert f"vLLM port {silent_port}: something listens but did not answer" in text
