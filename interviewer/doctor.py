@@ -181,6 +181,8 @@ def run_doctor(
     knocked = discover(ports)
     for port in knocked:
         rows.append(("model server", port.describe()))
+    if not ports:
+        rows.append(("model servers", "not looked for (discover_servers = false)"))
     server = suggested_server(knocked, cuda=hardware.cuda)
     if server is not None:
         rows.append(("suggested", f"the server (no GPU here): {server_command(server)}"))
