@@ -273,7 +273,12 @@ def _new_prompts() -> bool:
 def start_llama_cpp(
     gguf: Path, work: Path, cache: bool
 ) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """The server on 127.0.0.1; two threads on a quiet machine, one on a busy one (llama.cpp's
+    threads wait for each other: a busy neighbour makes two several times slower than one)."""
     import httpx
+
+    threads = 2 if os.getloadavg()[0] < 2 else 1
+    print(f"llama.cpp threads: {threads} (load {os.getloadavg()[0]:.1f})", flush=True)
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -282,7 +287,7 @@ def start_llama_cpp(
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(gguf),
         "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
-        "--n_ctx", "8192", "--n_threads", "2", "--interrupt_requests", "False",
+        "--n_ctx", "8192", "--n_threads", str(threads), "--interrupt_requests", "False",
         "--verbose", "True",
     ]  # fmt: skip
     if cache:
