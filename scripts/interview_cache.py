@@ -346,6 +346,8 @@ def main() -> None:
                 ),
                 flush=True,
             )
+            if args.out is not None:  # kept even if the long conversation runs out of time
+                args.out.write_text(json.dumps({"interview": interview}, indent=1) + "\n")
             long = run_long_conversation(model, log, args.turns)
             print(json.dumps(long), flush=True)
         finally:

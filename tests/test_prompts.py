@@ -53,7 +53,9 @@ def test_persona_messages_alternate_and_hide_the_reference(hf_bank, prompts, tas
     # The turn's task comes last, after the candidate's words, fenced.
     assert last.startswith("my answer\n\n<interviewer_task>\n")
     assert last.endswith("</interviewer_task>")
-    assert f"Current question (3 of 6): {question.question}" in last
+    assert "Current question: 3 of 6." in last
+    assert f"Task: {task.replace('_', '-')}." in last  # the task, described once in the system prompt
+    assert "- follow-up: ask exactly one follow-up question" in system
     assert question.reference_answer not in last
     for point in question.key_points[1:]:
         assert point.statement not in last
