@@ -54,7 +54,7 @@ def test_persona_messages_alternate_and_hide_the_reference(hf_bank, prompts, tas
     assert last.startswith("my answer\n\n<interviewer_task>\n")
     assert last.endswith("</interviewer_task>")
     assert "Current question: 3 of 6." in last
-    assert f"Task: {task.replace('_', '-')}." in last  # the task, described once in the system prompt
+    assert f"Task: {task.replace('_', '-')}." in last  # described once in the system prompt
     assert "- follow-up: ask exactly one follow-up question" in system
     assert question.reference_answer not in last
     for point in question.key_points[1:]:
