@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     """Hub id, local folder or .gguf file. Default: chosen from the GPU's free memory
     (Qwen/Qwen2.5-7B-Instruct, Qwen/Qwen2.5-1.5B-Instruct, or the CPU fallback). With the
     openai backend: the server's name for the model (default: its only one)."""
+    discover_servers: bool = True
+    """Look for model servers on this machine at start (``doctor`` and the start screen knock
+    on the usual ports of Ollama, llama.cpp, LM Studio and vLLM on the loopback interface)."""
     base_url: str | None = None
     """The openai backend's server, e.g. ``http://localhost:11434/v1`` (Ollama) or
     ``http://gpu-box:8000/v1`` (vLLM); ``/v1`` is added to a URL without a path."""
@@ -304,3 +307,42 @@ def _where(loc: list[str], given: dict[str, Any], in_file: dict[str, Any], path:
     if top in in_file or not top:
         return f" (in {path})"
     return ""
+
+
+REMEMBERED = ("backend", "base_url", "model")
+"""What the start screen writes back to the config file: the backend chosen there."""
+
+
+def remember_choice(values: dict[str, str | None], path: Path | None = None) -> Path:
+    """Write ``values`` (a subset of :data:`REMEMBERED`; None removes a key) into the config
+    file, keeping everything else in it (comments too); return the file's path. Raises
+    :class:`ConfigError` when the file cannot be read or written."""
+    import tomlkit
+
+    path = path or config_path()
+    unknown = set(values) - set(REMEMBERED)
+    if unknown:
+        raise ValueError(f"not a remembered setting: {sorted(unknown)}")
+    read_config_file(path)  # a broken file is reported as such, never overwritten
+    try:
+        document = tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc}", "fix the file") from exc
+    document = document if document is not None else tomlkit.document()
+    for key, value in values.items():
+        if value is None:
+            document.pop(key, None)
+        else:
+            document[key] = value
+    text = tomlkit.dumps(document)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot write the config file: {exc.strerror or exc}",
+            "check the folder's permissions (the interview runs anyway)",
+        ) from exc
+    return path

@@ -7,10 +7,16 @@ import importlib.metadata
 import os
 import platform
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from interviewer.llm.catalog import GIB, Hardware, ModelChoice, choose_model
+from interviewer.llm.openai.discover import (
+    KNOWN_PORTS,
+    discover,
+    server_command,
+    suggested_server,
+)
 
 PACKAGES = ("torch", "transformers", "accelerate", "bitsandbytes", "xgrammar", "huggingface_hub")
 
@@ -83,8 +89,14 @@ def _evidence_model(offline: bool) -> str:
     return f"{name}, downloaded on first use (about 90 MB)"
 
 
-def run_doctor(model: str | None, echo: Callable[[str], None]) -> int:
-    """Print the report; return 0 when an interview can run here, 1 otherwise."""
+def run_doctor(
+    model: str | None,
+    echo: Callable[[str], None],
+    *,
+    ports: Sequence[tuple[str, int]] = KNOWN_PORTS,
+) -> int:
+    """Print the report; return 0 when an interview can run here, 1 otherwise. ``ports``: the
+    model servers looked for on this machine (loopback only)."""
     problems: list[tuple[str, str]] = []
     rows: list[tuple[str, str]] = [
         ("python", f"{platform.python_version()} ({sys.executable})"),
@@ -165,6 +177,24 @@ def run_doctor(model: str | None, echo: Callable[[str], None]) -> int:
     )
     rows.append(("offline mode", "on (HF_HUB_OFFLINE)" if offline else "off"))
     rows.append(("evidence model", _evidence_model(offline)))
+
+    knocked = discover(ports)
+    for port in knocked:
+        rows.append(("model server", port.describe()))
+    if not ports:
+        rows.append(("model servers", "not looked for (discover_servers = false)"))
+    server = suggested_server(knocked, cuda=hardware.cuda)
+    if server is not None:
+        rows.append(("suggested", f"the server (no GPU here): {server_command(server)}"))
+        problems = [
+            (
+                text,
+                f"{fix}; or run on the {server.name} server found here: {server_command(server)}",
+            )
+            if text.startswith("no CUDA GPU")
+            else (text, fix)
+            for text, fix in problems
+        ]
 
     blocking = [p for p in problems if not p[0].startswith("no CUDA GPU")]
     _print(rows, problems, echo)

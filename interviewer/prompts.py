@@ -26,6 +26,15 @@ _OPENING_REQUEST = "I'm ready. Please ask me the question."
 _TAG_LIKE = re.compile(r"<(/?\s*candidate_answer)", re.IGNORECASE)
 
 
+_TASK_TAG = re.compile(r"<(/?\s*interviewer_task)", re.IGNORECASE)
+
+
+def neutralize_task_tags(text: str) -> str:
+    """Stop candidate text from opening or closing the block that holds the interviewer's task
+    (it shares the candidate's last message)."""
+    return _TASK_TAG.sub(r"&lt;\1", text)
+
+
 def neutralize_delimiters(text: str) -> str:
     """Stop candidate text from closing or opening the tags that fence it in the grader prompt."""
     return _TAG_LIKE.sub(r"&lt;\1", text)
@@ -79,6 +88,33 @@ class PromptLibrary:
             ended_early=ended_early,
         )
 
+    def interviewer_system(self, *, bank_title: str, questions: Sequence[str]) -> str:
+        """The interviewer's one system prompt for the whole interview (persona, rules, the
+        bank's questions): every interviewer turn starts with it, so a prompt cache reuses it."""
+        return self.render("interviewer_persona", bank_title=bank_title, questions=questions)
+
+    def interviewer_task(
+        self,
+        task: InterviewerTask,
+        *,
+        question: Question,
+        question_number: int,
+        question_count: int,
+        key_point: KeyPoint | None = None,
+    ) -> str:
+        """What this turn asks of the interviewer (the current question, the task, the point a
+        follow-up probes): the block at the end of the prompt's last message."""
+        if task == "follow_up" and key_point is None:
+            raise ValueError("a follow-up needs the key point it probes")
+        return self.render(
+            task,
+            question=question,
+            question_number=question_number,
+            question_count=question_count,
+            key_point=key_point,
+            angles=question.follow_up_angles,
+        )
+
     def interviewer_messages(
         self,
         task: InterviewerTask,
@@ -89,31 +125,44 @@ class PromptLibrary:
         question_count: int,
         history: Sequence[Turn],
         key_point: KeyPoint | None = None,
+        questions: Sequence[str] = (),
     ) -> list[ChatMessage]:
-        """The persona's system prompt for ``task`` plus this question's conversation so far."""
-        if task == "follow_up" and key_point is None:
-            raise ValueError("a follow-up needs the key point it probes")
-        system = self.render(
+        """The interview's system prompt, the conversation so far (``history``), and this
+        turn's task in a fenced block at the end of the last message.
+
+        Consecutive turns share everything up to the candidate's latest words: the system
+        prompt names every question of the bank (``questions``; default: only ``question``),
+        and what changes per turn comes last. The task block is fenced in
+        ``<interviewer_task>`` tags that the candidate's own text cannot open or close.
+        """
+        block = self.interviewer_task(
             task,
-            bank_title=bank_title,
             question=question,
             question_number=question_number,
             question_count=question_count,
             key_point=key_point,
-            angles=question.follow_up_angles,
         )
-        messages = [ChatMessage(role="system", content=system)]
+        system = self.interviewer_system(
+            bank_title=bank_title, questions=list(questions) or [question.question]
+        )
         conversation: list[tuple[Literal["user", "assistant"], str]] = [("user", _OPENING_REQUEST)]
         for turn in history:
             role: Literal["user", "assistant"] = (
                 "assistant" if turn.role == "interviewer" else "user"
             )
+            text = turn.text if role == "assistant" else neutralize_task_tags(turn.text)
             if conversation[-1][0] == role:
-                conversation[-1] = (role, f"{conversation[-1][1]}\n\n{turn.text}")
+                conversation[-1] = (role, f"{conversation[-1][1]}\n\n{text}")
             else:
-                conversation.append((role, turn.text))
-        messages += [ChatMessage(role=role, content=text) for role, text in conversation]
-        return messages
+                conversation.append((role, text))
+        fenced = f"<interviewer_task>\n{block}\n</interviewer_task>"
+        if conversation[-1][0] == "user":
+            conversation[-1] = ("user", f"{conversation[-1][1]}\n\n{fenced}")
+        else:
+            conversation.append(("user", fenced))
+        return [ChatMessage(role="system", content=system)] + [
+            ChatMessage(role=role, content=text) for role, text in conversation
+        ]
 
     def grader_messages(
         self,

@@ -54,6 +54,9 @@ def _isolated_config(
     # The CLI's evidence grader uses keywords only unless a test asks for the embedding model
     # (tests/test_checkable_grading.py does): the demo-driven tests then need no torch at all.
     monkeypatch.setenv("INTERVIEWER_EMBEDDING_MODEL", "none")
+    # The start screen looks for no model server on this machine's usual ports (what it
+    # would find depends on the machine); tests/test_discovery.py points it at its own.
+    monkeypatch.setenv("INTERVIEWER_DISCOVER_SERVERS", "false")
 
 
 @pytest.fixture

@@ -7,6 +7,11 @@ store always knows which grades are still owed.
 
 from __future__ import annotations
 
+import threading
+import time
+
+import pytest
+
 from interviewer.engine import Interview
 from interviewer.engine.events import (
     AwaitingReply,
@@ -20,6 +25,7 @@ from interviewer.engine.events import (
 from interviewer.engine.evidence import EvidenceGrader
 from interviewer.engine.grading import LLMGrader
 from interviewer.llm.scripted import ScriptedModel
+from interviewer.session.running import Session
 from interviewer.transcript import InterviewSettings
 from tests.conftest import FixedClock, drain, grade_step, text_step
 
@@ -175,3 +181,84 @@ def test_inline_grading_is_unchanged_without_an_instant_signal(small_bank, promp
     drain(interview.start())
     drain(interview.reply("apple"))
     assert [c[0] for c in model.calls] == ["grade", "follow_up"]
+
+
+# ----------------------------------------------------------------- the conversation first
+
+
+class HeldGrades(ScriptedModel):
+    """The scripted model, whose grades wait for ``release`` (a grade running on a one-slot
+    server while the candidate replies)."""
+
+    def __init__(self, steps):
+        super().__init__(steps)
+        self.release = threading.Event()
+        self.grading = threading.Event()
+
+    def generate_structured(self, messages, output_type, options, cancel=None):
+        self.grading.set()
+        assert self.release.wait(10), "the test never released the grade"
+        return super().generate_structured(messages, output_type, options, cancel)
+
+
+def _reply_in_thread(session, text):
+    """The candidate's reply, sent from another thread (as the TUI's next worker does)."""
+    events: list = []
+    thread = threading.Thread(target=lambda: events.extend(session.reply(text)), daemon=True)
+    thread.start()
+    return thread, events
+
+
+def _until(condition):
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+@pytest.mark.parametrize("running", [False, True], ids=["grade-pending", "grade-running"])
+def test_a_reply_goes_before_the_grades_still_owed(small_bank, prompts, running):
+    """Practice mode: alpha's grade and card are owed when the candidate already asks about
+    beta. The reply's turn goes first (after the grade already running, if one is); alpha's
+    card comes after it, and still after its grade."""
+    alpha = small_bank.question("alpha")
+    grade = grade_step(alpha, {"apple": "covered"})
+    clarify = text_step("clarify", "I mean: how would you approach it in practice?")
+    model = HeldGrades(
+        [*([grade, clarify] if running else [clarify, grade]), text_step("feedback", "Good.")]
+    )
+    interview = Interview(
+        small_bank,
+        model,
+        LLMGrader(model, prompts),
+        InterviewSettings(grading="background", mode="practice", max_follow_ups=0),
+        prompts,
+        clock=FixedClock(),
+        session_id="first",
+        quick_grader=EvidenceGrader(),
+    )
+    session = Session(interview)
+    drain(session.begin())
+    first = session.reply("apple banana cherry")
+    for event in first:
+        if isinstance(event, AwaitingReply):
+            break  # beta is on screen; alpha's grade and card are owed
+    rest = threading.Thread(target=lambda: drain(first), daemon=True)
+    if running:
+        rest.start()
+        assert model.grading.wait(10)  # alpha's grade holds the model
+    thread, events = _reply_in_thread(session, "/clarify")
+    _until(interview.turn_waiting)
+    model.release.set()
+    if not running:
+        rest.start()  # the first reply's background work gives way to the waiting reply
+    rest.join(10)
+    thread.join(10)
+    assert not thread.is_alive() and not rest.is_alive()
+    purposes = [purpose for purpose, _ in model.calls]
+    first_two = ["grade", "clarify"] if running else ["clarify", "grade"]
+    assert purposes == [*first_two, "feedback"]
+    names = kinds(events)
+    assert names.index("TurnStarted") < names.index("AwaitingReply") < names.index("FeedbackGiven")
+    assert interview.results[0].grade is not None and interview.results[0].feedback
+    assert not any(q.grade_pending or q.finish_pending for q in interview.snapshot().questions)

@@ -218,14 +218,18 @@ def _run_benchmarks(
     help="With --base-url: the variable holding the server's API key (default OPENAI_API_KEY).",
 )
 def doctor(model: str | None, base_url: str | None, api_key_env: str | None) -> None:
-    """Check this machine: versions, GPU, memory, and which model the defaults would pick;
-    or, with --base-url, a model server."""
+    """Check this machine: versions, GPU, memory, which model the defaults would pick, and the
+    model servers running here (Ollama, llama.cpp, LM Studio, vLLM on their usual ports); or,
+    with --base-url, a model server."""
     from interviewer.doctor import run_doctor, run_server_doctor
 
     if base_url is not None:
         settings = _load_settings(api_key_env=api_key_env)
         sys.exit(run_server_doctor(base_url, model, settings.api_key_env, click.echo))
-    sys.exit(run_doctor(model, click.echo))
+    from interviewer.llm.openai.discover import KNOWN_PORTS
+
+    look = _load_settings().discover_servers
+    sys.exit(run_doctor(model, click.echo, ports=KNOWN_PORTS if look else ()))
 
 
 @cli.group()

@@ -3,12 +3,6 @@
 greet -> ask -> take a reply -> (repeat | clarify | skip | end | retry | answer -> grade ->
 probe or move on) -> ... -> summary.
 
-A retry (practice mode, ``/retry``) closes the attempt being answered with its feedback, or,
-before any reply to the next question, takes the question whose feedback was just given, and
-asks it again as a fresh attempt: graded on its own replies, never merged into the first
-answer's grade, and never counted in the score (the feedback card shows both). Then the
-interview goes on where it was.
-
 The engine decides everything that matters: whether to probe, which key point to probe, when to
 move on, and the score. The model only phrases follow-ups, clarifications, acknowledgements and
 feedback, and returns per-key-point verdicts. It is pure Python: a generator of events that a TUI
@@ -20,7 +14,9 @@ A session survives its process: :meth:`Interview.snapshot` captures the engine a
 
 The flow lives here; its parts beside it: each question's state and the choice of the point to
 probe (:mod:`~interviewer.engine.questions`), the model's turns and the reading of its replies
-(:mod:`~interviewer.engine.turns`), the feedback card (:mod:`~interviewer.engine.feedback`).
+(:mod:`~interviewer.engine.turns`), the feedback card (:mod:`~interviewer.engine.feedback`),
+retakes (:mod:`~interviewer.engine.retakes`), and the grades that run in the background while
+the conversation goes on (:mod:`~interviewer.engine.background`).
 """
 
 from __future__ import annotations
@@ -32,14 +28,13 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from interviewer.bank.models import Bank, KeyPoint, Question
+from interviewer.engine.background import BackgroundGrading
 from interviewer.engine.events import (
     AwaitingReply,
     FeedbackGiven,
     FollowUpAsked,
     Graded,
-    GradingStarted,
     InterviewFinished,
-    ModelFailed,
     QuestionAsked,
     QuestionFinished,
     SessionStarted,
@@ -47,19 +42,19 @@ from interviewer.engine.events import (
 )
 from interviewer.engine.events import Event as _Event
 from interviewer.engine.feedback import coach_words, feedback_intro, feedback_markdown
-from interviewer.engine.grading import Grader, missing_verdicts, prefilter_grade
+from interviewer.engine.grading import Grader, prefilter_grade
 from interviewer.engine.intents import Intent, classify_reply
 from interviewer.engine.prefilter import screen
 from interviewer.engine.questions import QuestionState, probe_target, probe_view
+from interviewer.engine.retakes import Retakes
 from interviewer.engine.snapshot import InterviewSnapshot, check_snapshot_fits
-from interviewer.engine.turns import interviewer_turn
-from interviewer.llm.base import ChatModel, GenerationCancelled, ModelError, ModelUnavailable
+from interviewer.engine.turns import interviewer_turn, persona_history
+from interviewer.llm.base import ChatModel
 from interviewer.prompts import InterviewerTask, PromptLibrary
 from interviewer.transcript import (
     BankRef,
     Delivery,
     InterviewSettings,
-    KeyPointGrade,
     QuestionResult,
     Transcript,
     Turn,
@@ -101,7 +96,7 @@ def new_session_id(now: datetime) -> str:
     return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
-class Interview:
+class Interview(Retakes, BackgroundGrading):
     """One interview over a bank. Drive it with :meth:`start`, then :meth:`reply` per message."""
 
     def __init__(
@@ -144,6 +139,9 @@ class Interview:
         quick = quick_grader or grader.instant
         self._quick_grader: Grader | None = quick
         self._background = self.settings.grading == "background" and quick is not None
+        self.turn_waiting: Callable[[], bool] = lambda: False
+        """True while a reply waits to be taken: background grading stops between two steps
+        then (:mod:`~interviewer.engine.background`). The session sets it."""
 
     # ----------------------------------------------------------------- public API
 
@@ -416,48 +414,6 @@ class Interview:
             retry_of=self._questions[target].question.id if target is not None else None,
         )
 
-    # ----------------------------------------------------------------- retakes
-
-    def _retry_target(self, *, offered: bool = False) -> int | None:
-        """The question a ``/retry`` retakes now: the one being answered (once there is a reply
-        to it), or, before any reply to the current question, the one before it, whose
-        feedback was just given. None in exam mode or with nothing to retake. ``offered``: only
-        once that feedback is in (background grading may still owe it)."""
-        if self.settings.mode != "practice" or self.state != "awaiting_reply":
-            return None
-        attempt = self._active()
-        if attempt.answers:
-            return self._current
-        if attempt.attempt > 0 or self._current == 0:
-            return None  # a retake not answered yet, or nothing before the first question
-        previous = self._questions[self._current - 1].current_attempt
-        if offered and (previous.feedback is None or previous.finish_pending):
-            return None
-        return self._current - 1
-
-    def _retry(self, qs: QuestionState, cancel: threading.Event | None) -> Iterator[Event]:
-        """A fresh attempt at a question (see the module docstring)."""
-        target = self._retry_target()
-        if target is None:
-            note = (
-                "Each question is asked once in an exam (retakes are for practice mode)."
-                if self.settings.mode != "practice"
-                else "There is nothing to try again yet: answer this one first."
-            )
-            yield self._record("interviewer", "repeat", f"{note} {qs.last_prompt}", qs.question.id)
-            yield self._awaiting(qs)
-            return
-        yield from self._grade_pending(cancel)  # a card still owed comes before the retake
-        if target == self._current:
-            # The attempt closes as it stands, with its grade and feedback card.
-            yield from self._finish_question(qs, cancel)
-        else:
-            self._return_to = self._current
-        # Its conversation starts at the question asked again, after the card that closed
-        # the attempt before: a retake's follow-ups never read that card's reference answer.
-        self._questions[target].start_retake(first_turn=len(self.turns))
-        yield from self._ask(target, again="Let's try that one again, as a fresh attempt.")
-
     def _clarify(self, qs: QuestionState, cancel: threading.Event | None) -> Iterator[Event]:
         text = yield from self._model_turn(
             "clarify", "clarification", qs, cancel, max_new_tokens=160
@@ -497,28 +453,6 @@ class Interview:
                 return
         yield from self._probe_or_move_on(qs, cancel)
 
-    def _grade_now(
-        self, qs: QuestionState, cancel: threading.Event | None
-    ) -> Generator[Event, None, bool]:
-        """Grade everything graded so far on ``qs``; False when the model failed (then
-        ``qs.grading_error`` says why and the earlier grade stands)."""
-        yield GradingStarted(question_id=qs.question.id)
-        try:
-            latest = self.grader.grade(qs.question, qs.graded_answers, cancel)
-        except (GenerationCancelled, ModelUnavailable):  # the interview stops here
-            raise
-        except ModelError as exc:
-            qs.grading_error = exc.describe()
-            yield ModelFailed(question_id=qs.question.id, purpose="grade", message=qs.grading_error)
-            return False
-        yield from self._keep_grade(qs, latest, self.grader.name)
-        return True
-
-    def _keep_grade(
-        self, qs: QuestionState, latest: list[KeyPointGrade], grader_name: str
-    ) -> Iterator[Event]:
-        yield Graded(question_id=qs.question.id, grade=qs.keep_grade(latest, grader_name))
-
     def _probe_or_move_on(
         self, qs: QuestionState, cancel: threading.Event | None
     ) -> Iterator[Event]:
@@ -543,38 +477,6 @@ class Interview:
                 return
         yield from self._finish_question(qs, cancel)
         yield from self._advance(acknowledge=True, cancel=cancel)
-
-    def _background_work(self, cancel: threading.Event | None) -> Iterator[Event]:
-        """Background grading: grade what waits, now that the candidate has the next prompt
-        in front of them, then checkpoint again (a second ``AwaitingReply``)."""
-        if self.state != "awaiting_reply":
-            return
-        if not any(q.grade_pending or q.finish_pending for q in self._attempts()):
-            return
-        yield from self._grade_pending(cancel)
-        yield self._awaiting(self._active())
-
-    def _grade_pending(self, cancel: threading.Event | None) -> Iterator[Event]:
-        for qs in list(self._attempts()):
-            if qs.grade_pending:
-                yield from self._grade_in_background(qs, cancel)
-            if qs.finish_pending and not qs.grade_pending:
-                qs.finish_pending = False
-                yield from self._finish_question(qs, cancel)
-
-    def _grade_in_background(
-        self, qs: QuestionState, cancel: threading.Event | None
-    ) -> Iterator[Event]:
-        if self._quick:  # the interview is closing without more model calls
-            quick = qs.quick
-            if quick is None and self._quick_grader is not None:
-                quick = self._quick_grader.grade(qs.question, qs.graded_answers, cancel)
-            latest = quick or missing_verdicts(qs.question, "not graded")
-            name = self._quick_grader.name if self._quick_grader else "evidence"
-            yield from self._keep_grade(qs, latest, name)
-        else:
-            yield from self._grade_now(qs, cancel)
-        qs.grade_pending = False  # graded, or failed with the reason in grading_error
 
     def _finish_question(
         self, qs: QuestionState, cancel: threading.Event | None
@@ -663,11 +565,12 @@ class Interview:
             cancel,
             bank_title=self.bank.title,
             question_count=len(self._questions),
-            # This attempt's conversation only: a retake's follow-ups never read the first
-            # attempt's feedback card (it holds the reference answer).
-            history=[t for t in self.turns[qs.first_turn :] if t.question_id == qs.question.id],
+            # The whole interview's conversation, so consecutive turns share their prompt's
+            # prefix; never a feedback card (it holds the reference answer).
+            history=persona_history(self.turns),
             key_point=key_point,
             max_new_tokens=max_new_tokens,
+            questions=[q.question for q in self.bank.questions],
         )
         if text is not None:
             yield self._record(

@@ -51,21 +51,47 @@ class ReplyRules:
         bank_title: str,
         history: Sequence[Turn],
         key_point: KeyPoint | None,
+        questions: Sequence[str] = (),
     ) -> ReplyRules:
         """The rules of a ``task`` turn on ``question``, whose conversation so far is
-        ``history``: ``instructions`` (the system prompt) and the probed point stay secret,
-        unless the conversation or the question itself already says them."""
+        ``history``: ``instructions`` (the system prompt and the turn's task) and the probed
+        point stay secret, unless the conversation or the bank's questions already say them."""
         guard = LeakGuard(
             instructions,
             point=[key_point.statement] if key_point is not None else [],
             allowed=[
                 question.question,
+                *questions,
                 bank_title,
                 *question.follow_up_angles,
                 *(t.text for t in history),
             ],
         )
         return cls(guard, SHAPES[task], safe_reply(task, question, (t.text for t in history)))
+
+
+PERSONA_LEAVES_OUT: frozenset[TurnKind] = frozenset({"feedback", "summary"})
+"""Turns the interviewer's prompt never holds: the feedback cards hold reference answers."""
+
+HISTORY_BUDGET = 16_000
+"""Characters of conversation the interviewer's prompt holds at most (about 4,000 tokens):
+beyond it, the earliest questions' exchanges are left out, whole questions at a time, so the
+prompt's prefix changes only when one more question drops out."""
+
+
+def persona_history(turns: Sequence[Turn], budget: int = HISTORY_BUDGET) -> list[Turn]:
+    """The interview's conversation as the interviewer's prompt holds it: every turn said so
+    far but the feedback cards, from the earliest question that keeps it within ``budget``."""
+    kept = [t for t in turns if t.kind not in PERSONA_LEAVES_OUT]
+    size = sum(len(t.text) for t in kept)
+    if size <= budget:
+        return kept
+    for index, turn in enumerate(kept):
+        if index and turn.kind == "question" and size <= budget:
+            return kept[index:]
+        size -= len(turn.text)
+    starts = [i for i, t in enumerate(kept) if t.kind == "question"]
+    return kept[starts[-1] :] if starts else kept
 
 
 _SAFE_FOLLOW_UPS = (
@@ -103,9 +129,11 @@ def interviewer_turn(
     history: Sequence[Turn],
     key_point: KeyPoint | None,
     max_new_tokens: int,
+    questions: Sequence[str] = (),
 ) -> Generator[Event, None, str | None]:
-    """Stream an interviewer turn written by the model on ``qs`` (``history``: the conversation
-    on that question so far); return its text (None if it failed)."""
+    """Stream an interviewer turn written by the model on ``qs`` (``history``: the interview's
+    conversation so far, as the persona reads it; ``questions``: the bank's); return its text
+    (None if it failed)."""
     messages = prompts.interviewer_messages(
         task,
         bank_title=bank_title,
@@ -114,9 +142,23 @@ def interviewer_turn(
         question_count=question_count,
         history=list(history),
         key_point=key_point,
+        questions=questions,
+    )
+    task_block = prompts.interviewer_task(
+        task,
+        question=qs.question,
+        question_number=qs.number,
+        question_count=question_count,
+        key_point=key_point,
     )
     rules = ReplyRules.for_turn(
-        task, messages[0].content, qs.question, bank_title, history, key_point
+        task,
+        f"{messages[0].content}\n{task_block}",
+        qs.question,
+        bank_title,
+        history,
+        key_point,
+        questions,
     )
     return (
         yield from generate(

@@ -1,12 +1,14 @@
 """Reuse the key/value cache of earlier calls when a new prompt starts with the same tokens.
 
-An interview sends the model prompts that share long prefixes: the same persona and question,
-the same conversation plus one more turn. Keeping the past key/values of a call together with the
+An interview sends the model prompts that share long prefixes: every interviewer turn starts
+with the interview's one system prompt and the conversation so far (the turn's task comes
+last), every grade with the grader's rules. Keeping the past key/values of a call together with the
 token ids they hold lets the next call prefill only the tokens after the common prefix.
 
 :class:`PrefixCachePool` keeps a few such caches ("slots"; the conversation and the feedback
 context each tend to keep one) and hands out the one that shares the longest prefix with a new
-prompt, cropped to that prefix. A slot is taken out of the pool while a generation uses it and
+prompt, cropped to that prefix (the HF backend keeps three: the conversation, the grader's and
+the coach's). A slot is taken out of the pool while a generation uses it and
 put back only when that generation finished cleanly, so a failed or abandoned generation can
 never leave a half-written cache behind. The pool is plain Python: the caches themselves are
 whatever the backend makes (a transformers ``DynamicCache``).

@@ -67,8 +67,9 @@ class Session:
     """A running interview: the engine, its model and grader, and the recorder behind it.
 
     Every event passes through the recorder (when the interview is saved) before a front end
-    sees it. Engine steps go one at a time: a reply sent while the previous answer is still
-    being graded in the background waits for that grade instead of racing it on the model.
+    sees it. Engine steps go one at a time, and the conversation comes first: a reply sent
+    while earlier answers are graded in the background waits only for the grade already
+    running (never racing it on the model); the grades still owed run after the reply's turn.
     """
 
     def __init__(
@@ -85,6 +86,9 @@ class Session:
         self.resuming = plan.resuming if resuming is None and plan is not None else bool(resuming)
         self._begun = False
         self._step = threading.Lock()
+        self._replies_waiting = 0
+        self._count = threading.Lock()
+        interview.turn_waiting = lambda: self._replies_waiting > 0
 
     @property
     def session_id(self) -> str:
@@ -142,9 +146,23 @@ class Session:
         with contextlib.suppress(StoreError):
             review_memory(self.plan.settings, store)
 
-    def _locked(self, events: Iterable[Event]) -> Iterator[Event]:
-        with self._step:
-            yield from self.record(events)
+    def _locked(self, events: Iterable[Event], *, reply: bool = False) -> Iterator[Event]:
+        """``events``, one engine step at a time. A ``reply`` counts as waiting from the moment
+        it is read until it holds the step: background grading gives way to it then."""
+        if reply:
+            with self._count:
+                self._replies_waiting += 1
+        try:
+            with self._step:
+                if reply:
+                    with self._count:
+                        self._replies_waiting -= 1
+                    reply = False
+                yield from self.record(events)
+        finally:
+            if reply:  # closed before it ever held the step
+                with self._count:
+                    self._replies_waiting -= 1
 
     def begin(self, cancel: threading.Event | None = None) -> Iterator[Event]:
         """The interview's first events: its greeting and question, or, resumed, where it
@@ -164,7 +182,9 @@ class Session:
         """The candidate's message (a byte a terminal could not decode becomes U+FFFD: what
         the store, the reports and the screen cannot take never reaches the engine);
         ``delivery``: how it was given (spoken, its clock), kept on its turn."""
-        return self._locked(self.interview.reply(clean_text(text), cancel, delivery=delivery))
+        return self._locked(
+            self.interview.reply(clean_text(text), cancel, delivery=delivery), reply=True
+        )
 
     def end(self, cancel: threading.Event | None = None, *, quick: bool = False) -> Iterator[Event]:
         return self._locked(self.interview.end(cancel, quick=quick))

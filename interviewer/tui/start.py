@@ -1,8 +1,13 @@
-"""The start screen (bank, mode, model, follow-ups; resume) and the loading screen."""
+"""The start screen (bank, mode, backend and model, follow-ups; resume) and the loading screen.
+
+The start screen looks for model servers on this machine in a worker after its first frame
+(:mod:`~interviewer.llm.openai.discover`), lists them, and, with no CUDA GPU here, suggests the
+first one that has a model loaded (unless a backend was chosen in the config file or a flag).
+The backend chosen is remembered in the config file when the interview starts."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -25,6 +30,9 @@ from textual.widgets import (
 from interviewer.config import Settings
 from interviewer.tui.messages import Host, LoadFailed, LoadProgress, LoadStatus
 
+if TYPE_CHECKING:  # the module imports httpx: it loads in the worker, after the first frame
+    from interviewer.llm.openai.discover import Probe
+
 
 def _host(screen: Screen[Any]) -> Host:
     return cast("Host", screen.app)
@@ -35,9 +43,23 @@ class StartScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+s", "start", "Start")]
 
+    server_ports: ClassVar[tuple[tuple[str, int], ...] | None] = None
+    """The ports looked for model servers on (None: the usual ones, ``KNOWN_PORTS``)."""
+
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         self.settings = settings
+        self.servers: list[Probe] | None = None
+        """What the search for model servers found (None: not done yet)."""
+        self.cuda: bool | None = None
+        self.suggested: Probe | None = None
+        # A backend set in the config file, a variable or a flag is the candidate's own.
+        self._backend_chosen = "backend" in settings.model_fields_set
+
+    def _servers_line(self) -> str:
+        if not self.settings.discover_servers:
+            return "Model servers: not looked for (discover_servers = false)"
+        return "Model servers on this machine: looking..."
 
     def compose(self) -> ComposeResult:
         s = self.settings
@@ -67,8 +89,32 @@ class StartScreen(Screen[None]):
                 allow_blank=False,
                 id="mode",
             )
-            yield Label("Model (a Hub id, a folder or a .gguf file; empty: the default here)")
-            yield Input(s.model or "", placeholder="default for this machine", id="model")
+            yield Label("Backend")
+            yield Select(
+                [
+                    ("a local model, loaded here", "hf"),
+                    ("a model server (Ollama, llama.cpp, LM Studio, vLLM, ...)", "openai"),
+                    ("the demo (scripted replies, no model)", "scripted"),
+                ],
+                value=s.backend,
+                allow_blank=False,
+                id="backend",
+            )
+            with Vertical(id="local-fields", classes="" if s.backend == "hf" else "hidden"):
+                yield Label("Model (a Hub id, a folder or a .gguf file; empty: the default here)")
+                yield Input(
+                    s.model if s.backend == "hf" else "",
+                    placeholder="default for this machine",
+                    id="model",
+                )
+            with Vertical(id="server-fields", classes="" if s.backend == "openai" else "hidden"):
+                yield Label("Server URL")
+                yield Input(
+                    s.base_url or "", placeholder="http://127.0.0.1:11434/v1", id="base-url"
+                )
+                yield Label("The server's model (empty: its only one)")
+                yield Input(s.model if s.backend == "openai" else "", id="server-model")
+            yield Static(Content(self._servers_line()), id="servers")
             yield Label("Follow-up questions per question")
             yield Select(
                 [(str(n), n) for n in range(6)],
@@ -106,6 +152,8 @@ class StartScreen(Screen[None]):
         self.call_after_refresh(self._offer_resume)
         # Well after the first frame, off the UI thread: it reads every stored session.
         self.set_timer(0.4, self._offer_review)
+        if self.settings.discover_servers:
+            self.call_after_refresh(self._discover)
         if self.settings.backend == "scripted":
             self.query_one("#gpu", Static).update(Content("Backend: scripted (no model is loaded)"))
         elif self.settings.backend == "openai":
@@ -116,6 +164,63 @@ class StartScreen(Screen[None]):
             # timer starts once that frame is drawn (a slow first frame on a busy machine
             # could otherwise come after it).
             self.call_after_refresh(self.set_timer, 0.3, self._probe_gpu)
+
+    @work(thread=True, exclusive=True, group="discover", exit_on_error=False)
+    def _discover(self) -> None:
+        """Knock on the usual ports of model servers, here only, after the first frame."""
+        from interviewer.llm.openai.discover import KNOWN_PORTS, discover
+
+        probes = discover(self.server_ports or KNOWN_PORTS)
+        self.app.call_from_thread(self._show_servers, probes)
+
+    def _show_servers(self, probes: list[Probe]) -> None:
+        from interviewer.llm.openai.discover import found
+
+        self.servers = probes
+        servers = found(probes)
+        if servers:
+            text = "Model servers on this machine: " + "; ".join(
+                f"{p.name} at {p.base_url} ({', '.join(p.models) or 'no models loaded'})"
+                for p in servers
+            )
+        else:
+            text = (
+                "Model servers on this machine: none found ("
+                + ", ".join(f"{p.name} {p.port}" for p in probes)
+                + ")"
+            )
+        self.query_one("#servers", Static).update(Content(text))
+        self._suggest()
+
+    def _suggest(self) -> None:
+        """With no CUDA GPU here and a server running, the server is the suggested default
+        (never over a backend the candidate chose themselves)."""
+        from interviewer.llm.openai.discover import suggested_server
+
+        if self._backend_chosen or self.servers is None or self.suggested is not None:
+            return
+        cuda = self.cuda
+        if cuda is None and self.settings.backend == "hf":
+            return  # the GPU probe has not said yet
+        server = suggested_server(self.servers, cuda=bool(cuda))
+        if server is None:
+            return
+        self.suggested = server
+        self.query_one("#base-url", Input).value = server.base_url
+        self.query_one("#server-model", Input).value = server.models[0]
+        self.query_one("#backend", Select).value = "openai"
+        self.query_one("#gpu", Static).update(
+            Content(
+                f"Suggested: {server.name}'s {server.models[0]} at {server.base_url} "
+                "(no CUDA GPU here: a local model would run on the CPU, slowly). "
+                "Choose another backend above to change it."
+            )
+        )
+
+    @on(Select.Changed, "#backend")
+    def _backend_changed(self, event: Select.Changed) -> None:
+        self.query_one("#local-fields").set_class(event.value != "hf", "hidden")
+        self.query_one("#server-fields").set_class(event.value != "openai", "hidden")
 
     def _offer_resume(self) -> None:
         # The layer's store module alone (no engine): this runs right after the first frame.
@@ -189,25 +294,55 @@ class StartScreen(Screen[None]):
             )
         else:
             text = f"No CUDA GPU: the model runs on the CPU (slow). Default: {choice.model_id}"
-        self.app.call_from_thread(self.query_one("#gpu", Static).update, Content(text))
+        self.app.call_from_thread(self._show_gpu, text, hardware.cuda)
+
+    def _show_gpu(self, text: str, cuda: bool) -> None:
+        self.cuda = cuda
+        if self.suggested is None:
+            self.query_one("#gpu", Static).update(Content(text))
+        self._suggest()
 
     @on(Button.Pressed, "#start")
     def action_start(self) -> None:
+        chosen = self._chosen()
+        self._remember(chosen)
+        _host(self).begin(chosen)
 
-        _host(self).begin(self._chosen())
+    def _remember(self, chosen: Settings) -> None:
+        """Keep the backend chosen here in the config file, for the next start (a failure
+        to write it is said, and the interview starts anyway)."""
+        from interviewer.config import ConfigError, remember_choice
+
+        server = chosen.backend == "openai"
+        values = {
+            "backend": chosen.backend,
+            "base_url": chosen.base_url if server else None,
+            "model": chosen.model if chosen.backend != "scripted" else None,
+        }
+        if all(getattr(self.settings, key) == value for key, value in values.items()):
+            return  # nothing new to remember
+        try:
+            remember_choice(values)
+        except ConfigError as exc:
+            self.notify(f"{exc} ({exc.hint})", title="The choice is not remembered")
 
     def _chosen(self) -> Settings:
         """The settings as the form has them."""
         from pathlib import Path
 
         bank = self.query_one("#bank", Input).value.strip()
-        model = self.query_one("#model", Input).value.strip()
+        backend = self.query_one("#backend", Select).value
+        server = backend == "openai"
+        model = self.query_one("#server-model" if server else "#model", Input).value.strip()
+        base_url = self.query_one("#base-url", Input).value.strip()
         voice = self.query_one("#voice", Select).value
         limit = self.query_one("#time-limit", Select).value
         return self.settings.model_copy(
             update={
                 "bank": Path(bank).expanduser() if bank else None,
+                "backend": backend,
                 "model": model or None,
+                "base_url": (base_url or None) if server else self.settings.base_url,
                 "mode": self.query_one("#mode", Select).value,
                 "max_follow_ups": self.query_one("#follow-ups", Select).value,
                 "voice": self.settings.voice.model_copy(

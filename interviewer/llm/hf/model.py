@@ -93,7 +93,12 @@ class HFModel:
         """Prompt tokens per prefill forward on the default path (0: one pass)."""
         self._cache_argument = cache_argument(model)
         self._prefix: PrefixCachePool | None = (
-            PrefixCachePool(self._new_cache, crop_dynamic_cache, max_tokens=config.kv_cache_tokens)
+            PrefixCachePool(
+                self._new_cache,
+                crop_dynamic_cache,
+                slots=3,  # the conversation, the grader's prompt and the coach's keep one each
+                max_tokens=config.kv_cache_tokens,
+            )
             if config.kv_reuse
             else None
         )

@@ -77,6 +77,9 @@ class OpenAIModel:
         self.load_seconds = load_seconds
         self._dropped: set[str] = set()
         self._lock = threading.Lock()
+        self._keep: tuple[list[ChatMessage], GenerationOptions] | None = None
+        """A prompt whose reply the interview stopped early, to be kept by the server's
+        prompt cache before a request of another purpose (:meth:`_keep_prompt`)."""
         self._info = ModelInfo(backend="openai", model_id=name, base_url=client.url)
 
     @property
@@ -244,6 +247,7 @@ class OpenAIModel:
     ) -> Generator[dict[str, Any], None, None]:
         """The server-sent events of one call. A refused optional field is dropped (for good,
         on this server) and the call made again; nothing has been yielded by then."""
+        self._keep_prompt(options)
         while True:
             body = self.request_body(messages, options, extra)
             events = self.client.stream("chat/completions", body, cancel)
@@ -264,6 +268,30 @@ class OpenAIModel:
             finally:
                 events.close()
             return
+
+    def _keep_prompt(self, options: GenerationOptions) -> None:
+        """Before a request of another purpose (a grade after a follow-up), finish the prompt
+        whose reply the interview stopped early, with one token.
+
+        A one-slot server holds one prompt's key/values; a server that also keeps the states
+        of finished requests (llama-cpp-python's ``--cache``) keeps only those that ran to their
+        end, and a reply cut off once it had its shape is not one. Asked again for one token,
+        the server still holds the prompt, so the request costs one step, and the next
+        interviewer turn, which starts with the same conversation, finds it there after the
+        grade. A server that caches prefixes on its own (vLLM, llama.cpp's ``llama-server``)
+        answers it from its cache just as cheaply."""
+        with self._lock:
+            keep, self._keep = self._keep, None
+        if keep is None or keep[1].purpose == options.purpose:
+            return
+        messages, kept = keep
+        one = kept.model_copy(update={"max_new_tokens": 1, "temperature": 0.0})
+        try:
+            self.complete(messages, one, None)
+        except ModelUnavailable:
+            raise
+        except ModelError:
+            pass  # only a cache warmed less: the request that follows says what is wrong
 
     def _why_no_reply(self, body: dict[str, Any]) -> ModelError:
         """A stream that ended before its first event: some servers (llama-cpp-python) start
@@ -333,6 +361,8 @@ class OpenAIModel:
                         yield text
         except GeneratorExit:  # the consumer stopped reading: the server stops too
             stopped = True
+            with self._lock:
+                self._keep = (list(messages), options)
             raise
         except BaseException:
             failed = True
