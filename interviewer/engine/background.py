@@ -23,7 +23,7 @@ from interviewer.llm.base import GenerationCancelled, ModelError, ModelUnavailab
 from interviewer.transcript import KeyPointGrade
 
 if TYPE_CHECKING:
-    from interviewer.engine.interview import State
+    from interviewer.engine.events import State
 
 
 class BackgroundGrading:

@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from interviewer.transcript import Grade, QuestionResult, Transcript, Turn, TurnKind
 
+State = Literal["not_started", "awaiting_reply", "finished"]
+"""Where an interview stands: before its first question, waiting for a reply, or over."""
+
 
 class _Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -38,6 +38,7 @@ from interviewer.engine.events import (
     QuestionAsked,
     QuestionFinished,
     SessionStarted,
+    State,
     TurnRecorded,
 )
 from interviewer.engine.events import Event as _Event
@@ -71,8 +72,6 @@ __all__ = [
 ]
 
 Event = _Event
-State = Literal["not_started", "awaiting_reply", "finished"]
-
 _CANDIDATE_KIND: dict[Intent, TurnKind] = {
     "answer": "answer",
     "repeat": "repeat_request",

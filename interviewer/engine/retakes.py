@@ -17,7 +17,7 @@ from interviewer.engine.questions import QuestionState
 from interviewer.transcript import InterviewSettings, Turn, TurnKind
 
 if TYPE_CHECKING:
-    from interviewer.engine.interview import State
+    from interviewer.engine.events import State
 
 
 class Retakes:
