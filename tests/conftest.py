@@ -54,6 +54,10 @@ def _isolated_config(
     # The CLI's evidence grader uses keywords only unless a test asks for the embedding model
     # (tests/test_checkable_grading.py does): the demo-driven tests then need no torch at all.
     monkeypatch.setenv("INTERVIEWER_EMBEDDING_MODEL", "none")
+    # A model asked to grade takes its grading self-test first (interviewer.session.judge):
+    # tests of everything else trust their models, as --trust-judge does; tests/test_judge.py
+    # unsets this and tests the check itself.
+    monkeypatch.setenv("INTERVIEWER_TRUST_JUDGE", "true")
 
 
 @pytest.fixture

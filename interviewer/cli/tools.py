@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import click
 
-from interviewer.cli import _fail, _load_settings, _model_options, _status, cli
+from interviewer.cli import TRUST_JUDGE_OPTION, _fail, _load_settings, _model_options, _status, cli
 
 if TYPE_CHECKING:
     from interviewer.engine.grading import GraderName
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     type=click.Choice(["llm", "evidence", "both"]),
     help="The grader to test (default: evidence, or both when --model/--backend is given).",
 )
+@TRUST_JUDGE_OPTION
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the results.")
 @click.option(
     "--fit",
@@ -83,6 +84,13 @@ def calibrate(
     chosen_grader = usable_grader(settings, cast("GraderName", chosen))
     model = open_model(settings, _status) if chosen_grader != "evidence" else None
     grader_obj = open_grader(chosen_grader, settings, model, PromptLibrary(), _status)
+    if model is not None:  # a model grades only after its self-test (or with --trust-judge)
+        from interviewer.session.judge import check_judge, judge_store
+
+        judged = check_judge(
+            chosen_grader, settings, model, grader_obj, judge_store(settings), on_status=_status
+        )
+        grader_obj = judged.grader
 
     def progress_of(doing: str) -> Callable[[int, int, str], None]:
         def progress(done: int, total: int, label: str) -> None:
