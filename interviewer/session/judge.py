@@ -19,6 +19,7 @@ scripted backend is exempt (its grades are the script's).
 from __future__ import annotations
 
 import contextlib
+import shlex
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -162,11 +163,13 @@ def trusted(check: JudgeCheckRow) -> bool:
 
 def model_flags(settings: Settings, info: ModelInfo) -> str:
     """The flags that name this model again on the command line."""
+    model = shlex.quote(info.model_id)
     if info.backend == "openai":
-        url = info.base_url or settings.base_url
-        return f"--backend openai --base-url {url} --model {info.model_id}"
-    flags = f"--model {info.model_id}"
-    return flags + (f" --revision {info.revision}" if info.revision else "")
+        url = shlex.quote(info.base_url or settings.base_url or "")
+        return f"--backend openai --base-url {url} --model {model}"
+    return f"--model {model}" + (
+        f" --revision {shlex.quote(info.revision)}" if info.revision else ""
+    )
 
 
 def verdict_message(check: JudgeCheckRow, settings: Settings, info: ModelInfo) -> str:
