@@ -191,7 +191,7 @@ class InterviewerApp(App[None]):
 
         try:
             # The evidence signal's embedding model loads here too, off the UI thread, and a
-            # model asked to grade takes its self-test here ("checking the judge: 3/6").
+            # model asked to grade takes its self-test here ("checking the judge: 2/4").
             loaded = load_session_model(
                 plan,
                 on_status=status,

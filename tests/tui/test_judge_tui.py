@@ -1,5 +1,5 @@
 """The judge check in the TUI: it runs in the load worker (the screen keeps drawing and shows
-"checking the judge: k/6"), and a model that fails it is said once, as a notification, before
+"checking the judge: k/4"), and a model that fails it is said once, as a notification, before
 the interview starts on the evidence signal."""
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ async def test_a_refused_judge_is_checked_off_the_screen_and_said_once(
         screen = pilot.app.screen
         assert isinstance(screen, LoadingScreen)  # the screen still draws while it checks
         status = str(screen.query_one("#load-status", Static).render())
-        assert "checking the judge: 0/6" in status
+        assert "checking the judge: 0/4" in status
         model.release.set()
         await ready_for_answer(pilot, seconds=20)
         notes = [n for n in pilot.app._notifications if "not trusted to grade" in n.message]
