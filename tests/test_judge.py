@@ -203,10 +203,7 @@ def test_a_judge_worse_than_the_evidence_signal_is_refused_and_told_once(tmp_pat
     judge, evidence = outcome.check.judge_agreement, outcome.check.evidence_agreement
     assert f"{judge:.0%}" in notice and f"{evidence:.0%}" in notice
     assert "graded by the evidence signal" in notice
-    assert (
-        "`interviewer calibrate --grader llm --trust-judge --model org/judge --revision abc123`"
-        in notice
-    )
+    assert "`interviewer calibrate --grader llm --model org/judge --revision abc123`" in notice
     assert not any("not trusted" in s for s in statuses)  # said once, as the notice
 
     # `both` then grades exactly as the evidence signal alone would.
@@ -231,6 +228,20 @@ def test_a_judge_that_is_silent_about_every_point_is_refused(tmp_path, sample, e
     assert not outcome.trusted and isinstance(outcome.grader, EvidenceGrader) and notices
 
 
+def test_calibrate_says_the_verdict_and_measures_the_model_anyway(tmp_path, sample):
+    store = SessionStore(tmp_path / "sessions.db")
+    lenient = NamedScript(grades(sample, "covered"))
+    statuses: list[str] = []
+    grader = make_grader("llm", lenient, PromptLibrary())
+    outcome = check_judge(
+        "llm", Settings(), lenient, grader, store, on_status=statuses.append, sample=sample,
+        measuring=True,
+    )  # fmt: skip
+    assert outcome.grader is grader and not outcome.trusted  # the model is what is measured
+    assert "an interview would grade with the evidence signal" in statuses[-1]
+    assert store.judge_check(model_key(LOCAL) or "") is not None  # and the result is kept
+
+
 def test_trust_judge_skips_the_check(tmp_path, sample):
     store = SessionStore(tmp_path / "sessions.db")
     model = NamedScript([])
@@ -238,7 +249,7 @@ def test_trust_judge_skips_the_check(tmp_path, sample):
     assert outcome.trusted and outcome.check is None and model.calls == []
     assert statuses == notices == [] and store.judge_check(model_key(LOCAL) or "") is None
     assert load_settings(trust_judge=True).trust_judge
-    for command in ("run", "resume", "regrade", "calibrate", "review"):
+    for command in ("run", "resume", "regrade", "calibrate", "review"):  # calibrate: no self-test
         help_text = CliRunner().invoke(cli, [command, "--help"]).output
         assert "--trust-judge" in help_text, command
 

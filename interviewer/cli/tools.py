@@ -84,13 +84,18 @@ def calibrate(
     chosen_grader = usable_grader(settings, cast("GraderName", chosen))
     model = open_model(settings, _status) if chosen_grader != "evidence" else None
     grader_obj = open_grader(chosen_grader, settings, model, PromptLibrary(), _status)
-    if model is not None:  # a model grades only after its self-test (or with --trust-judge)
-        from interviewer.session.judge import check_judge, judge_store
+    if model is not None:  # says whether an interview would use the model's grades; this
+        from interviewer.session.judge import check_judge, judge_store  # measures them anyway
 
-        judged = check_judge(
-            chosen_grader, settings, model, grader_obj, judge_store(settings), on_status=_status
+        check_judge(
+            chosen_grader,
+            settings,
+            model,
+            grader_obj,
+            judge_store(settings),
+            on_status=_status,
+            measuring=True,
         )
-        grader_obj = judged.grader
 
     def progress_of(doing: str) -> Callable[[int, int, str], None]:
         def progress(done: int, total: int, label: str) -> None:

@@ -173,8 +173,11 @@ def model_flags(settings: Settings, info: ModelInfo) -> str:
     )
 
 
-def verdict_message(check: JudgeCheckRow, settings: Settings, info: ModelInfo) -> str:
-    """What the candidate is told about the self-test (the refusal is said once, as a notice)."""
+def verdict_message(
+    check: JudgeCheckRow, settings: Settings, info: ModelInfo, *, measuring: bool = False
+) -> str:
+    """What the candidate is told about the self-test (the refusal is said once, as a notice);
+    ``measuring``: said by ``calibrate``, which grades with the model either way."""
     figures = (
         f"it agreed with the labels on {check.judge_agreement:.0%} of the key points of "
         f"{check.answers} labelled answers, the evidence signal on "
@@ -182,10 +185,16 @@ def verdict_message(check: JudgeCheckRow, settings: Settings, info: ModelInfo) -
     )
     if trusted(check):
         return f"The model {info.model_id} passed its grading self-test: {figures}."
+    if measuring:
+        return (
+            f"The model {info.model_id} failed its grading self-test ({figures}): an interview "
+            "would grade with the evidence signal instead. This calibration grades with the "
+            "model, as asked."
+        )
     return (
         f"The model {info.model_id} is not trusted to grade: {figures}. This session is "
         f"graded by the evidence signal. See where the model disagrees: `interviewer "
-        f"calibrate --grader llm --trust-judge {model_flags(settings, info)}`; --trust-judge "
+        f"calibrate --grader llm {model_flags(settings, info)}`; --trust-judge "
         "(or trust_judge = true in the config) uses its grades anyway."
     )
 
@@ -229,11 +238,13 @@ def check_judge(
     on_status: Callable[[str], None],
     on_notice: Callable[[str], None] | None = None,
     sample: Sequence[CalibrationSet] | None = None,
+    measuring: bool = False,
 ) -> JudgeOutcome:
     """The grader a session uses: ``grader`` when the model passed its self-test (run now, or
     found in ``store``), is exempt or ``settings.trust_judge`` says to trust it; else the
     evidence signal, with a notice (``on_notice``, default ``on_status``) saying why.
-    ``on_status`` shows the progress ("checking the judge: 2/4")."""
+    ``on_status`` shows the progress ("checking the judge: 2/4"). ``measuring`` (``calibrate``,
+    which measures the grader it is given): the test is run and said, the grader kept."""
     notice = on_notice or on_status
     key = model_key(model.info) if model is not None else None
     if name == "evidence" or model is None or key is None or settings.trust_judge:
@@ -258,6 +269,8 @@ def check_judge(
         except GenerationCancelled:
             raise
         except ModelError as exc:
+            if measuring:
+                raise
             message = (
                 f"The model {model.info.model_id} could not be checked as a judge "
                 f"({exc}). This session is graded by the evidence signal; the "
@@ -266,10 +279,12 @@ def check_judge(
             notice(message)
             return JudgeOutcome(evidence, trusted=False, check=None, message=message)
         _save(store, check)
-    message = verdict_message(check, settings, model.info)
-    if trusted(check):
+    message = verdict_message(check, settings, model.info, measuring=measuring)
+    if trusted(check) or measuring:
         on_status(message)
-        return JudgeOutcome(grader, trusted=True, check=check, cached=cached, message=message)
+        return JudgeOutcome(
+            grader, trusted=trusted(check), check=check, cached=cached, message=message
+        )
     notice(message)
     return JudgeOutcome(evidence, trusted=False, check=check, cached=cached, message=message)
 
