@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Download the wheels the GPU machine lacks (it has torch, transformers and accelerate) into .whl/
 # (ignored by git) for the device tool's `carry`. Run from the repository root; see
-# scripts/gpu_all.sh (which runs scripts/gpu_run.py), scripts/gpu_check.py and scripts/gpu_bench.sh.
+# scripts/gpu_all.sh (which runs scripts/gpu_run.py).
 set -euo pipefail
 mkdir -p .whl
 fetch() {
@@ -16,7 +16,7 @@ fetch bitsandbytes==0.50.2 xgrammar==0.2.8 apache-tvm-ffi pydantic==2.13.4 pydan
 fetch "typing-extensions>=4.14.1"
 # interviewer's settings (the engine reads the evidence thresholds from them).
 fetch pydantic-settings python-dotenv platformdirs
-# `interviewer bench` (scripts/gpu_bench.sh) also needs the command line and its table.
+# interviewer.bench (which scripts/gpu_run.py uses) also needs the command line and its table.
 fetch click==8.5.1 rich==15.0.0 markdown-it-py==4.3.0 mdurl==0.1.2 pygments==2.21.0
 du -sh .whl
 echo 'On the device (carry .whl, timeout_s 540): bash scripts/gpu_all.sh   (runs scripts/gpu_run.py)'

@@ -16,7 +16,7 @@ from interviewer.cli import cli
 from interviewer.config import Settings
 from interviewer.report.anki import FIELDS, MODEL_ID, deck_id, note_guid, reference_excerpt
 from interviewer.resources import default_bank_dir
-from interviewer.session import open_store
+from interviewer.session.stores import open_store
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "answers.json"
 HOSTILE = "<script>alert(1)</script> & {{Back}} \x1f the add_generation_prompt flag"

@@ -351,7 +351,7 @@ def test_an_unavailable_embedding_model_falls_back_to_keywords(monkeypatch, prom
     """Offline, with a model that is neither local nor installed: the evidence signal says why
     and carries on with keywords (never a crash)."""
     from interviewer.config import Settings
-    from interviewer.session import open_grader
+    from interviewer.session.graders import open_grader
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("INTERVIEWER_EMBEDDING_MODEL", "nobody/no-such-embedder")

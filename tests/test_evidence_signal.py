@@ -6,8 +6,9 @@ cross-validation. The three labelled sets are measured in ``test_the_three_label
 from __future__ import annotations
 
 from interviewer.calibration import fit_thresholds, load_calibration, run_calibration
-from interviewer.engine.evidence import EvidenceGrader, answer_units
+from interviewer.engine.evidence import EvidenceGrader
 from interviewer.engine.questions import probe_order
+from interviewer.engine.units import answer_units
 from interviewer.transcript import KeyPointGrade
 
 

@@ -14,11 +14,11 @@ from interviewer.llm.fast_decode import (
     FastDecoder,
     FastDecodeUnavailable,
     _Graph,
-    length_buckets,
-    unsupported_settings,
 )
 from interviewer.llm.hf import HFModelConfig, load_hf_model
 from interviewer.llm.random_weights import CHAT_TEMPLATES
+from interviewer.llm.sampling import unsupported_settings
+from interviewer.llm.static_cache import length_buckets
 
 GREEDY = GenerationOptions(purpose="follow_up", max_new_tokens=10, temperature=0)
 

@@ -493,7 +493,8 @@ def _real_recovery_file() -> str:
 
     from interviewer.engine import EvidenceGrader, Interview
     from interviewer.headless import scripted_replies
-    from interviewer.session import Session, SessionRecorder
+    from interviewer.session.recorder import SessionRecorder
+    from interviewer.session.running import Session
     from interviewer.store import StoreError
 
     folder = Path(tempfile.mkdtemp())

@@ -34,7 +34,9 @@ from interviewer.cli import cli
 from interviewer.config import Settings
 from interviewer.engine.evidence import EvidenceGrader
 from interviewer.engine.grading import grader_view, score_verdicts
-from interviewer.session import find_session_bank, open_store, plan_interview
+from interviewer.session.banks import find_session_bank
+from interviewer.session.plan import plan_interview
+from interviewer.session.stores import open_store
 
 NOTES = Path(__file__).parent / "fixtures" / "notes"
 SEED = NOTES / "seed-hf-course-page.txt"
@@ -310,7 +312,7 @@ def test_a_notes_file_still_works_where_its_import_cannot_be_kept(tmp_path):
 def test_a_notes_file_that_is_no_bank_fails_the_plan_with_a_clear_error(tmp_path):
     notes = tmp_path / "empty.md"
     notes.write_text("nothing here\n", encoding="utf-8")
-    from interviewer.session import SessionError
+    from interviewer.session.errors import SessionError
 
     with pytest.raises(SessionError) as info:
         plan_interview(Settings(bank=notes, backend="scripted"), None)

@@ -35,7 +35,8 @@ from interviewer.llm.openai import (
 from interviewer.llm.openai.client import normalize_base_url
 from interviewer.llm.openai.structured import TokenChoice, allowed_values, field_confidences
 from interviewer.resources import resource_dir
-from interviewer.session import grader_name, session_settings
+from interviewer.session.graders import grader_name
+from interviewer.session.plan import session_settings
 from interviewer.store import SessionStore
 from interviewer.transcript import ModelInfo, Transcript
 from tests.conftest import _smollm2_gguf

@@ -35,6 +35,8 @@ def test_wheel_carries_prompts_knowledge_and_schemas(wheel):
                 relative = source.relative_to(ROOT / folder).as_posix()
                 assert f"interviewer/_resources/{folder}/{relative}" in names
     assert "interviewer/cli/__init__.py" in names
+    for template in ("report.html.j2", "report.css"):  # the HTML report's layout and style
+        assert f"interviewer/report/templates/{template}" in names
     assert not any(n.startswith("tests/") for n in names)
 
 
@@ -80,7 +82,8 @@ def test_core_never_imports_the_ui_or_the_gpu_stack():
         "interviewer.prompts, interviewer.transcript, interviewer.llm.scripted, interviewer.cli, "
         "interviewer.config, interviewer.store, interviewer.report, interviewer.report.stats, "
         "interviewer.engine.regrade, interviewer.bench, interviewer.firstpaint\n"
-        "import interviewer.session\n"
+        "import interviewer.session.running, interviewer.session.notes, "
+        "interviewer.session.reports, interviewer.session.calibrate\n"
         "from interviewer.cli import cli\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
         "{'torch', 'transformers', 'textual', 'bitsandbytes', 'accelerate', 'numpy'})\n"

@@ -20,7 +20,7 @@ from interviewer.llm.base import StructuredOutputError
 from interviewer.llm.scripted import ScriptedModel, ScriptError, ScriptStep, load_script
 from interviewer.llm.structured import parse_structured
 from interviewer.resources import default_bank_dir
-from interviewer.session import Session
+from interviewer.session.running import Session
 from interviewer.transcript import (
     SCHEMA_VERSION,
     TranscriptError,
@@ -298,7 +298,7 @@ def test_a_long_answer_of_punctuation_is_not_a_placeholder_check_in_quadratic_ti
     row: 4,000 brackets and a letter took 0.5 s, 40,000 took a minute."""
     import time
 
-    from interviewer.bank.notes.text import _PLACEHOLDER
+    from interviewer.bank.notes.markup import _PLACEHOLDER
 
     started = time.perf_counter()
     assert _PLACEHOLDER.match("[" * 40000 + "a") is None

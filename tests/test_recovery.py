@@ -8,7 +8,8 @@ from pathlib import Path
 from interviewer.engine import EvidenceGrader, Interview
 from interviewer.engine.events import AwaitingReply
 from interviewer.llm.scripted import ScriptedModel
-from interviewer.session import Session, SessionRecorder
+from interviewer.session.recorder import SessionRecorder
+from interviewer.session.running import Session
 from interviewer.store import SessionStore, StoreError
 from interviewer.store.recovery import find_recovered, import_recovered, in_use, read_records
 from tests.test_store_faults import fill, tmpfs

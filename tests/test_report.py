@@ -193,7 +193,7 @@ def test_html_report_renders_in_chromium_and_shows_script_as_text(hostile_sessio
     assert result.exit_code == 0, result.output
     page = out.read_text()
     assert "<script" not in page.lower() and "<img" not in page.lower()
-    assert "&lt;script&gt;alert(&#x27;pwned&#x27;)&lt;/script&gt;" in page
+    assert "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;" in page  # markupsafe's quote
     assert "<svg" in page and "@media print" in page
     tags = re.findall(r"<[a-zA-Z][^>]*>", page)
     assert not [t for t in tags if "src=" in t or "on" in t.split("=")[0].split()[-1][:2]]
@@ -414,3 +414,81 @@ def test_shared_reports_name_a_local_model_folder_but_not_its_path(hostile_sessi
         assert "qwen2.5-7b-finetune" in shown and "/home/alice" not in shown, fmt
     assert shown_name("llm:Qwen/Qwen2.5-7B-Instruct") == "llm:Qwen/Qwen2.5-7B-Instruct"  # Hub ids
     assert shown_name("~/m/x.gguf") == "x.gguf" and shown_name("evidence") == "evidence"
+
+
+# Each payload marks the page if it ever runs; the page is loaded without its CSP, so a missed
+# escape would run instead of being blocked by the policy.
+MARK = "document.documentElement.setAttribute('data-pwned', '{}')"
+HOSTILE_MARKUP = (
+    f"<script>{MARK.format('script')}</script>"
+    f'<img src=x onerror="{MARK.format("img")}">'
+    f'<svg onload="{MARK.format("svg")}"></svg>'
+    f'<a href="javascript:{MARK.format("a")}">click</a>'
+    " &lt;b&gt;entity&amp;amp; &#60;i&#62;"
+)
+HOSTILE_MARKDOWN = (
+    f"[click](javascript:{MARK.format('md-link')}) ![pic](javascript:{MARK.format('md-img')}) "
+    "![pic](x.png) [data](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==) "
+    f"<javascript:{MARK.format('autolink')}> **bold** `<script>{MARK.format('code')}</script>`"
+    "\n\n" + HOSTILE_MARKUP
+)
+FREE_TEXT = {"text", "title", "model_id", "rationale", "evidence", "coach_feedback", "feedback"}
+
+
+def hostile(data: object) -> object:
+    """Every free-text field of a stored transcript with markup (and Markdown) appended."""
+    if isinstance(data, dict):
+        return {
+            k: v + " " + HOSTILE_MARKDOWN if k in FREE_TEXT and isinstance(v, str) else hostile(v)
+            for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [hostile(v) for v in data]
+    return data
+
+
+def hostile_bank():
+    from interviewer.bank import load_bank
+
+    bank = load_bank(resource_dir("knowledge"))
+    questions = tuple(
+        q.model_copy(
+            update={
+                "question": q.question + " " + HOSTILE_MARKUP,
+                "reference_answer": q.reference_answer + "\n\n" + HOSTILE_MARKDOWN,
+                "sources": [*q.sources, f"javascript:{MARK.format('source')}", HOSTILE_MARKUP],
+                "key_points": [
+                    kp.model_copy(update={"statement": kp.statement + " " + HOSTILE_MARKDOWN})
+                    for kp in q.key_points
+                ],
+            }
+        )
+        for q in bank.questions
+    )
+    return bank.model_copy(update={"title": bank.title + HOSTILE_MARKUP, "questions": questions})
+
+
+def test_hostile_text_in_every_field_injects_no_element_and_runs_nothing(tmp_path):
+    stored = json.loads(
+        (Path(__file__).parent / "fixtures/transcripts/v2-retakes-and-study-hints.json").read_text()
+    )
+    transcript = Transcript.model_validate(hostile(stored))
+    page = render(transcript, hostile_bank(), "html")
+    assert page.count('http-equiv="Content-Security-Policy"') == 1
+    unguarded = tmp_path / "report.html"  # without the policy: only the escaping protects it
+    unguarded.write_text(re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page))
+    tags = re.findall(r"<[a-zA-Z][^>]*>", page)
+    assert not [t for t in tags if re.search(r"\s(on\w+|src)\s*=", t)]
+    assert not [t for t in tags if t.split()[0] in ("<script", "<img", "<iframe", "<object")]
+    links = [t for t in tags if "href=" in t]
+    assert links and all(t.startswith(('<a href="#q', '<a href="https://')) for t in links), links
+    assert "&lt;script&gt;" in page and "&amp;lt;b&amp;gt;entity&amp;amp;amp;" in page
+    dom = run_chromium(tmp_path, "--dump-dom", f"file://{unguarded}")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    root = re.search(r"<html[^>]*>", dom.stdout)
+    assert root is not None and "data-pwned" not in root.group(0), root  # no script ran
+    elements = re.findall(r"<([a-zA-Z][\w-]*)([^>]*)>", dom.stdout)
+    assert not [n for n, _ in elements if n.lower() in ("script", "img", "iframe", "object")]
+    assert not [a for _, a in elements if re.search(r"\son\w+\s*=|javascript:|data:text", a)]
+    assert "<script>document.documentElement" not in dom.stdout
+    assert "&lt;script&gt;document.documentElement" in dom.stdout  # ... it is text

@@ -26,7 +26,8 @@ from interviewer.engine.intents import classify_reply
 from interviewer.llm.scripted import ScriptedModel
 from interviewer.report import render
 from interviewer.resources import default_bank_dir
-from interviewer.session import SessionRecorder, resume_session
+from interviewer.session.recorder import SessionRecorder
+from interviewer.session.running import resume_session
 from interviewer.store import SessionStore
 from interviewer.transcript import (
     SCHEMA_VERSION,

@@ -24,17 +24,16 @@ from interviewer.review import (
     study_plan,
 )
 from interviewer.review.memory import Memory, load_memory
-from interviewer.session import (
-    SessionError,
-    open_session,
-    open_store,
-    plan_interview,
-    plan_regrade,
+from interviewer.session.errors import SessionError
+from interviewer.session.plan import plan_interview, plan_regrade
+from interviewer.session.review import (
+    ReviewRequest,
     plan_review,
     review_memory,
-    run_regrade,
+    sessions_with_banks,
 )
-from interviewer.session.review import ReviewRequest, sessions_with_banks
+from interviewer.session.running import open_session, run_regrade
+from interviewer.session.stores import open_store
 from interviewer.store import SessionStore
 
 BANK_DIR = Path(__file__).parent / "fixtures" / "small-bank"
@@ -331,7 +330,7 @@ def test_retakes_and_unfinished_sessions_are_not_reviews():
 
 
 def test_a_review_session_resumes_on_its_own_questions():
-    from interviewer.session import plan_resume
+    from interviewer.session.plan import plan_resume
 
     clock = Clock()
     settings = demo()

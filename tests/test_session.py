@@ -15,23 +15,11 @@ from interviewer.engine.events import AwaitingReply, Event, InterviewFinished, T
 from interviewer.errors import InterviewerError
 from interviewer.llm.scripted import ScriptedModel
 from interviewer.resources import default_bank_dir
-from interviewer.session import (
-    ResumeError,
-    Session,
-    SessionError,
-    can_grade,
-    grader_name,
-    open_session,
-    open_store,
-    plan_interview,
-    plan_regrade,
-    plan_resume,
-    regrade_summary,
-    resume_grader,
-    run_regrade,
-    session_settings,
-    usable_grader,
-)
+from interviewer.session.errors import ResumeError, SessionError
+from interviewer.session.graders import can_grade, grader_name, resume_grader, usable_grader
+from interviewer.session.plan import plan_interview, plan_regrade, plan_resume, session_settings
+from interviewer.session.running import Session, open_session, regrade_summary, run_regrade
+from interviewer.session.stores import open_store
 from interviewer.store import SessionStore, StoreError
 
 
@@ -255,3 +243,77 @@ def test_a_session_built_from_an_interview_drives_it_the_same_way(small_bank):
     events: list[Event] = []
     Session(interview).run(lambda awaiting: "/skip", events.append)
     assert isinstance(events[-1], InterviewFinished)
+
+
+# ----------------------------------------------------------------------------- stores, reports
+
+
+def test_resumable_sessions_leave_out_one_another_process_runs_and_add_recovery_files():
+    import subprocess
+    import sys
+
+    from interviewer.session.stores import resumable_sessions
+
+    def stopped(replies: list[str]) -> str:  # and let go, as a closed window lets go
+        session = open_session(plan_interview(settings, open_store(settings)), on_status=quiet)
+        list(session.begin())
+        for reply in replies:
+            list(session.reply(reply))
+        session.close()
+        return session.session_id
+
+    settings = demo()
+    older, newer = stopped(["an answer"]), stopped([])
+    plan = plan_interview(settings, None, store_problem=StoreError("the disk is full", "free it"))
+    kept = open_session(plan, on_status=quiet)  # the store cannot take it: a recovery file
+    list(kept.begin())
+    list(kept.reply("kept in a file"))
+    kept.close()
+    store = SessionStore(settings.store_path)  # opened without bringing the file in
+    found = [s.id for s in resumable_sessions(settings, store)]
+    assert found == [newer, older, kept.session_id]
+    assert [s.id for s in resumable_sessions(settings, None)] == [kept.session_id]
+    runner = subprocess.Popen(  # another window runs the older session now
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path\n"
+            "from interviewer.store.locks import SessionLock\n"
+            "lock = SessionLock.acquire(Path(sys.argv[1]), sys.argv[2])\n"
+            "print('held', flush=True); sys.stdin.readline()\n",
+            str(settings.store_path.parent),
+            older,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert runner.stdout is not None and runner.stdout.readline().strip() == "held"
+        assert [s.id for s in resumable_sessions(settings, store)] == [newer, kept.session_id]
+    finally:
+        runner.communicate("\n", timeout=30)
+    store.close()
+
+
+def test_a_session_report_finds_its_bank_or_says_which_is_missing(tmp_path):
+    import json
+
+    from interviewer.session.reports import session_report
+
+    settings = demo()
+    session_id = start_and_stop(settings, ["an answer"])
+    store = open_store(settings)
+    found = session_report(settings, store, "md")  # the latest session
+    assert found.session_id == session_id and found.missing_bank is None
+    assert "Reference answer" in found.text
+    lost = session_report(settings, store, "html", session_id=session_id, bank_dir=tmp_path)
+    assert lost.missing_bank == store.get(session_id).bank_id
+    assert "without reference answers" in lost.text
+    as_json = session_report(settings, store, "json", session_id=session_id, bank_dir=tmp_path)
+    assert as_json.missing_bank is None and json.loads(as_json.text)["session_id"] == session_id
+    running = session_report(
+        settings, None, "md", running=(store.load_transcript(session_id), None)
+    )
+    assert running.session_id == session_id and running.missing_bank is None
+    store.close()

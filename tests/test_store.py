@@ -20,7 +20,9 @@ from interviewer.engine.events import (
 )
 from interviewer.engine.snapshot import InterviewSnapshot
 from interviewer.llm.scripted import ScriptedModel
-from interviewer.session import ResumeError, SessionRecorder, resume_session
+from interviewer.session.errors import ResumeError
+from interviewer.session.recorder import SessionRecorder
+from interviewer.session.running import resume_session
 from interviewer.store import SessionNotFoundError, SessionStore, StoreError
 from interviewer.store.migrations import MIGRATIONS, migrate
 from interviewer.transcript import Transcript

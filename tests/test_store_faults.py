@@ -36,17 +36,12 @@ from interviewer.config import Settings
 from interviewer.engine.events import AwaitingReply, Event, TurnRecorded
 from interviewer.headless import load_answers, replies_given, scripted_replies
 from interviewer.resources import default_bank_dir
-from interviewer.session import (
-    SessionBusyError,
-    find_recovered,
-    open_recording_store,
-    open_session,
-    open_store,
-    plan_interview,
-    plan_resume,
-    recovery_folders,
-)
+from interviewer.session.plan import plan_interview, plan_resume
+from interviewer.session.running import open_session
+from interviewer.session.stores import open_recording_store, open_store, recovery_folders
 from interviewer.store import SessionStore, StoreError
+from interviewer.store.locks import SessionBusyError
+from interviewer.store.recovery import find_recovered
 from interviewer.transcript import Transcript, Turn
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -146,7 +146,7 @@ def test_function_words_are_one_list_with_the_prefilters_extra_words():
 
 
 def test_the_evidence_signal_keeps_an_abbreviation_inside_its_sentence():
-    from interviewer.engine.evidence import answer_sentences
+    from interviewer.engine.units import answer_sentences
 
     units = answer_sentences(["Use NF4, e.g. for 7B models; it saves memory.\nAnd time"])
     # Semicolons and line breaks end its sentences, as before; the old splitter also quoted

@@ -209,6 +209,6 @@ def main() -> None:
 
 
 # The commands register themselves on `cli` when imported.
-from interviewer.cli import history, interview, review, tools  # noqa: E402
+from interviewer.cli import history, importing, interview, review, tools  # noqa: E402
 
-__all__ = ["cli", "history", "interview", "main", "review", "tools"]
+__all__ = ["cli", "history", "importing", "interview", "main", "review", "tools"]

@@ -119,8 +119,8 @@ def export(
 
     Anki notes keep their ids (bank, question and key point), so exporting again updates the
     cards already imported instead of adding copies."""
-    from interviewer.report import render, write_report
-    from interviewer.session import find_session, find_session_bank, open_store, review_memory
+    from interviewer.report import write_report
+    from interviewer.session import open_store, session_report
 
     if fmt is None:
         suffix = output.suffix.lower().lstrip(".") if output is not None else ""
@@ -141,24 +141,19 @@ def export(
     if fmt == "anki":
         _export_anki(settings, store, session_id, output, force, missed, bank_dir)
         return
-    summary = find_session(store, session_id)
-    transcript = store.load_transcript(summary.id)
-    bank = None
-    if fmt != "json":
-        bank = find_session_bank(summary, bank_dir, settings)[0]
-        if bank is None:
-            click.echo(
-                f"Warning: the bank '{summary.bank_id}' was not found; the report shows key "
-                "point ids without reference answers (pass --bank DIR).",
-                err=True,
-            )
-    memory = review_memory(settings, store) if fmt in ("md", "html") else None
-    text = render(transcript, bank, fmt, memory=memory)  # type: ignore[arg-type]
+    report = session_report(settings, store, fmt, session_id=session_id, bank_dir=bank_dir)  # type: ignore[arg-type]
+    if report.missing_bank is not None:
+        click.echo(
+            f"Warning: the bank '{report.missing_bank}' was not found; the report shows key "
+            "point ids without reference answers (pass --bank DIR).",
+            err=True,
+        )
+    text = report.text
     if output is None:
         click.echo(text, nl=False)
         return
     written = write_report(text, output, force=force)
-    click.echo(f"Wrote the {fmt} report of session {summary.id} to {written}", err=True)
+    click.echo(f"Wrote the {fmt} report of session {report.session_id} to {written}", err=True)
 
 
 def _export_anki(

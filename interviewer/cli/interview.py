@@ -255,16 +255,12 @@ def resume(
     Nothing said before the interruption is lost: a reply that was being graded is graded now.
     The model is the session's own unless --model (or --backend) says otherwise.
     """
-    from interviewer.session import open_store, plan_resume
-    from interviewer.store import StoreError
+    from interviewer.session import open_resume_store, plan_resume
 
     _check_reply_flags(headless, answers_file, export_path)
     settings = _load_settings(grader=grader, **model_flags)
-    store, problem = None, None
-    try:
-        store = open_store(settings, must_exist=True, on_import=_status)
-    except StoreError as exc:  # a session kept in a recovery file can still go on
-        problem = exc
+    # Without a store, a session kept in a recovery file can still go on.
+    store, problem = open_resume_store(settings, on_import=_status)
     plan = plan_resume(
         settings,
         store,

@@ -1,5 +1,5 @@
 """``calibrate``, ``doctor``, ``bank check`` and ``bench``: checks of the grader, the machine,
-a bank and the speed."""
+a bank and the speed. (``bank import`` is in :mod:`interviewer.cli.importing`.)"""
 
 from __future__ import annotations
 
@@ -47,6 +47,21 @@ if TYPE_CHECKING:
     "answers that the fit never sees (repeatable).",
 )
 @click.option("--worst", type=click.IntRange(0), default=10, show_default=True)
+@click.option(
+    "--benchmark",
+    "benchmarks",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Grade a human-graded answer set (JSON: questions with reference_answer and answers "
+    "with a score or label) and compare with the people, beside the whole-answer cosine "
+    "baseline (repeatable).",
+)
+@click.option(
+    "--sample",
+    type=click.IntRange(1),
+    help="With --benchmark: grade only this many answers of each set, drawn at random (for "
+    "slow model judges).",
+)
 def calibrate(
     bank_dir: Path | None,
     set_dir: Path | None,
@@ -55,6 +70,8 @@ def calibrate(
     fit: bool,
     against: tuple[Path, ...],
     worst: int,
+    benchmarks: tuple[Path, ...],
+    sample: int | None,
     **model_flags: Any,
 ) -> None:
     """Grade the bank's labelled answers and compare with the labels (a grader self-test).
@@ -62,40 +79,30 @@ def calibrate(
     Prints key-point agreement overall, per class and per key point, whether scores order
     strong > partial > wrong for every question, the worst disagreements, and exits 1 when the
     grader falls short of the targets under [calibration] in the config. Run it after changing
-    the model or the rubric.
+    the model or the rubric. With --benchmark, grades public human-graded answer sets instead
+    (see docs/grading.md).
     """
-    from interviewer.bank import BankError, load_bank
-    from interviewer.calibration import fit_thresholds, load_calibration, run_calibration
+    from interviewer.calibration import fit_thresholds, run_calibration
     from interviewer.engine.evidence import EvidenceGrader
-    from interviewer.llm.factory import open_model
-    from interviewer.prompts import PromptLibrary
-    from interviewer.resources import default_bank_dir
-    from interviewer.session import open_grader, usable_grader
+    from interviewer.session import (
+        calibration_grader_name,
+        labelled_answers,
+        open_calibration,
+    )
 
     settings = _load_settings(bank=bank_dir, **model_flags)
-    chosen = grader or (
-        "both" if model_flags.get("model") or model_flags.get("backend") else "evidence"
+    chosen = calibration_grader_name(
+        settings,
+        cast("GraderName | None", grader),
+        model_given=bool(model_flags.get("model") or model_flags.get("backend")),
     )
-    try:
-        bank = load_bank(settings.bank or default_bank_dir())
-        sets = load_calibration(bank, set_dir)
-    except BankError as exc:
-        _fail(f"the calibration set cannot be used:\n{exc}", "fix the files above")
-    chosen_grader = usable_grader(settings, cast("GraderName", chosen))
-    model = open_model(settings, _status) if chosen_grader != "evidence" else None
-    grader_obj = open_grader(chosen_grader, settings, model, PromptLibrary(), _status)
-    if model is not None:  # says whether an interview would use the model's grades; this
-        from interviewer.session.judge import check_judge, judge_store  # measures them anyway
-
-        check_judge(
-            chosen_grader,
-            settings,
-            model,
-            grader_obj,
-            judge_store(settings),
-            on_status=_status,
-            measuring=True,
-        )
+    calibration = open_calibration(settings, chosen, set_dir=set_dir, on_status=_status)
+    sets, grader_obj = calibration.sets, calibration.grader
+    if benchmarks:
+        if fit or against:
+            _fail("--benchmark grades a public set; --fit tunes on the bank's set", "drop one")
+        _run_benchmarks(benchmarks, grader_obj, sample, json_path)
+        return
 
     def progress_of(doing: str) -> Callable[[int, int, str], None]:
         def progress(done: int, total: int, label: str) -> None:
@@ -126,10 +133,7 @@ def calibrate(
             for question_id, value in fitted.folds.items():
                 click.echo(f"  {question_id:<32} {value:.1%}")
         for folder in against:
-            try:
-                other = load_calibration(bank, folder)
-            except BankError as exc:
-                _fail(f"the set {folder} cannot be used:\n{exc}", "fix the files above")
+            other = labelled_answers(calibration.bank, folder)
             unseen = run_calibration(other, EvidenceGrader(grader_obj.embedder, thresholds))
             precision = unseen.probe_precision()
             click.echo(
@@ -159,6 +163,47 @@ def calibrate(
         click.echo("FAIL: " + "; ".join(failures), err=True)
         sys.exit(1)
     click.echo("PASS: the grader meets every target in [calibration].")
+
+
+def _advance(bar: Any, done: int) -> None:
+    """Move a click progress bar to ``done``."""
+    bar.update(done - bar.pos)
+
+
+def _run_benchmarks(
+    paths: tuple[Path, ...], grader: Any, sample_size: int | None, json_path: Path | None
+) -> None:
+    from interviewer.benchmark import (
+        BenchmarkError,
+        benchmark_text,
+        load_benchmark,
+        run_benchmark,
+        sample,
+    )
+    from interviewer.engine.evidence import EvidenceGrader
+
+    evidence = grader if isinstance(grader, EvidenceGrader) else getattr(grader, "evidence", None)
+    embedder = evidence.embedder if isinstance(evidence, EvidenceGrader) else None
+    results = []
+    for path in paths:
+        try:
+            benchmark = sample(load_benchmark(path), sample_size)
+        except BenchmarkError as exc:
+            _fail(str(exc), exc.hint)
+        with click.progressbar(
+            length=benchmark.answers, label=f"Grading {path.name}", file=sys.stderr
+        ) as bar:
+            try:
+                result = run_benchmark(
+                    benchmark, grader, embedder, on_progress=lambda done, _: _advance(bar, done)
+                )
+            except KeyboardInterrupt:
+                _fail("the benchmark was interrupted")
+        click.echo(benchmark_text(result))
+        results.append(result.as_dict())
+    if json_path is not None:
+        json_path.write_text(json.dumps(results, indent=2), encoding="utf-8")
+        click.echo(f"Results written to {json_path}")
 
 
 @cli.command()
@@ -223,7 +268,7 @@ def bank_check(directory: Path | None, strict: bool) -> None:
     )
     if not strict:
         return
-    from interviewer.session.notes import strict_findings
+    from interviewer.session import strict_findings
 
     findings, method = strict_findings(loaded, _load_settings(), _status)
     for finding in findings:
@@ -237,90 +282,6 @@ def bank_check(directory: Path | None, strict: bool) -> None:
         )
         sys.exit(1)
     click.echo(f"{target}: the bank passes the strict check ({method})")
-
-
-@bank.command("import")
-@click.argument("notes", type=click.Path(path_type=Path, dir_okay=False))
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="The bank folder to write (default: NOTES-bank in the current folder, named after "
-    "the notes file).",
-)
-@click.option(
-    "--format",
-    "layout",
-    type=click.Choice(["auto", "details", "qa", "course", "headings", "numbered", "lines"]),
-    default="auto",
-    show_default=True,
-    help="The notes' layout (auto: detected).",
-)
-@click.option("--force", is_flag=True, help="Replace the bank in an existing output folder.")
-@click.option(
-    "--rules",
-    is_flag=True,
-    help="Draft the key points by rule only, even where a GPU could run the default model.",
-)
-@click.option(
-    "--check",
-    is_flag=True,
-    help="Merge key points the evidence signal cannot tell apart (loads the embedding model; "
-    "a model draft always does).",
-)
-@_model_options
-def bank_import(
-    notes: Path,
-    output: Path | None,
-    layout: str,
-    force: bool,
-    rules: bool,
-    check: bool,
-    **model_flags: Any,
-) -> None:
-    """Import a notes file of questions and answers (Markdown or text) as a bank.
-
-    The layout is detected: a heading per question, <details> blocks, Q:/A: pairs, course
-    pages ("Q1: ... Show answer"), numbered lists, or questions on lines of their own. Each
-    answer becomes the reference answer, word for word; key points, keywords and weights are
-    drafted from its structure, by rule (instant) or, with --model (or the default model where
-    a GPU is there), by the model and then checked against the answer.
-    """
-    from interviewer.session.notes import import_notes_bank
-
-    settings = _load_settings(**model_flags)
-    target = output or Path(f"{notes.stem or 'notes'}-bank")
-    result = import_notes_bank(
-        settings,
-        notes,
-        target,
-        layout=None if layout == "auto" else layout,
-        force=force,
-        rules=rules,
-        model_given=model_flags.get("model") is not None,
-        check=check,
-        on_status=_status,
-    )
-    reports = {r.question_id: r for r in result.reports}
-    for question in result.bank.questions:
-        line = (
-            f"ok  {question.id}: {len(question.key_points)} key points, "
-            f"{len(question.misconceptions)} misconceptions"
-        )
-        report = reports.get(question.id)
-        detail = report.describe() if report is not None else ""
-        click.echo(f"{line} ({detail})" if detail and detail != "rule-based" else line)
-    for skipped in result.skipped:
-        click.echo(f"skipped  {skipped}", err=True)
-    for notice in result.notices:
-        click.echo(f"note: {notice}", err=True)
-    count = len(result.bank.questions)
-    click.echo(
-        f"Wrote {result.folder}: bank '{result.bank.id}' with {count} question"
-        f"{'s' if count != 1 else ''} ({result.layout} layout). Check it with `interviewer bank "
-        f"check --strict {result.folder}`; practise with `interviewer run --bank "
-        f"{result.folder}`."
-    )
 
 
 @cli.command()

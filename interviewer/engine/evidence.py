@@ -15,7 +15,6 @@ Without an embedding model it falls back to keywords alone (coarser).
 from __future__ import annotations
 
 import functools
-import itertools
 import re
 import threading
 from collections.abc import Sequence
@@ -24,7 +23,14 @@ from typing import Any, Protocol
 
 from interviewer.bank.models import KeyPoint, Question
 from interviewer.config import EvidenceThresholds
-from interviewer.textutil import FUNCTION_WORDS, split_sentences
+from interviewer.engine.evidence_model import (
+    EvidenceModel,
+    PointInputs,
+    content_words,
+    features,
+    shipped_model,
+)
+from interviewer.engine.units import answer_sentences, answer_units
 from interviewer.transcript import KeyPointGrade, Verdict
 
 EVIDENCE_MAX = 100
@@ -39,66 +45,6 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
 
 
-_CLAUSE_BREAK = re.compile(
-    r"\s*[,;:]\s+|\s+[-\u2013\u2014]+\s+|\s*[()]\s*"
-    r"|\s+(?=(?:and|but|so|because|which|while|whereas|though|although|since|then|unless)\s)",
-    re.IGNORECASE,
-)
-"""Where a spoken sentence turns to its next clause: commas, semicolons, colons, dashes,
-brackets, and before a conjunction."""
-MIN_CLAUSE_WORDS = 4
-_EDGES = " ,;:-\u2013\u2014"
-
-
-def _clause_spans(sentence: str) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    start = 0
-    for found in _CLAUSE_BREAK.finditer(sentence):
-        if found.start() > start:
-            spans.append((start, found.start()))
-        start = max(start, found.end())
-    if start < len(sentence):
-        spans.append((start, len(sentence)))
-    return spans
-
-
-def answer_units(answers: Sequence[str]) -> tuple[list[str], list[int]]:
-    """The units the signal compares with each key point, each a verbatim piece of an answer
-    (so any of them can be quoted): every sentence, and for a longer sentence its clauses and
-    each two neighbouring clauses. A candidate speaking states several points in one sentence
-    joined by commas ("it's shared, you pay per call, and it can cold-start"), and a clause
-    alone often lacks its subject, which the pair gives back. With each unit, the index of
-    the sentence it comes from (its own for a sentence): a clause of a sentence that restates
-    a misconception counts for no more than the sentence does."""
-    units: list[str] = []
-    parents: list[int] = []
-    seen: dict[str, int] = {}
-    for answer in answers:
-        for sentence in split_sentences(answer, lines=True, semicolons=True):
-            if sentence not in seen:
-                seen[sentence] = len(units)
-                units.append(sentence)
-                parents.append(len(units) - 1)
-            parent = seen[sentence]
-            spans = _clause_spans(sentence)
-            if len(spans) < 2:
-                continue
-            pieces = [sentence[a:b] for a, b in spans]
-            pieces += [sentence[a:b] for (a, _), (_, b) in itertools.pairwise(spans)]
-            for piece in pieces:
-                piece = piece.strip(_EDGES)
-                if len(piece.split()) >= MIN_CLAUSE_WORDS and piece not in seen:
-                    seen[piece] = len(units)
-                    units.append(piece)
-                    parents.append(parent)
-    return units, parents
-
-
-def answer_sentences(answers: Sequence[str]) -> list[str]:
-    """The units of :func:`answer_units`, without where they come from."""
-    return answer_units(answers)[0]
-
-
 _REJECTS = re.compile(
     r"\b(?:not|never|no longer|myth|misconception|mistake|wrong|false|untrue|contrary|"
     r"actually|cannot)\b|n't\b|\bpeople (?:often |sometimes )?(?:think|assume|believe|say)\b",
@@ -107,20 +53,12 @@ _REJECTS = re.compile(
 """Words with which a sentence rejects a claim rather than makes it."""
 
 
-_TOKEN = re.compile(r"[a-z0-9]+")
-
-
-def _words(text: str) -> set[str]:
-    """The words of ``text`` other than function words, lowercased ("not", "only", "all",
-    "never" stay: they are what a wrong claim often turns on)."""
-    return set(_TOKEN.findall(text.lower())) - FUNCTION_WORDS
-
-
 def _stems(text: str) -> set[str]:
-    """:func:`_words` with a plural's "s" dropped ("endpoints" is the topic's "endpoint")."""
+    """The content words of ``text`` with a plural's "s" dropped ("endpoints" is the topic's
+    "endpoint")."""
     return {
         w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
-        for w in _words(text)
+        for w in content_words(text)
     }
 
 
@@ -146,6 +84,12 @@ def sentence_signal(
     its margin over the question's other key points (a unit that is about this point rather
     than about the topic), plus a bonus per keyword (two at most)."""
     return similarity + thresholds.relative * margin + thresholds.keyword_bonus * min(keywords, 2)
+
+
+def _model_verdict(probability: float, model: EvidenceModel) -> Verdict:
+    if probability >= model.covered:
+        return "covered"
+    return "partial" if probability >= model.partial else "missing"
 
 
 def verdict_for(signal: float, thresholds: EvidenceThresholds) -> Verdict:
@@ -176,6 +120,8 @@ class PointEvidence:
     keywords: tuple[str, ...]
     facts: tuple[float, ...] = ()
     """The best sentence's similarity to each of the point's facts (with embeddings)."""
+    probability: float | None = None
+    """How likely the point was made, by the learned model (with embeddings and a model)."""
 
 
 def study_hint(
@@ -228,10 +174,18 @@ class EvidenceGrader:
     """Grades by matching answer sentences to key points (see the module docstring)."""
 
     def __init__(
-        self, embedder: Embedder | None = None, thresholds: EvidenceThresholds | None = None
+        self,
+        embedder: Embedder | None = None,
+        thresholds: EvidenceThresholds | None = None,
+        model: EvidenceModel | None = None,
     ) -> None:
         self.embedder = embedder
         self.thresholds = thresholds or EvidenceThresholds()
+        self.model = (
+            model
+            if model is not None
+            else (shipped_model() if self.thresholds.learned and embedder is not None else None)
+        )
         self._references: dict[tuple[str, str, tuple[str, ...]], list[tuple[int, str]]] = {}
 
     @property
@@ -263,7 +217,8 @@ class EvidenceGrader:
         sentences, parents = answer_units(answers)
         if self.embedder is None:
             return [_keyword_evidence(point, sentences) for point in question.key_points]
-        return self._embedding_evidence(question, sentences, parents)
+        whole = " ".join(a.strip() for a in answers if a.strip())
+        return self._embedding_evidence(question, sentences, parents, whole)
 
     def prefetch(self, questions: Sequence[Question], answers: Sequence[str] = ()) -> None:
         """Embed in one batch every text that grading ``answers`` against ``questions`` will
@@ -388,12 +343,17 @@ class EvidenceGrader:
         return table, flagged
 
     def _embedding_evidence(
-        self, question: Question, sentences: list[str], parents: list[int]
+        self, question: Question, sentences: list[str], parents: list[int], whole: str = ""
     ) -> list[PointEvidence]:
         t = self.thresholds
-        table, _ = self._table(question, sentences, parents)
+        table, flagged = self._table(question, sentences, parents)
+        probabilities = (
+            self._probabilities(question, table, whole or " ".join(sentences), bool(flagged))
+            if self.model is not None
+            else None
+        )
         results: list[PointEvidence] = []
-        for point, row in zip(question.key_points, table, strict=True):
+        for index, (point, row) in enumerate(zip(question.key_points, table, strict=True)):
             best = PointEvidence(point.id, "missing", 0.0, "", ())
             for unit in row:
                 signal = sentence_signal(unit.similarity, len(unit.keywords), t, unit.margin)
@@ -401,17 +361,78 @@ class EvidenceGrader:
                     best = PointEvidence(
                         point.id, "missing", signal, unit.text, unit.keywords, unit.facts
                     )
+            probability = None if probabilities is None else probabilities[index]
+            if probability is None:
+                verdict = verdict_for(best.signal, t)
+            elif not best.sentence:  # nothing usable to quote: every unit restates a mistake
+                verdict = "missing"
+            else:
+                assert self.model is not None
+                verdict = _model_verdict(probability, self.model)
             results.append(
                 PointEvidence(
                     point.id,
-                    verdict_for(best.signal, t),
+                    verdict,
                     round(best.signal, 4),
                     best.sentence,
                     best.keywords,
                     best.facts,
+                    None if probability is None else round(probability, 4),
                 )
             )
         return results
+
+    def _probabilities(
+        self, question: Question, table: list[list[Unit]], whole: str, flagged: bool
+    ) -> list[float]:
+        """The learned model's probability that each key point was made (see
+        :mod:`interviewer.engine.evidence_model`)."""
+        assert self.model is not None
+        rows = self._point_features(question, table, whole, flagged)
+        return [self.model.probability(row) for row in rows]
+
+    def point_features(self, question: Question, answers: Sequence[str]) -> list[list[float]]:
+        """Per key point, the learned model's features for ``answers`` (what
+        ``scripts/fit_evidence.py`` fits on). Needs the embedder."""
+        sentences, parents = answer_units(answers)
+        table, flagged = self._table(question, sentences, parents)
+        whole = " ".join(a.strip() for a in answers if a.strip())
+        return self._point_features(question, table, whole, bool(flagged))
+
+    def _point_features(
+        self, question: Question, table: list[list[Unit]], whole: str, flagged: bool
+    ) -> list[list[float]]:
+        assert self.embedder is not None
+        statements = [p.statement for p in question.key_points]
+        vectors = self.embedder.embed([whole, question.reference_answer, *statements])
+        answer = vectors[0]
+
+        def cosine(other: list[float]) -> float:
+            return float(sum(a * b for a, b in zip(answer, other, strict=True)))
+
+        total = question.total_weight or 1.0
+        texts = self.point_texts(question)
+        lowered = whole.lower()
+        out = []
+        for index, (point, row) in enumerate(zip(question.key_points, table, strict=True)):
+            top = max(row, key=lambda u: u.similarity, default=None)
+            terms = _terms(point)
+            inputs = PointInputs(
+                unit=top.similarity if top else 0.0,
+                margin=top.margin if top else 0.0,
+                whole_point=cosine(vectors[2 + index]),
+                whole_reference=cosine(vectors[1]),
+                answer=whole,
+                point_texts=texts[index],
+                reference=question.reference_answer,
+                question=question.question,
+                keywords_found=sum(_contains(lowered, term) for term in terms),
+                keywords_total=len(terms),
+                share=point.weight / total,
+                flagged=flagged,
+            )
+            out.append(features(inputs))
+        return out
 
     def _verdict(self, evidence: PointEvidence) -> KeyPointGrade:
         t = self.thresholds
@@ -420,6 +441,11 @@ class EvidenceGrader:
             if evidence.keywords
             else ""
         )
+        # What the verdict was decided on: the learned model's probability, else the signal.
+        value, covered, partial = evidence.signal, t.covered, t.partial
+        if evidence.probability is not None and self.model is not None:
+            value, covered, partial = evidence.probability, self.model.covered, self.model.partial
+        how = "likely made" if evidence.probability is not None else "matches the point"
         if self.embedder is None:
             rationale = (
                 f"mentions {', '.join(repr(k) for k in evidence.keywords)}"
@@ -430,18 +456,23 @@ class EvidenceGrader:
             if evidence.sentence:
                 shown = _shorten(evidence.sentence, 80)
                 rationale = (
-                    f'closest: "{shown}" at {evidence.signal:.2f}{mentions}, under the '
-                    f"{t.partial:.2f} partial credit needs"
+                    f'closest: "{shown}"{mentions}; {how} at {value:.2f}, under the '
+                    f"{partial:.2f} partial credit needs"
                 )
             else:
                 rationale = "nothing in the answer comes near this point"
         else:
-            needed = t.covered if evidence.verdict == "covered" else t.partial
+            needed = covered if evidence.verdict == "covered" else partial
             rationale = (
-                f"closest sentence matches the point at {evidence.signal:.2f}{mentions} "
+                f"closest sentence{mentions}: {how} at {value:.2f} "
                 f"({evidence.verdict} from {needed:.2f})"
             )
-        doubtful = self.embedder is not None and in_doubt(evidence.signal, t)
+        if self.embedder is None:
+            doubtful = False
+        elif evidence.probability is not None and self.model is not None:
+            doubtful = abs(evidence.probability - self.model.partial) < self.model.doubt
+        else:
+            doubtful = in_doubt(evidence.signal, t)
         return KeyPointGrade(
             key_point_id=evidence.key_point_id,
             rationale=rationale,

@@ -11,8 +11,8 @@ waits for the grader. The first attempt holds the later ones (``retakes``, each 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
 
 from interviewer.bank.models import KeyPoint, Question
 from interviewer.engine.grading import merge_verdicts, score_verdicts
@@ -119,45 +119,41 @@ class QuestionState:
         return self.grade
 
     def snapshot(self) -> QuestionSnapshot:
+        kept = {name: _copied(getattr(self, name)) for name in SNAPSHOT_FIELDS}
         return QuestionSnapshot(
             question_id=self.question.id,
             rubric_hash=self.question.rubric_hash,
-            status=self.status,
-            answers=list(self.answers),
-            graded_answers=list(self.graded_answers),
-            follow_ups=self.follow_ups,
             probed=sorted(self.probed),
-            grade=self.grade,
-            grading_error=self.grading_error,
-            feedback=self.feedback,
-            coach_feedback=self.coach_feedback,
-            last_prompt=self.last_prompt,
-            grade_pending=self.grade_pending,
-            finish_pending=self.finish_pending,
-            first_turn=self.first_turn,
             retakes=[retake.snapshot() for retake in self.retakes],
+            **kept,
         )
 
     def restore(self, saved: QuestionSnapshot) -> None:
         """Take over what ``saved`` (a snapshot of this question) recorded."""
-        self.status = saved.status
-        self.answers = list(saved.answers)
-        self.graded_answers = list(saved.graded_answers)
-        self.follow_ups = saved.follow_ups
+        for name in SNAPSHOT_FIELDS:
+            setattr(self, name, _copied(getattr(saved, name)))
         self.probed = set(saved.probed)
-        self.grade = saved.grade
-        self.grading_error = saved.grading_error
-        self.feedback = saved.feedback
-        self.coach_feedback = saved.coach_feedback
-        self.last_prompt = saved.last_prompt
-        self.grade_pending = saved.grade_pending
-        self.finish_pending = saved.finish_pending
-        self.first_turn = saved.first_turn
         self.retakes = []
         for number, saved_retake in enumerate(saved.retakes, start=1):
             retake = QuestionState(question=self.question, number=self.number, attempt=number)
             retake.restore(saved_retake)
             self.retakes.append(retake)
+
+
+SNAPSHOT_FIELDS = tuple(
+    sorted(
+        {f.name for f in fields(QuestionState)}
+        & set(QuestionSnapshot.model_fields)
+        - {"probed", "retakes"}  # a set stored as a sorted list; attempts of their own
+    )
+)
+"""What a question's snapshot keeps as it is: every field the two have in common (a field added
+to both is kept without another line), less the two that change form."""
+
+
+def _copied(value: Any) -> Any:
+    """Lists copied (the state goes on changing after a snapshot); the rest is immutable."""
+    return list(value) if isinstance(value, list) else value
 
 
 def probe_view(qs: QuestionState, background: bool) -> list[KeyPointGrade]:

@@ -1,6 +1,6 @@
 """The ``fast`` decode mode: one decode step captured in a CUDA graph over a static KV cache.
 
-Why by hand (see NOTES-models.md): with bitsandbytes 4-bit, transformers does not compile
+Why by hand: with bitsandbytes 4-bit, transformers does not compile
 ``generate()`` (the quantizer is not "compileable"), a static cache alone is no faster, and
 ``torch.compile(mode="reduce-overhead")`` broke on the static cache's in-place counter. Decode at
 batch 1 is bound by per-token overhead (Python and ~1000 kernel launches per token), which a CUDA
@@ -35,39 +35,14 @@ same steps with an eager stand-in for the graph, and everything else runs unchan
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from interviewer.llm.kv_reuse import common_prefix_length
-
-# Generation settings the loop does not implement, with the values that mean "off".
-_NEUTRAL: dict[str, tuple[Any, ...]] = {
-    "bad_words_ids": (None,),
-    "begin_suppress_tokens": (None,),
-    "suppress_tokens": (None,),
-    "forced_bos_token_id": (None,),
-    "forced_eos_token_id": (None,),
-    "sequence_bias": (None,),
-    "no_repeat_ngram_size": (None, 0),
-    "encoder_no_repeat_ngram_size": (None, 0),
-    "encoder_repetition_penalty": (None, 1.0),
-    "min_length": (None, 0),
-    "min_new_tokens": (None, 0),
-    "typical_p": (None, 1.0),
-    "epsilon_cutoff": (None, 0.0),
-    "eta_cutoff": (None, 0.0),
-    "exponential_decay_length_penalty": (None,),
-    "guidance_scale": (None, 1.0),
-    "watermarking_config": (None,),
-    "top_h": (None,),
-    "renormalize_logits": (None, False),
-    "num_beams": (None, 1),
-    "stop_strings": (None,),
-    "max_time": (None,),
-}
+from interviewer.llm.sampling import Sampler
+from interviewer.llm.static_cache import StaticKV, cache_argument, length_buckets
 
 Replay = Literal["cuda", "eager"]
 """How captured steps replay: ``cuda`` graphs, or ``eager`` stand-ins where graphs cannot run."""
@@ -130,89 +105,6 @@ class SpanCheck:
         )
 
 
-def unsupported_settings(generation_config: Any) -> list[str]:
-    """The generation settings of ``generation_config`` that the fast loop does not implement."""
-    found = []
-    for name, neutral in _NEUTRAL.items():
-        value = getattr(generation_config, name, None)
-        if value in ([], ()) or any(value is v or value == v for v in neutral):
-            continue
-        found.append(name)
-    return found
-
-
-def cache_argument(model: Any) -> str:
-    """The name under which the model's forward takes a cache: ``cache`` from transformers
-    5.24 on (``past_key_values`` still accepted, with a deprecation), ``past_key_values``
-    before."""
-    parameters = inspect.signature(model.forward).parameters
-    return "cache" if "cache" in parameters else "past_key_values"
-
-
-class StaticKV:
-    """A fixed-size key/value cache: ``update`` writes the new states at ``index`` (a device
-    tensor of positions) and returns the whole buffers; a mask says which positions count."""
-
-    is_compileable = True
-
-    def __init__(self, layers: int, max_tokens: int) -> None:
-        self.max_tokens = max_tokens
-        self.keys: list[Any] = [None] * layers
-        self.values: list[Any] = [None] * layers
-        self.index: Any = None
-        self.limit: int | None = None
-        """Return only the first ``limit`` positions (an eager prefill attends to no more)."""
-
-    def update(
-        self, key_states: Any, value_states: Any, layer_idx: int, *args: Any, **kwargs: Any
-    ) -> tuple[Any, Any]:
-        import torch
-
-        keys, values = self.keys[layer_idx], self.values[layer_idx]
-        if keys is None:  # first use (a prefill, never inside a capture): allocate
-            batch, heads, _, dim = key_states.shape
-            shape = (batch, heads, self.max_tokens, dim)
-            keys = torch.zeros(shape, dtype=key_states.dtype, device=key_states.device)
-            values = torch.zeros(
-                (batch, heads, self.max_tokens, value_states.shape[-1]),
-                dtype=value_states.dtype,
-                device=value_states.device,
-            )
-            self.keys[layer_idx], self.values[layer_idx] = keys, values
-        keys.index_copy_(2, self.index, key_states)
-        values.index_copy_(2, self.index, value_states)
-        if self.limit is not None:
-            return keys[:, :, : self.limit], values[:, :, : self.limit]
-        return keys, values
-
-    def get_seq_length(self, layer_idx: int = 0) -> int:  # only for code that asks
-        return 0
-
-    @property
-    def allocated_bytes(self) -> int:
-        tensors = [t for t in (*self.keys, *self.values) if t is not None]
-        return sum(t.numel() * t.element_size() for t in tensors)
-
-
-FIRST_BUCKET = 128
-"""The shortest attention span a decode step is captured for; spans double up to the cache."""
-
-
-def length_buckets(max_tokens: int, first: int = FIRST_BUCKET) -> list[int]:
-    """The attention spans a decode step is captured for: 128, 256, ... and ``max_tokens``.
-
-    A step at position ``p`` replays the graph of the shortest span longer than ``p``, so it
-    attends to (and, before transformers 5.24, copies for grouped-query attention) about as
-    many positions as the sequence has, not the whole static cache.
-    """
-    buckets = []
-    span = first
-    while span < max_tokens:
-        buckets.append(span)
-        span *= 2
-    return [*buckets, max_tokens]
-
-
 @dataclass
 class _Graph:
     graph: Any
@@ -231,44 +123,6 @@ class EagerReplay:
     def replay(self) -> None:
         self.replays += 1
         self.output.copy_(self.step())
-
-
-class Sampler:
-    """Chooses each next token as ``generate()`` would for the same arguments: transformers
-    itself merges them with the model's generation config and its global defaults
-    (``_prepare_generation_config``) and builds the logits processors from the result
-    (``_get_logits_processor``), so repetition penalty, temperature, top-k, top-p and min-p
-    come in generate()'s order with generate()'s values (Qwen's top-k 20 stays 20; a ``top_k``
-    of None stays off)."""
-
-    def __init__(self, model: Any, generation_kwargs: dict[str, Any], prompt: Any) -> None:
-        import torch
-
-        config, _ = model._prepare_generation_config(None, **generation_kwargs)
-        self.config = config
-        self.sample = bool(config.do_sample)
-        self.processors = model._get_logits_processor(
-            generation_config=config,
-            input_ids_seq_length=int(prompt.shape[-1]),
-            encoder_input_ids=prompt,
-            device=prompt.device,
-            model_kwargs={"attention_mask": torch.ones_like(prompt)},
-        )
-        self.history = prompt
-
-    def choose(self, logits: Any) -> int:
-        """The next token after ``logits`` (float32, [1, vocab]); it joins the history."""
-        import torch
-
-        scores = self.processors(self.history, logits) if self.processors else logits
-        if self.sample:
-            probabilities = torch.softmax(scores, dim=-1)
-            token = int(torch.multinomial(probabilities, num_samples=1).item())
-        else:
-            token = int(scores.argmax(dim=-1).item())
-        if self.processors:  # only processors read the history
-            self.history = torch.cat([self.history, self.history.new_tensor([[token]])], dim=1)
-        return token
 
 
 class FastDecoder:

@@ -10,87 +10,113 @@ it, so their rules cannot drift apart::
     for event in session.reply("my answer"):
         ...
 
-``plan_resume`` continues a stored session instead, ``plan_review`` asks the questions due for
-review (``plan_study`` plans them up to a date), and ``plan_regrade`` / ``run_regrade`` grade a
-stored session again. Every failure a person can act on is a
-:class:`~interviewer.errors.InterviewerError` (a message and a hint).
+``plan_resume`` continues a stored session instead (``resumable_sessions`` lists those it can),
+``plan_review`` asks the questions due for review (``plan_study`` plans them up to a date),
+``plan_regrade`` / ``run_regrade`` grade a stored session again, ``session_report`` renders
+one. Every failure a person can act on is a :class:`~interviewer.errors.InterviewerError` (a
+message and a hint).
+
+This face holds what the front ends import; the modules (and their layers, checked by
+import-linter) are described in ``docs/architecture.md``. Names are loaded on first use, so
+the TUI's start screen can ask for the store without loading the engine.
 """
 
-from interviewer.session.plan import (
-    RegradePlan,
-    ResumeError,
-    SessionError,
-    SessionPlan,
-    can_grade,
-    check_resumable,
-    find_session,
-    find_session_bank,
-    grader_name,
-    open_recording_store,
-    open_store,
-    plan_interview,
-    plan_regrade,
-    plan_resume,
-    recovery_folders,
-    resume_grader,
-    session_bank,
-    session_settings,
-    usable_grader,
-)
-from interviewer.session.recorder import SessionRecorder
-from interviewer.session.review import (
-    ReviewRequest,
-    due_now,
-    plan_review,
-    plan_study,
-    render_plan,
-    review_memory,
-    sessions_with_banks,
-)
-from interviewer.session.running import (
-    LoadedModel,
-    ModelOpener,
-    ReplySource,
-    Session,
-    TranscriptWriteError,
-    load_session_model,
-    open_grader,
-    open_session,
-    regrade_summary,
-    resume_session,
-    run_regrade,
-    start_session,
-    write_transcript,
-)
-from interviewer.store.locks import SessionBusyError
-from interviewer.store.recovery import Recovered, RecoveryError, find_recovered, import_recovered
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from interviewer.session.banks import find_session_bank
+    from interviewer.session.calibrate import (
+        calibration_grader_name,
+        labelled_answers,
+        open_calibration,
+    )
+    from interviewer.session.errors import SessionError
+    from interviewer.session.graders import usable_grader
+    from interviewer.session.notes import import_notes_bank, strict_findings
+    from interviewer.session.plan import SessionPlan, plan_interview, plan_regrade, plan_resume
+    from interviewer.session.recorder import SessionRecorder
+    from interviewer.session.reports import session_report
+    from interviewer.session.review import (
+        ReviewRequest,
+        due_now,
+        plan_review,
+        plan_study,
+        render_plan,
+        review_memory,
+        sessions_with_banks,
+    )
+    from interviewer.session.running import (
+        LoadedModel,
+        ModelOpener,
+        ReplySource,
+        Session,
+        load_session_model,
+        open_session,
+        regrade_summary,
+        run_regrade,
+        start_session,
+    )
+    from interviewer.session.stores import (
+        open_recording_store,
+        open_resume_store,
+        open_store,
+        resumable_sessions,
+    )
+
+_WHERE = {
+    "calibrate": ("calibration_grader_name", "labelled_answers", "open_calibration"),
+    "errors": ("SessionError",),
+    "banks": ("find_session_bank",),
+    "graders": ("usable_grader",),
+    "notes": ("import_notes_bank", "strict_findings"),
+    "plan": ("SessionPlan", "plan_interview", "plan_regrade", "plan_resume"),
+    "recorder": ("SessionRecorder",),
+    "reports": ("session_report",),
+    "review": (
+        "ReviewRequest",
+        "due_now",
+        "plan_review",
+        "plan_study",
+        "render_plan",
+        "review_memory",
+        "sessions_with_banks",
+    ),
+    "running": (
+        "LoadedModel",
+        "ModelOpener",
+        "ReplySource",
+        "Session",
+        "load_session_model",
+        "open_session",
+        "regrade_summary",
+        "run_regrade",
+        "start_session",
+    ),
+    "stores": ("open_recording_store", "open_resume_store", "open_store", "resumable_sessions"),
+}
+_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 
 __all__ = [
     "LoadedModel",
     "ModelOpener",
-    "Recovered",
-    "RecoveryError",
-    "RegradePlan",
     "ReplySource",
-    "ResumeError",
     "ReviewRequest",
     "Session",
-    "SessionBusyError",
     "SessionError",
     "SessionPlan",
     "SessionRecorder",
-    "TranscriptWriteError",
-    "can_grade",
-    "check_resumable",
+    "calibration_grader_name",
     "due_now",
-    "find_recovered",
-    "find_session",
     "find_session_bank",
-    "grader_name",
-    "import_recovered",
+    "import_notes_bank",
+    "labelled_answers",
     "load_session_model",
-    "open_grader",
+    "open_calibration",
     "open_recording_store",
+    "open_resume_store",
     "open_session",
     "open_store",
     "plan_interview",
@@ -98,17 +124,29 @@ __all__ = [
     "plan_resume",
     "plan_review",
     "plan_study",
-    "recovery_folders",
     "regrade_summary",
     "render_plan",
-    "resume_grader",
-    "resume_session",
+    "resumable_sessions",
     "review_memory",
     "run_regrade",
-    "session_bank",
-    "session_settings",
+    "session_report",
     "sessions_with_banks",
     "start_session",
+    "strict_findings",
     "usable_grader",
-    "write_transcript",
 ]
+"""What the front ends import (a test checks that each is used by one)."""
+
+
+def __getattr__(name: str) -> Any:
+    """Load the module that holds ``name`` on first use (PEP 562)."""
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -202,7 +202,7 @@ def verdict_message(
 def judge_store(settings: Settings) -> SessionStore | None:
     """The session store that keeps the self-tests, for a command that records no session
     (``calibrate``); None when it cannot be opened (the model is then tested every time)."""
-    from interviewer.session.plan import open_store
+    from interviewer.session.stores import open_store
 
     try:
         return open_store(settings)
@@ -291,7 +291,7 @@ def check_judge(
 
 def _open_evidence(settings: Settings, on_status: Callable[[str], None]) -> EvidenceGrader:
     """The evidence signal as ``--grader evidence`` builds it (with its embedding model)."""
-    from interviewer.session.running import open_grader
+    from interviewer.session.graders import open_grader
 
     evidence = open_grader("evidence", settings, None, PromptLibrary(), on_status)
     assert isinstance(evidence, EvidenceGrader)

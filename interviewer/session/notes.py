@@ -1,12 +1,9 @@
-"""Banks from a person's notes, and banks that check themselves.
+"""Banks drafted from a person's notes, and banks that check themselves.
 
-* :func:`open_bank` is how every interview finds its bank: a bank folder, the built-in bank,
-  or a notes file (``interviewer run --bank notes.md``), imported by rule once per content and
-  kept under the data folder (``imported-banks/<name>-<hash>``), so the next start is instant,
-  an edited file is imported again, and a stored session finds the folder it was taken on.
 * :func:`import_notes_bank` is ``interviewer bank import``: the rule-based draft, the model's
   checked draft where a model is asked for (or a GPU is there to run the default one), and
-  the bank written and loaded back.
+  the bank written and loaded back. (``run --bank notes.md`` imports by rule alone:
+  :func:`interviewer.session.banks.open_bank`.)
 * :func:`strict_findings` is ``interviewer bank check --strict``.
 """
 
@@ -21,51 +18,15 @@ from pathlib import Path
 from interviewer.authoring.drafts import DraftReport, draft_bank_questions
 from interviewer.authoring.selfcheck import Finding, bank_findings
 from interviewer.bank import Bank, BankError, load_bank
-from interviewer.bank.importer import (
-    ImportedNotes,
-    NotesError,
-    Skipped,
-    cached_notes_bank,
-    file_comments,
-    import_notes,
-    is_notes_file,
-)
+from interviewer.bank.importer import ImportedNotes, Skipped, file_comments, import_source
+from interviewer.bank.sources import ReadOptions
 from interviewer.bank.writer import BankWriteError, write_bank
 from interviewer.config import Settings
-from interviewer.engine.evidence import EvidenceGrader
 from interviewer.errors import InterviewerError
 from interviewer.llm.base import ChatModel, ModelError
 from interviewer.prompts import PromptLibrary
-from interviewer.resources import default_bank_dir
-from interviewer.session.plan import SessionError
-from interviewer.session.running import open_grader
-
-IMPORTED_BANKS = "imported-banks"
-
-
-def imported_banks_dir(settings: Settings) -> Path:
-    """Where banks imported from notes files are kept: beside the session store, because
-    stored sessions point at them."""
-    return settings.store_path.parent / IMPORTED_BANKS
-
-
-def open_bank(path: Path | None, settings: Settings) -> Bank:
-    """The bank at ``path``: a bank folder, a notes file (imported once per content, see the
-    module docstring), or the built-in bank when ``path`` is None.
-
-    Raises :class:`SessionError` saying what is wrong with it."""
-    target = (path or default_bank_dir()).expanduser()
-    try:
-        if is_notes_file(target):
-            return cached_notes_bank(target, imported_banks_dir(settings))
-        return load_bank(target)
-    except BankError as exc:
-        raise SessionError(f"the bank cannot be used:\n{exc}", exc.hint) from exc
-    except (NotesError, BankWriteError) as exc:
-        raise SessionError(
-            f"the notes file {target} cannot be used as a bank: {exc}", exc.hint
-        ) from exc
-
+from interviewer.session.graders import evidence_grader
+from interviewer.session.graders import open_model as open_chat_model
 
 # ----------------------------------------------------------------------------- bank import
 
@@ -82,6 +43,8 @@ class NotesImport:
     """``rules``, or the model that drafted."""
     reports: list[DraftReport] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    imported: ImportedNotes | None = None
+    """What was read: the near misses and the notices of the reading too."""
 
 
 def _gpu_likely() -> bool:
@@ -117,18 +80,13 @@ def drafting_model(settings: Settings, *, model_given: bool, rules: bool) -> tup
     return True, "drafted by the default model for this GPU"
 
 
-def _evidence(settings: Settings, on_status: Callable[[str], None]) -> EvidenceGrader:
-    grader = open_grader("evidence", settings, None, PromptLibrary(), on_status)
-    assert isinstance(grader, EvidenceGrader)
-    return grader
-
-
 def import_notes_bank(
     settings: Settings,
     notes: Path,
     output: Path,
     *,
     layout: str | None = None,
+    options: ReadOptions | None = None,
     force: bool = False,
     rules: bool = False,
     model_given: bool = False,
@@ -152,17 +110,13 @@ def import_notes_bank(
             f"{output} already exists and is not empty; nothing was written",
             "pass --force to replace the bank in it, or choose another folder with -o",
         )
-    imported: ImportedNotes = import_notes(notes.expanduser(), layout)
+    imported: ImportedNotes = import_source(notes.expanduser(), layout, options)
     use_model, why = drafting_model(settings, model_given=model_given, rules=rules)
     notices: list[str] = []
     model: ChatModel | None = None
     if use_model:
-        if open_model is None:
-            from interviewer.llm.factory import open_model as factory_open
-
-            open_model = factory_open
         try:
-            model = open_model(settings, on_status)
+            model = (open_model or open_chat_model)(settings, on_status)
         except ModelError as exc:
             if model_given:
                 raise
@@ -172,7 +126,7 @@ def import_notes_bank(
     reports: list[DraftReport] = []
     drafter = "rules"
     if model is not None or check:
-        grader = _evidence(settings, on_status)
+        grader = evidence_grader(settings, on_status)
         if grader.embedder is None:
             notices.append("the checks used keywords only (no embedding model)")
         questions, reports = draft_bank_questions(
@@ -192,7 +146,7 @@ def import_notes_bank(
         ) from exc
     notices.insert(0, why)
     return NotesImport(
-        written, output, imported.layout, imported.skipped, drafter, reports, notices
+        written, output, imported.layout, imported.skipped, drafter, reports, notices, imported
     )
 
 
@@ -204,5 +158,5 @@ def strict_findings(
 ) -> tuple[list[Finding], str]:
     """``bank check --strict``: every finding of the evidence signal on ``bank``, and how the
     signal was computed."""
-    grader = _evidence(settings, on_status)
+    grader = evidence_grader(settings, on_status)
     return bank_findings(bank, grader), grader.method

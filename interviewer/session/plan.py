@@ -3,18 +3,18 @@
 A :class:`SessionPlan` holds the bank, the effective settings (the resume rules applied), the
 grader to use, the store and, when resuming, the stored session and its last checkpoint. Making
 one reads files and the session database but loads no model, so the TUI makes it on its UI
-thread and shows a problem at once instead of after a long load. Every rule that decides how an
-interview starts lives here once: which grader, whether the backend can grade, which model a
-resumed session goes on with, whether it can be resumed at all.
+thread and shows a problem at once instead of after a long load. The plans apply the rules of
+the layer below (:mod:`~interviewer.session.banks`, :mod:`~interviewer.session.graders`,
+:mod:`~interviewer.session.stores`) and those of a resume, here: which model a resumed session
+goes on with, and whether it can be resumed at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from interviewer.bank import Bank, BankError, load_bank
+from interviewer.bank import Bank
 from interviewer.config import Settings
 from interviewer.engine.grading import GraderName
 from interviewer.engine.snapshot import (
@@ -22,188 +22,13 @@ from interviewer.engine.snapshot import (
     SnapshotMismatchError,
     check_snapshot_fits,
 )
-from interviewer.errors import InterviewerError
-from interviewer.resources import default_bank_dir
+from interviewer.session.banks import as_taken, open_bank, session_bank
+from interviewer.session.errors import ResumeError, SessionError
+from interviewer.session.graders import resume_grader, usable_grader
+from interviewer.session.stores import find_session, recovery_folders
 from interviewer.store import SessionStore, SessionSummary, StoreError, store_hint
 from interviewer.store.recovery import Recovered, find_recovered, import_recovered
-from interviewer.store.recovery import recovery_folders as _folders
 from interviewer.transcript import ModelInfo, Transcript
-
-
-class SessionError(InterviewerError):
-    """An interview cannot start, resume or regrade: ``str()`` says why, ``hint`` what to do."""
-
-
-class ResumeError(SessionError):
-    """The session cannot continue; the message says why and ``hint`` what to do instead."""
-
-
-# ----------------------------------------------------------------------------- graders
-
-
-def can_grade(settings: Settings) -> bool:
-    """Whether the chosen backend can act as the grader (the built-in demo cannot)."""
-    return settings.backend in ("hf", "openai") or settings.script is not None
-
-
-def grader_name(settings: Settings) -> GraderName:
-    """The grader unless one is named: both signals with a local model or a model server, the
-    script's grades with a scripted one, the evidence signal for the built-in demo."""
-    if settings.grader is not None:
-        return settings.grader
-    if settings.backend in ("hf", "openai"):
-        return "both"
-    return "llm" if can_grade(settings) else "evidence"
-
-
-def usable_grader(settings: Settings, name: GraderName | None = None) -> GraderName:
-    """``name`` (default: :func:`grader_name`), or :class:`SessionError` when it needs grades
-    that the built-in demo cannot give."""
-    chosen = name or grader_name(settings)
-    if chosen != "evidence" and not can_grade(settings):
-        raise SessionError(
-            "the built-in demo script cannot grade answers",
-            "use --grader evidence, or give a --script that contains grades",
-        )
-    return chosen
-
-
-# ----------------------------------------------------------------------------- the store
-
-
-def recovery_folders(settings: Settings) -> tuple[Path, ...]:
-    """Where a session goes when the store cannot write it, in order (and where ``resume``
-    looks): ``recovery/`` beside the database, ``recovery_dir``, the temp directory."""
-    return _folders(settings.store_path, settings.recovery_dir)
-
-
-def open_store(
-    settings: Settings,
-    *,
-    must_exist: bool = False,
-    on_import: Callable[[str], None] | None = None,
-) -> SessionStore:
-    """The session store of ``settings``; ``must_exist`` for commands that only read it (on a
-    read-only disk they get it read-only). Sessions that were kept in recovery files while the
-    store could not write are brought into it first (``on_import`` hears of each)."""
-    path = settings.store_path
-    if must_exist and not path.is_file() and not find_recovered(recovery_folders(settings)):
-        raise SessionError(
-            f"no sessions are stored yet (looked in {path})",
-            "run `interviewer` to take an interview; set INTERVIEWER_DATA_DIR if they are "
-            "stored elsewhere",
-        )
-    try:
-        store = SessionStore(path)
-    except StoreError as exc:
-        if not must_exist:
-            raise
-        try:  # a read-only disk: the reading commands still read it
-            return SessionStore(path, readonly=True)
-        except StoreError:
-            raise exc from None
-    import_recovered(
-        store,
-        recovery_folders(settings),
-        None
-        if on_import is None
-        else lambda found: on_import(
-            f"Session {found.session_id} was kept in a recovery file while the store could "
-            f"not write ({found.reason or 'the store failed'}); it is in {path} now."
-        ),
-    )
-    return store
-
-
-def open_recording_store(settings: Settings) -> tuple[SessionStore | None, StoreError | None]:
-    """The store to record a new interview in, or None and why not: the interview then goes on
-    with its answers in a recovery file (:mod:`interviewer.store.recovery`)."""
-    try:
-        return open_store(settings), None
-    except StoreError as exc:
-        return None, exc
-
-
-def find_session(
-    store: SessionStore, session_id: str | None, *, unfinished: bool = False
-) -> SessionSummary:
-    """The session ``session_id`` (a unique prefix will do); without one, the latest, or the
-    latest unfinished one when ``unfinished``."""
-    if session_id is not None:
-        return store.get(session_id)
-    if unfinished:
-        from interviewer.store.locks import holder
-
-        # Not one that another window is running now: that one is not interrupted.
-        found = [s for s in store.unfinished() if holder(store.path.parent, s.id) is None]
-        if not found:
-            raise SessionError(
-                "no unfinished session to resume",
-                "`interviewer sessions` lists them all; `interviewer` starts a new one",
-            )
-        return found[0]
-    return store.latest()
-
-
-def find_session_bank(
-    summary: SessionSummary, bank_dir: Path | None = None, settings: Settings | None = None
-) -> tuple[Bank | None, list[str]]:
-    """The bank a stored session was taken on: ``bank_dir`` if given (a folder, or a notes
-    file: imported as ``run --bank notes.md`` imports it, into the data folder of
-    ``settings``), else the folder it came from, else the built-in bank; with what was wrong
-    with each place that did not fit."""
-    if bank_dir is not None:
-        candidates = [bank_dir]
-    else:
-        candidates = [Path(summary.bank_path)] if summary.bank_path else []
-        candidates.append(default_bank_dir())
-    problems: list[str] = []
-    for folder in candidates:
-        try:
-            bank = _load_bank_at(folder, settings)
-        except (BankError, InterviewerError) as exc:
-            problems.append(f"{folder}: {exc}")
-            continue
-        if bank.id == summary.bank_id:
-            return bank, problems
-        problems.append(f"{folder}: holds the bank '{bank.id}'")
-    return None, problems
-
-
-def _load_bank_at(path: Path, settings: Settings | None) -> Bank:
-    """A bank folder, or a notes file imported as :func:`plan_interview` imports one."""
-    if path.is_file():
-        from interviewer.session.notes import open_bank
-
-        return open_bank(path, settings or Settings())
-    return load_bank(path)
-
-
-def session_bank(
-    summary: SessionSummary, bank_dir: Path | None = None, settings: Settings | None = None
-) -> Bank:
-    """:func:`find_session_bank`, or :class:`SessionError` saying where it looked."""
-    bank, problems = find_session_bank(summary, bank_dir, settings)
-    if bank is None:
-        raise SessionError(
-            f"the bank '{summary.bank_id}' of session {summary.id} cannot be found:\n"
-            + "\n".join(problems),
-            "pass --bank DIR with the bank the session was taken on",
-        )
-    return bank
-
-
-def as_taken(bank: Bank, question_ids: list[str], title: str) -> Bank:
-    """The bank as a session asked it: a review asks some of its questions, in its own order
-    (called ``title``); any other session, all of them. Questions the bank no longer has are
-    left to :func:`check_resumable` to report."""
-    if not question_ids or question_ids == bank.question_ids:
-        return bank
-    if not set(question_ids) <= set(bank.question_ids):
-        return bank
-    return bank.model_copy(
-        update={"title": title, "questions": tuple(bank.question(q) for q in question_ids)}
-    )
 
 
 def check_resumable(store: SessionStore, session_id: str, bank: Bank) -> InterviewSnapshot:
@@ -264,14 +89,6 @@ def session_settings(
     return settings
 
 
-def resume_grader(settings: Settings, summary: SessionSummary) -> Settings:
-    """A resumed session is graded as it was: unless a grader is named, one graded by the
-    evidence signal (or on a backend that cannot grade) goes on with the evidence signal."""
-    if settings.grader is None and (summary.grader == "evidence" or not can_grade(settings)):
-        return settings.model_copy(update={"grader": "evidence"})
-    return settings
-
-
 # ----------------------------------------------------------------------------- plans
 
 
@@ -323,12 +140,10 @@ def plan_interview(
 ) -> SessionPlan:
     """A new interview on ``settings.bank`` (default: the built-in bank), recorded in ``store``.
     The bank may be a notes file: it is imported once per content and cached
-    (:func:`interviewer.session.notes.open_bank`).
+    (:func:`interviewer.session.banks.open_bank`).
 
     Raises :class:`SessionError` for a bank that cannot be used or a grader the backend cannot
     serve."""
-    from interviewer.session.notes import open_bank
-
     bank = open_bank(settings.bank, settings)
     return SessionPlan(
         settings,
@@ -490,23 +305,10 @@ def plan_regrade(
 
 __all__ = [
     "RegradePlan",
-    "ResumeError",
-    "SessionError",
     "SessionPlan",
-    "StoreError",
-    "as_taken",
-    "can_grade",
     "check_resumable",
-    "find_session",
-    "find_session_bank",
-    "grader_name",
-    "open_store",
     "plan_interview",
     "plan_regrade",
     "plan_resume",
-    "recovery_folders",
-    "resume_grader",
-    "session_bank",
     "session_settings",
-    "usable_grader",
 ]

@@ -27,13 +27,10 @@ from interviewer.review import (
     study_plan,
     sync_memory,
 )
-from interviewer.session.plan import (
-    SessionError,
-    SessionPlan,
-    find_session,
-    find_session_bank,
-    plan_interview,
-)
+from interviewer.session.banks import find_session_bank
+from interviewer.session.errors import SessionError
+from interviewer.session.plan import SessionPlan, plan_interview
+from interviewer.session.stores import find_session
 from interviewer.store import SessionStore, SessionSummary, StoreError
 from interviewer.transcript import Transcript
 

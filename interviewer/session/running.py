@@ -20,13 +20,16 @@ from interviewer.bank import Bank
 from interviewer.config import Settings
 from interviewer.documents import clean_text
 from interviewer.engine.events import AwaitingReply, Event, InterviewFinished
-from interviewer.engine.grading import EvidenceGrader, Grader, GraderName, make_grader
+from interviewer.engine.grading import EvidenceGrader, Grader
 from interviewer.engine.interview import Interview
 from interviewer.engine.regrade import regrade_transcript
-from interviewer.llm.base import ChatModel, ModelError
+from interviewer.llm.base import ChatModel
 from interviewer.prompts import PromptLibrary
 from interviewer.report.write import ReportWriteError, write_atomic
-from interviewer.session.plan import RegradePlan, SessionError, SessionPlan, check_resumable
+from interviewer.session.errors import SessionError, TranscriptWriteError
+from interviewer.session.graders import open_grader
+from interviewer.session.graders import open_model as open_model_of
+from interviewer.session.plan import RegradePlan, SessionPlan, check_resumable
 from interviewer.session.recorder import SessionRecorder
 from interviewer.session.review import refresh_memory, review_memory
 from interviewer.store import SessionStore, StoreError
@@ -40,48 +43,6 @@ ModelOpener = Callable[
 
 ReplySource = Callable[[AwaitingReply], str]
 """Where the candidate's replies come from: the terminal, an answers file, a test."""
-
-
-def _default_opener(
-    settings: Settings,
-    on_status: Callable[[str], None],
-    on_progress: Callable[[int, int], None] | None,
-) -> ChatModel:
-    from interviewer.llm.factory import open_model
-
-    return open_model(settings, on_status, on_progress)
-
-
-def open_grader(
-    name: GraderName,
-    settings: Settings,
-    model: ChatModel | None,
-    prompts: PromptLibrary,
-    on_status: Callable[[str], None],
-) -> Grader:
-    """Build the grader ``name``. The evidence signal loads its embedding model here; when it
-    cannot, the signal falls back to keywords and ``on_status`` says why (never a crash)."""
-    embedder = None
-    if name in ("evidence", "both") and settings.embedding_model.lower() != "none":
-        from interviewer.llm.embeddings import open_embedder
-
-        try:
-            embedder = open_embedder(settings.embedding_model, on_status)
-        except ModelError as exc:
-            on_status(f"The evidence signal uses keywords only: {exc} ({exc.hint})")
-    return make_grader(
-        name, model, prompts, embedder, settings.evidence, min_confidence=settings.min_confidence
-    )
-
-
-class TranscriptWriteError(SessionError, OSError):
-    """The transcript could not be written where the user asked."""
-
-    def __init__(self, message: str, hint: str = "choose another --export path") -> None:
-        super().__init__(message, hint)
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 def write_transcript(transcript: Transcript, path: Path) -> None:
@@ -317,7 +278,7 @@ def load_session_model(
     asked to grade is checked first (:mod:`interviewer.session.judge`); ``on_notice`` hears
     once when its grades are not used (default: ``on_status``)."""
     if model is None:
-        model = (open_model or _default_opener)(plan.settings, on_status, on_progress)
+        model = (open_model or open_model_of)(plan.settings, on_status, on_progress)
     prompts = PromptLibrary()
     grader = open_grader(plan.grader, plan.settings, model, prompts, on_status)
     from interviewer.session.judge import check_judge
@@ -439,7 +400,7 @@ def run_regrade(
     """Regrade a stored session (loading the model only when the grader needs one) and store
     the new grades beside the old. Nothing is stored when it stops early."""
     if model is None and plan.needs_model:
-        model = (open_model or _default_opener)(plan.settings, on_status, None)
+        model = (open_model or open_model_of)(plan.settings, on_status, None)
     grader = open_grader(plan.grader, plan.settings, model, PromptLibrary(), on_status)
     from interviewer.session.judge import check_judge
 

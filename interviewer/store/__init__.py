@@ -24,7 +24,8 @@ Every method raises :class:`StoreError` (``str()`` what happened, ``hint`` what 
 than a raw ``sqlite3`` error.
 """
 
-from interviewer.store.db import SessionStore, store_hint
+from interviewer.store.database import store_hint
+from interviewer.store.db import SessionStore
 from interviewer.store.rows import (
     DamagedRowError,
     Draft,

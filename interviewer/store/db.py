@@ -23,27 +23,19 @@ What is stored per session:
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
-
-from pydantic import BaseModel, ValidationError
 
 from interviewer.engine.snapshot import InterviewSnapshot
-from interviewer.store.migrations import MIGRATIONS, NewerDatabaseError, applied_readonly, migrate
+from interviewer.store.database import utc_now
+from interviewer.store.reads import SessionReads, answered_count
 from interviewer.store.rows import (
-    DamagedRowError,
     Draft,
     JudgeCheckRow,
     ReviewCardRow,
     SessionNotFoundError,
-    SessionSummary,
-    StoredGrade,
     StoreError,
 )
 from interviewer.transcript import (
@@ -51,230 +43,14 @@ from interviewer.transcript import (
     ModelInfo,
     Regrade,
     Transcript,
-    TranscriptError,
     Turn,
-    parse_transcript,
 )
 
 
-def _answered(transcript: Transcript) -> int:
-    return sum(r.status == "answered" for r in transcript.results)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
-def store_hint(path: Path, exc: BaseException) -> str:
-    """What to do about a failure of the database at ``path``, by what SQLite said."""
-    said = str(exc).lower()
-    folder = path.parent
-    if "full" in said:
-        return (
-            f"free some disk space where {folder} is (`df -h {folder}`); the next `interviewer` "
-            "command brings the answers kept meanwhile back into the store"
-        )
-    if "readonly" in said or "read-only" in said or "unable to open" in said:
-        return (
-            f"{folder} cannot be written (a read-only disk or folder?): make it writable, or "
-            "set INTERVIEWER_DATA_DIR (data_dir in the config file) to a writable folder"
-        )
-    if "malformed" in said or "not a database" in said or "encrypted" in said or "damaged" in said:
-        return (
-            f"the file is damaged (or not an interviewer database): move it aside (`mv {path} "
-            f"{path}.damaged`) so new sessions start a fresh one, or set INTERVIEWER_DATA_DIR to "
-            f"another folder; `sqlite3 {path}.damaged .recover` can salvage its sessions"
-        )
-    if "locked" in said or "busy" in said:
-        return (
-            "another program holds the database (a second interviewer writing, or a backup "
-            "tool): close it or wait; the next `interviewer` command brings the answers back"
-        )
-    return "check free disk space and the file's permissions (or run with --no-save)"
-
-
-def _check_not_damaged(path: Path) -> None:
-    """Refuse a database file that was cut short before writing into it, from its header
-    alone (a constant cost, however many sessions it holds: ``PRAGMA quick_check`` would read
-    every page at each start). Damage inside the file is found by SQLite when a page is read,
-    and reported as a :class:`StoreError` then, where the recorder moves to a recovery file."""
-    wal = path.with_name(path.name + "-wal")
-    try:
-        if wal.exists() and wal.stat().st_size > 0:
-            # Pages not yet copied into the file are in the write-ahead log: a checkpoint that
-            # a full disk stopped half-way leaves a short file that SQLite reads whole.
-            return
-        with path.open("rb") as handle:
-            header = handle.read(100)
-        size = path.stat().st_size
-    except OSError:
-        return  # SQLite's own open says what is wrong with the file
-    if len(header) < 100 or not header.startswith(b"SQLite format 3\0"):
-        return  # empty (a new database), or not SQLite at all: sqlite3 says "not a database"
-    page_size = int.from_bytes(header[16:18], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    pages = int.from_bytes(header[28:32], "big")
-    if header[92:96] == header[24:28] and pages and size < pages * page_size:
-        raise sqlite3.DatabaseError(
-            f"database disk image is malformed (the file is {size} bytes, its header says "
-            f"{pages * page_size}: it was cut short)"
-        )
-
-
-_Row = TypeVar("_Row", bound=BaseModel)
-
-_SUMMARY_COLUMNS = (
-    "s.id, s.started_at, s.updated_at, s.finished_at, s.status, s.bank_id, s.bank_title, "
-    "s.bank_path, s.mode, s.backend, s.model_id, s.grader, s.score, "
-    "(SELECT count(*) FROM questions q WHERE q.session_id = s.id), "
-    "(SELECT count(*) FROM regrades r WHERE r.session_id = s.id)"
-)
-
-
-class SessionStore:
-    """A handle on the session database. Safe to share between threads (writes are serialized).
-
-    Opening creates the file and its folder if needed and applies pending migrations.
-    """
-
-    def __init__(self, path: Path, *, busy_timeout: float = 10.0, readonly: bool = False) -> None:
-        """``busy_timeout``: how long a write waits for another process's write to finish.
-        ``readonly``: open for reading only (a data folder on a read-only disk); nothing is
-        created or migrated, and every write raises :class:`StoreError`."""
-        self.path = path.expanduser()
-        self.readonly = readonly
-        self._lock = threading.RLock()
-        if readonly:
-            self._db = self._open_readonly(busy_timeout)
-            self._answered_column = self._has_column("sessions", "answered")
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
-            raise StoreError(
-                f"{self.path.parent}: cannot create the session folder: "
-                f"{getattr(exc, 'strerror', None) or exc}",
-                "set INTERVIEWER_DATA_DIR (or data_dir in the config file) to a writable folder, "
-                "or run with --no-save",
-            ) from exc
-        db: sqlite3.Connection | None = None
-        try:
-            db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout
-            )
-            db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise sqlite3.OperationalError(f"cannot switch to WAL (journal mode {mode})")
-            db.execute("PRAGMA synchronous = FULL")
-            db.execute("PRAGMA foreign_keys = ON")
-            _check_not_damaged(self.path)
-            migrate(db)
-        except (NewerDatabaseError, sqlite3.DatabaseError) as exc:
-            if db is not None:
-                db.close()
-            if isinstance(exc, NewerDatabaseError):
-                raise StoreError(
-                    f"{self.path}: {exc}",
-                    "upgrade interviewer, or point INTERVIEWER_DATA_DIR elsewhere",
-                ) from exc
-            raise StoreError(
-                f"{self.path}: cannot open the session database: {exc}", store_hint(self.path, exc)
-            ) from exc
-        self._db = db
-        self._answered_column = True
-
-    def _open_readonly(self, busy_timeout: float) -> sqlite3.Connection:
-        """A read-only connection. On a read-only disk SQLite cannot make the WAL index
-        beside a database that was closed cleanly (it has no -wal file then, so nothing is
-        missed when it is opened as immutable)."""
-        if not self.path.is_file():
-            raise StoreError(f"{self.path}: no session database here", "run `interviewer` first")
-        wal = self.path.with_name(self.path.name + "-wal")
-        uri = f"{self.path.resolve().as_uri()}?mode=ro" + ("" if wal.exists() else "&immutable=1")
-        try:
-            db = sqlite3.connect(
-                uri, uri=True, isolation_level=None, check_same_thread=False, timeout=busy_timeout
-            )
-            _check_not_damaged(self.path)
-            found = set(applied_readonly(db))
-            unknown = sorted(found - {fn.__name__ for fn in MIGRATIONS})
-            if unknown:
-                raise NewerDatabaseError(
-                    f"the database has migrations this version does not know "
-                    f"({', '.join(unknown)}); it was written by a newer interviewer"
-                )
-        except NewerDatabaseError as exc:
-            raise StoreError(f"{self.path}: {exc}", "upgrade interviewer") from exc
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"{self.path}: cannot open the session database: {exc}", store_hint(self.path, exc)
-            ) from exc
-        return db
-
-    def _has_column(self, table: str, column: str) -> bool:
-        """Whether ``table`` has ``column`` (a read-only database may predate a migration)."""
-        try:
-            names = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
-        except sqlite3.DatabaseError:
-            return False
-        return column in names
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def __enter__(self) -> SessionStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, committed on exit (or rolled back on an error)."""
-        with self._lock:
-            if self.readonly:
-                raise StoreError(
-                    f"{self.path}: opened read-only (its folder cannot be written)",
-                    store_hint(self.path, sqlite3.OperationalError("readonly database")),
-                )
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.DatabaseError as exc:
-                raise self._error("cannot write", exc) from exc
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except sqlite3.DatabaseError as exc:
-                self._rollback()
-                raise self._error("cannot write", exc) from exc
-            except BaseException:
-                self._rollback()
-                raise
-
-    def _rollback(self) -> None:
-        """Undo the open transaction. SQLite may have rolled it back itself already (a full
-        disk, an I/O error): then there is nothing left to undo."""
-        if self._db.in_transaction:
-            with contextlib.suppress(sqlite3.DatabaseError):
-                self._db.execute("ROLLBACK")
-
-    def _error(self, what: str, exc: sqlite3.DatabaseError) -> StoreError:
-        return StoreError(f"{self.path}: {what}: {exc}", store_hint(self.path, exc))
-
-    def integrity(self) -> list[str]:
-        """``PRAGMA integrity_check``: [] when the database is sound, else what is wrong."""
-        rows = self._read("PRAGMA integrity_check")
-        found = [str(row[0]) for row in rows]
-        return [] if found == ["ok"] else found
-
-    def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
-        with self._lock:
-            try:
-                return list(self._db.execute(sql, params))
-            except sqlite3.DatabaseError as exc:
-                raise self._error("cannot read", exc) from exc
+class SessionStore(SessionReads):
+    """A handle on the session database: its connection (:mod:`interviewer.store.database`),
+    its reads (:mod:`interviewer.store.reads`) and, here, every write, each its own committed
+    transaction. Safe to share between threads (writes are serialized)."""
 
     # ------------------------------------------------------------------ writing
 
@@ -310,7 +86,7 @@ class SessionStore:
             (
                 transcript.session_id,
                 transcript.started_at.isoformat(),
-                _now(),
+                utc_now(),
                 transcript.status,
                 transcript.bank.id,
                 transcript.bank.title,
@@ -326,7 +102,7 @@ class SessionStore:
                 len(snapshot.turns),
                 snapshot.model_dump_json(),
                 transcript.model_dump_json(),
-                _answered(transcript),
+                answered_count(transcript),
             ),
         )
         db.executemany(
@@ -370,7 +146,7 @@ class SessionStore:
             "turn_count = ?, last_grade_id = (SELECT coalesce(max(id), 0) FROM grades WHERE "
             "session_id = ?), snapshot_json = ?, transcript_json = ?, answered = ? WHERE id = ?",
             (
-                _now(),
+                utc_now(),
                 transcript.finished_at.isoformat() if transcript.finished_at else None,
                 transcript.status,
                 transcript.model.backend,
@@ -383,7 +159,7 @@ class SessionStore:
                 session_id,
                 snapshot.model_dump_json(),
                 transcript.model_dump_json(),
-                _answered(transcript),
+                answered_count(transcript),
                 session_id,
             ),
         )
@@ -414,7 +190,7 @@ class SessionStore:
                 "INSERT INTO drafts (session_id, question_id, text, saved_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (session_id) DO UPDATE SET question_id = excluded.question_id, "
                 "text = excluded.text, saved_at = excluded.saved_at",
-                (session_id, question_id, text, _now()),
+                (session_id, question_id, text, utc_now()),
             )
 
     def draft(self, session_id: str) -> Draft | None:
@@ -468,7 +244,7 @@ class SessionStore:
                 model.quantization,
                 grade.score,
                 grade.model_dump_json(),
-                _now(),
+                utc_now(),
                 regrade_id,
             ),
         )
@@ -608,198 +384,13 @@ class SessionStore:
                 db.execute(
                     "INSERT INTO drafts (session_id, question_id, text, saved_at) "
                     "VALUES (?, ?, ?, ?)",
-                    (session_id, draft[0], draft[1], _now()),
+                    (session_id, draft[0], draft[1], utc_now()),
                 )
         return True
 
     def delete_session(self, session_id: str) -> None:
         with self._write() as db:
             db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
-
-    # ------------------------------------------------------------------ reading
-
-    def _summaries(
-        self, where: str = "", params: tuple[object, ...] = (), *, check: bool = True
-    ) -> list[SessionSummary]:
-        """``check``: read each stored transcript (to flag a damaged one, and to count the
-        answers of a database that does not keep the count); without it nothing but the
-        sessions' own columns is read."""
-        read = check or not self._answered_column
-        rows = self._read(
-            f"SELECT {_SUMMARY_COLUMNS}, {'s.transcript_json' if read else 's.answered'} "
-            f"FROM sessions s {where} ORDER BY s.started_at DESC, s.id DESC",
-            params,
-        )
-        summaries = []
-        for row in rows:
-            answered, damaged = 0, False
-            if not read:
-                answered = int(row[15] or 0)
-            else:
-                try:
-                    answered = _answered(parse_transcript(str(row[15]), f"session {row[0]}"))
-                except TranscriptError:
-                    damaged = True  # listed, so the others still are
-            summaries.append(
-                SessionSummary(
-                    id=str(row[0]),
-                    started_at=datetime.fromisoformat(str(row[1])),
-                    updated_at=datetime.fromisoformat(str(row[2])),
-                    finished_at=datetime.fromisoformat(str(row[3])) if row[3] else None,
-                    status=str(row[4]),
-                    bank_id=str(row[5]),
-                    bank_title=str(row[6]),
-                    bank_path=str(row[7]) if row[7] is not None else None,
-                    mode=str(row[8]),
-                    backend=str(row[9]),
-                    model_id=str(row[10]),
-                    grader=str(row[11]),
-                    score=float(row[12]),
-                    answered=answered,
-                    question_count=int(row[13]),
-                    regrades=int(row[14]),
-                    damaged=damaged,
-                )
-            )
-        return summaries
-
-    def list_sessions(
-        self, limit: int | None = None, *, check: bool = True
-    ) -> list[SessionSummary]:
-        """Stored sessions, newest first. ``check=False`` reads no transcript: quick however
-        many sessions there are, but a damaged transcript is only found when it is loaded
-        (:meth:`load_transcript` raises)."""
-        found = self._summaries(check=check)
-        return found if limit is None else found[:limit]
-
-    def unfinished(self) -> list[SessionSummary]:
-        """Sessions that stopped before their end (crash, kill, closed terminal): resumable."""
-        return self._summaries("WHERE s.status = 'in_progress'")
-
-    def get(self, session_id: str) -> SessionSummary:
-        """The session with this id, or the only one whose id starts with it."""
-        exact = self._summaries("WHERE s.id = ?", (session_id,))
-        if exact:
-            return exact[0]
-        escaped = session_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        found = self._summaries("WHERE s.id LIKE ? ESCAPE '\\'", (escaped + "%",))
-        if len(found) == 1:
-            return found[0]
-        if found:
-            raise SessionNotFoundError(
-                f"'{session_id}' matches {len(found)} sessions "
-                f"({', '.join(s.id for s in found[:5])})",
-                "give more of the id",
-            )
-        raise SessionNotFoundError(
-            f"no stored session '{session_id}'", "`interviewer sessions` lists them"
-        )
-
-    def latest(self) -> SessionSummary:
-        found = self.list_sessions(limit=1)
-        if not found:
-            raise SessionNotFoundError(
-                f"no sessions are stored yet (in {self.path})", "run `interviewer` first"
-            )
-        return found[0]
-
-    def load_snapshot(self, session_id: str) -> InterviewSnapshot:
-        rows = self._read("SELECT snapshot_json FROM sessions WHERE id = ?", (session_id,))
-        if not rows:
-            raise SessionNotFoundError(f"no stored session '{session_id}'")
-        return self._parsed(InterviewSnapshot, rows[0][0], session_id, "checkpoint")
-
-    def _parsed(self, model: type[_Row], data: object, session_id: str, what: str) -> _Row:
-        """A stored JSON column as ``model``, or :class:`StoreError` (a damaged row)."""
-        try:
-            return model.model_validate_json(str(data))
-        except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            where = ".".join(str(p) for p in first["loc"]) or "(document)"
-            raise DamagedRowError(
-                f"{self.path}: session {session_id}: its stored {what} is damaged "
-                f"({where}: {first['msg']})",
-                store_hint(self.path, sqlite3.DatabaseError("damaged")),
-            ) from exc
-
-    def load_transcript(self, session_id: str) -> Transcript:
-        """The transcript at the session's last checkpoint, with its regrades attached."""
-        rows = self._read("SELECT transcript_json FROM sessions WHERE id = ?", (session_id,))
-        if not rows:
-            raise SessionNotFoundError(f"no stored session '{session_id}'")
-        transcript = self._parsed(Transcript, rows[0][0], session_id, "transcript")
-        regrades = [
-            self._parsed(Regrade, row[0], session_id, "regrade")
-            for row in self._read(
-                "SELECT regrade_json FROM regrades WHERE session_id = ? ORDER BY id", (session_id,)
-            )
-        ]
-        return transcript.model_copy(update={"regrades": regrades})
-
-    def turns(self, session_id: str) -> list[Turn]:
-        """Every committed turn, including any said after the last checkpoint."""
-        return [
-            Turn(
-                index=int(row[0]),
-                role=row[1],
-                kind=row[2],
-                text=str(row[3]),
-                question_id=row[4],
-                key_point_id=row[5],
-                at=datetime.fromisoformat(str(row[6])),
-            )
-            for row in self._read(
-                "SELECT idx, role, kind, text, question_id, key_point_id, at FROM turns "
-                "WHERE session_id = ? ORDER BY idx",
-                (session_id,),
-            )
-        ]
-
-    def grades(self, session_id: str) -> list[StoredGrade]:
-        """Every committed grade of the session (the interview's and the regrades'), in order."""
-        return [
-            StoredGrade(
-                id=int(row[0]),
-                question_id=str(row[1]),
-                rubric_hash=str(row[2]),
-                grader=str(row[3]),
-                model=ModelInfo(
-                    backend=str(row[4]),
-                    model_id=str(row[5]),
-                    revision=row[6],
-                    quantization=row[7],
-                ),
-                grade=self._parsed(Grade, row[8], session_id, "grade"),
-                at=datetime.fromisoformat(str(row[9])),
-                regrade_id=row[10],
-            )
-            for row in self._read(
-                "SELECT id, question_id, rubric_hash, grader, backend, model_id, model_revision, "
-                "model_quantization, grade_json, at, regrade_id FROM grades WHERE session_id = ? "
-                "ORDER BY id",
-                (session_id,),
-            )
-        ]
-
-    def rubric(self, session_id: str) -> dict[str, str]:
-        """Question id -> the rubric hash recorded when the session started."""
-        return {
-            str(row[0]): str(row[1])
-            for row in self._read(
-                "SELECT question_id, rubric_hash FROM questions WHERE session_id = ? "
-                "ORDER BY position",
-                (session_id,),
-            )
-        }
-
-    def transcripts(self) -> list[Transcript]:
-        """Every session's transcript (at its last checkpoint), oldest first: for stats."""
-        return [
-            self._parsed(Transcript, row[1], str(row[0]), "transcript")
-            for row in self._read(
-                "SELECT id, transcript_json FROM sessions ORDER BY started_at, id"
-            )
-        ]
 
     # ------------------------------------------------------------------ review memory
 
@@ -878,7 +469,7 @@ class SessionStore:
             db.executemany(
                 "INSERT OR REPLACE INTO review_sessions (session_id, reviewed_at, applied_at) "
                 "VALUES (?, ?, ?)",
-                [(sid, at.isoformat(), _now()) for sid, at in sessions.items()],
+                [(sid, at.isoformat(), utc_now()) for sid, at in sessions.items()],
             )
         return True
 

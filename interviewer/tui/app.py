@@ -116,7 +116,13 @@ class InterviewerApp(App[None]):
         review asks the questions due): a problem shows at once, before any model loads; then
         load the model."""
         from interviewer.errors import InterviewerError
-        from interviewer.session import SessionError, plan_interview, plan_resume, plan_review
+        from interviewer.session import (
+            SessionError,
+            open_resume_store,
+            plan_interview,
+            plan_resume,
+            plan_review,
+        )
         from interviewer.tui.start import LoadingScreen
 
         try:
@@ -128,7 +134,9 @@ class InterviewerApp(App[None]):
                 plan = plan_interview(settings, store, store_problem=problem)
             elif store is None and problem is None:
                 raise SessionError("resuming a session needs the session store (saving is off)")
-            else:  # without a store, from the session's recovery file
+            else:
+                if store is None:  # read-only, or without a store from its recovery file
+                    store, problem = open_resume_store(settings)
                 plan = plan_resume(
                     settings,
                     store,
@@ -154,15 +162,12 @@ class InterviewerApp(App[None]):
         """The session store, opened once; None when saving is off or it cannot be used (then
         ``store_problem`` says why, and the interview records into a recovery file)."""
         if self.store is None and self.settings.save:
-            # The store alone, not the session layer: the start screen asks for it before its
-            # first frame is on screen.
-            from interviewer.store import SessionStore, StoreError
+            # The layer's store module alone: the start screen asks for it right after its
+            # first frame, before the engine is imported.
+            from interviewer.session import open_recording_store
 
-            try:
-                self.store = SessionStore(self.settings.store_path)
-            except StoreError as exc:
-                # Said once the interview starts, with where the answers go instead.
-                self.store_problem = exc
+            # A problem is said once the interview starts, with where the answers go instead.
+            self.store, self.store_problem = open_recording_store(self.settings)
         return self.store
 
     def on_store_notice(self, message: StoreNotice) -> None:
@@ -416,25 +421,21 @@ class InterviewerApp(App[None]):
 
     def export_report(self, fmt: str = "json", path: Path | None = None) -> Path | None:
         """Write the report (md, html or json) atomically; return where, or None after a notice."""
-        from interviewer.report import ReportWriteError, render, write_report
+        from interviewer.report import ReportWriteError, write_report
+        from interviewer.session import session_report
 
         if self.session is None:
             return None
-        transcript = self.session.transcript()  # the stored one also carries any regrades
-        target = path or Path.cwd() / f"interview-{transcript.session_id}.{fmt}"
-        memory = None
-        store = self.session.store
-        if fmt != "json" and store is not None:  # each key point's review state, too
-            from interviewer.errors import InterviewerError
-            from interviewer.session import review_memory
-
-            try:
-                memory = review_memory(self.settings, store)
-            except InterviewerError:
-                memory = None
+        # The stored transcript also carries any regrades; the memory, each key point's state.
+        target = path or Path.cwd() / f"interview-{self.session.session_id}.{fmt}"
         try:
-            text = render(transcript, self.bank, fmt, memory=memory)  # type: ignore[arg-type]
-            write_report(text, target)
+            report = session_report(
+                self.settings,
+                self.session.store,
+                fmt,  # type: ignore[arg-type]
+                running=(self.session.transcript(), self.bank),
+            )
+            write_report(report.text, target)
         except ReportWriteError as exc:
             self.notify(str(exc), title="Export failed", severity="error", timeout=10)
             return None

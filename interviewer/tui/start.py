@@ -100,28 +100,10 @@ class StartScreen(Screen[None]):
             self.call_after_refresh(self.set_timer, 0.3, self._probe_gpu)
 
     def _offer_resume(self) -> None:
-        # The store alone, not the session layer: this runs right after the first frame.
-        from interviewer.store import SessionSummary, StoreError
-        from interviewer.store.locks import holder
-        from interviewer.store.recovery import find_recovered, import_recovered, recovery_folders
+        # The layer's store module alone (no engine): this runs right after the first frame.
+        from interviewer.session import resumable_sessions
 
-        store = _host(self).open_store()
-        folders = recovery_folders(self.settings.store_path, self.settings.recovery_dir)
-        unfinished: list[SessionSummary] = []
-        if store is not None:
-            try:
-                import_recovered(store, folders)  # sessions kept while the store could not write
-                unfinished = [
-                    s for s in store.unfinished() if holder(store.path.parent, s.id) is None
-                ]  # not the ones another window is running
-            except StoreError:
-                pass
-        known = {s.id for s in unfinished}
-        unfinished += [  # still in recovery files (the store cannot take them back yet)
-            found.summary()
-            for found in find_recovered(folders)
-            if not found.finished and found.session_id not in known
-        ]
+        unfinished = resumable_sessions(self.settings, _host(self).open_store())
         if not unfinished:
             return
         options = [

@@ -373,7 +373,7 @@ async def test_a_follow_up_shows_a_placeholder_until_it_is_settled(demo_app):
 
 async def test_the_report_header_wraps_a_long_model_name(demo_app, small_bank, make_interview):
     """A local model folder's name can be long: the header wraps it instead of cutting it."""
-    from interviewer.session import Session
+    from interviewer.session.running import Session
     from tests.conftest import drain
 
     interview, _ = make_interview(small_bank, [], grader="evidence", mode="exam")

@@ -10,7 +10,7 @@ from interviewer.bank import load_bank
 from interviewer.config import Settings
 from interviewer.engine import EvidenceGrader, Interview
 from interviewer.llm.scripted import ScriptedModel
-from interviewer.session import SessionRecorder
+from interviewer.session.recorder import SessionRecorder
 from interviewer.store import SessionStore
 from interviewer.transcript import InterviewSettings
 from interviewer.tui.screens import InterviewScreen, StartScreen

@@ -4,7 +4,8 @@ candidate is told once where the answers go, and every answer is in the recovery
 from __future__ import annotations
 
 from interviewer.config import Settings
-from interviewer.session import find_recovered, recovery_folders
+from interviewer.session.stores import recovery_folders
+from interviewer.store.recovery import find_recovered
 from interviewer.tui.screens import ReportScreen
 from tests.tui.helpers import answer, settle
 

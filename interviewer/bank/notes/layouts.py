@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
+from interviewer.bank.notes.markup import is_decoration, is_placeholder, is_toc_item
 from interviewer.bank.notes.text import (
     HR_LINE,
     INLINE_ANSWER,
     LIST_ITEM,
-    QUESTION_START,
     a_label,
     clean_answer,
     clean_inline,
@@ -21,6 +22,9 @@ from interviewer.bank.notes.text import (
     question_strength,
     question_text,
 )
+
+EMPTY_BLOCK = "<details></details>"
+"""The placeholder of a ``<details>`` block with nothing in it."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,14 @@ class NoteEntry:
     """The 1-based line of the question."""
     end: int
     """The 1-based last line of its answer (the entry's span, for detection)."""
+    placeholder: str = ""
+    """What stood where the answer should be ("Answer here", "TODO"), when the answer is empty
+    because it was only a placeholder."""
+    source: str = ""
+    """The file it came from, when a folder of files is read as one bank."""
+    unit: str = ""
+    """What ``line`` counts where it is not a line ("item" of a JSON list, "note" of a deck),
+    when a folder of files is read as one bank."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,16 @@ class Doc:
     text: str
     unwrapped: bool
     """One paragraph per line (long lines): a page copied from a browser, not wrapped Markdown."""
+    barriers: tuple[int, ...] = ()
+    """Lines (0-based, sorted) where an explicit question starts (a ``<details>`` block, a
+    question table, a "Q:" label): no other layout's answer runs past one."""
+
+    def stop_before(self, start: int, end: int) -> int:
+        """``end``, or the line before the first barrier after ``start`` when that is sooner."""
+        position = bisect.bisect_right(self.barriers, start)
+        if position < len(self.barriers) and self.barriers[position] <= end:
+            return self.barriers[position] - 1
+        return end
 
     def line_at(self, offset: int) -> int:
         """The 0-based line of ``offset``."""
@@ -104,7 +126,7 @@ def atx_heading(doc: Doc, index: int) -> tuple[int, str] | None:
     return len(match.group(1)), (match.group(2) or "").strip()
 
 
-def _headings(doc: Doc) -> list[tuple[int, int, str]]:
+def headings_of(doc: Doc) -> list[tuple[int, int, str]]:
     """(line, level, text) of each ATX heading and setext heading (a one-line paragraph
     underlined with === or ---)."""
     found: list[tuple[int, int, str]] = []
@@ -128,11 +150,23 @@ def _headings(doc: Doc) -> list[tuple[int, int, str]]:
     return found
 
 
-def _entry(doc: Doc, question: str, start: int, body: list[str], end: int) -> NoteEntry | None:
+def placeholder_of(body: list[str], answer: str) -> str:
+    """The placeholder that stood for an empty ``answer`` ("" when there was nothing)."""
+    if answer:
+        return ""
+    said = " ".join(
+        " ".join(line.split()) for line in body if line.strip() and not is_decoration(line)
+    )
+    said = clean_inline(html_to_text(said)) if said else ""
+    return said[:60] if re.search(r"\w|\.\.\.|\u2026", said) and is_placeholder(said) else ""
+
+
+def make_entry(doc: Doc, question: str, start: int, body: list[str], end: int) -> NoteEntry | None:
     text = question_text(question)
     if not re.search(r"\w", text):
         return None
-    return NoteEntry(text, clean_answer(body, unwrapped=doc.unwrapped), start + 1, end + 1)
+    answer = clean_answer(body, unwrapped=doc.unwrapped)
+    return NoteEntry(text, answer, start + 1, end + 1, placeholder_of(body, answer))
 
 
 def _trim_end(doc: Doc, start: int, end: int) -> int:
@@ -154,8 +188,24 @@ def _text_below(doc: Doc, line: int) -> bool:
     return False
 
 
-def _question_headings(doc: Doc, headings: list[tuple[int, int, str]], forced: bool) -> set[int]:
-    """The lines of the headings that are questions (see :func:`parse_headings`)."""
+def _question_headings(
+    doc: Doc, headings: list[tuple[int, int, str]], forced: bool, every: bool = False
+) -> set[int]:
+    """The lines of the headings that are questions (see :func:`parse_headings`). ``every``:
+    also every other heading with text under it at the levels of those (or, where none asks,
+    at the level forcing would choose)."""
+    if every:
+        asked = _question_headings(doc, headings, forced)
+        levels = {level for line, level, _ in headings if line in asked}
+        if not levels:
+            levels = {
+                level
+                for line, level, _ in headings
+                if line in _question_headings(doc, headings, True)
+            }
+        return asked | {
+            line for line, level, _ in headings if level in levels and _text_below(doc, line)
+        }
     by_level: dict[int, list[tuple[int, int, str]]] = {}
     for heading in headings:
         by_level.setdefault(heading[1], []).append(heading)
@@ -198,14 +248,15 @@ def _question_headings(doc: Doc, headings: list[tuple[int, int, str]], forced: b
     return lines
 
 
-def parse_headings(doc: Doc, *, forced: bool = False) -> list[NoteEntry]:
+def parse_headings(doc: Doc, *, forced: bool = False, every: bool = False) -> list[NoteEntry]:
     """A heading per question; its answer runs to the next heading of its level or above, or
     the next question heading. Forced: every heading of one level (the one that asks the
-    most, else the one with the most text under its headings)."""
-    headings = _headings(doc)
+    most, else the one with the most text under its headings). ``every``
+    (--questions-from-headings): every heading with text under it at a level that asks."""
+    headings = headings_of(doc)
     if not headings:
         return []
-    question_lines = _question_headings(doc, headings, forced)
+    question_lines = _question_headings(doc, headings, forced, every)
     entries: list[NoteEntry] = []
     for position, (line, level, text) in enumerate(headings):
         if line not in question_lines:
@@ -216,8 +267,8 @@ def parse_headings(doc: Doc, *, forced: bool = False) -> list[NoteEntry]:
                 end = later_line - 1
                 break
         first = line + (2 if atx_heading(doc, line) is None else 1)
-        end = _trim_end(doc, line, end)
-        entry = _entry(doc, text, line, doc.lines[first : end + 1], end)
+        end = _trim_end(doc, line, doc.stop_before(line, end))
+        entry = make_entry(doc, text, line, doc.lines[first : end + 1], end)
         if entry is not None:
             entries.append(entry)
     return entries
@@ -265,12 +316,14 @@ def parse_details(doc: Doc) -> list[NoteEntry]:
             question, start_line = above
         if not re.search(r"\w", question_text(question)):
             continue
+        answer = clean_answer(body.split("\n"), unwrapped=doc.unwrapped)
         entries.append(
             NoteEntry(
                 question_text(question),
-                clean_answer(body.split("\n"), unwrapped=doc.unwrapped),
+                answer,
                 start_line + 1,
                 end_line + 1,
+                placeholder_of(body.split("\n"), answer) or ("" if answer else EMPTY_BLOCK),
             )
         )
     return entries
@@ -379,13 +432,14 @@ def _split_question(
     return joined, rest, False
 
 
-def _blocks(doc: Doc, starts: list[int], *, stop_at_heading: bool) -> list[tuple[int, int]]:
+def blocks(doc: Doc, starts: list[int], *, stop_at_heading: bool) -> list[tuple[int, int]]:
     """(first, last) line of each block: from a start to the line before the next one, or to
     a heading that ends it (a section heading; not an "Answer" heading, nor one deeper than the
     heading the question itself is on)."""
     blocks: list[tuple[int, int]] = []
     for position, start in enumerate(starts):
         limit = starts[position + 1] - 1 if position + 1 < len(starts) else len(doc.lines) - 1
+        limit = doc.stop_before(start, limit)
         end = limit
         own = atx_heading(doc, start)
         if stop_at_heading:
@@ -407,7 +461,7 @@ def parse_markers(doc: Doc) -> tuple[list[NoteEntry], int]:
     starts = [i for i in range(len(doc.lines)) if _q_line(doc, i) is not None]
     entries: list[NoteEntry] = []
     labelled = 0
-    for start, end in _blocks(doc, starts, stop_at_heading=True):
+    for start, end in blocks(doc, starts, stop_at_heading=True):
         match = _q_line(doc, start)
         assert match is not None
         first = doc.lines[start][match.end() :]
@@ -418,7 +472,7 @@ def parse_markers(doc: Doc) -> tuple[list[NoteEntry], int]:
             first, body = (body[0], body[1:]) if body else ("", [])
         question, answer, has_label = _split_question(body, first, allow_inline=True, loose=True)
         labelled += has_label
-        entry = _entry(doc, question, start, answer, end)
+        entry = make_entry(doc, question, start, answer, end)
         if entry is not None:
             entries.append(entry)
     return entries, labelled
@@ -432,7 +486,7 @@ def parse_numbered(doc: Doc, *, forced: bool = False) -> list[NoteEntry]:
         if doc.fenced[index]:
             continue
         match = LIST_ITEM.match(line)
-        if match is not None and len(match.group("indent")) <= 3:
+        if match is not None and len(match.group("indent")) <= 3 and not is_toc_item(line):
             items.append((index, len(match.group("indent")), match.group("text")))
     if not items:
         return []
@@ -446,42 +500,13 @@ def parse_numbered(doc: Doc, *, forced: bool = False) -> list[NoteEntry]:
     else:
         return []
     entries: list[NoteEntry] = []
-    for start, end in _blocks(doc, starts, stop_at_heading=True):
+    for start, end in blocks(doc, starts, stop_at_heading=True):
         match = LIST_ITEM.match(doc.lines[start])
         assert match is not None
         question, answer, _ = _split_question(
             doc.lines[start + 1 : end + 1], match.group("text"), allow_inline=True
         )
-        entry = _entry(doc, question, start, answer, end)
-        if entry is not None:
-            entries.append(entry)
-    return entries
-
-
-def parse_lines(doc: Doc, *, forced: bool = False) -> list[NoteEntry]:
-    """Questions on lines of their own: a line (not a heading or list item) that ends with "?"
-    and is bold, starts with a question word, or starts its paragraph."""
-    starts: list[int] = []
-    for index, line in enumerate(doc.lines):
-        stripped = line.strip()
-        if (
-            doc.fenced[index]
-            or not stripped
-            or atx_heading(doc, index) is not None
-            or LIST_ITEM.match(line)
-            or stripped.startswith(("|", ">", "<"))
-        ):
-            continue
-        plain = clean_inline(stripped)
-        if not plain.endswith("?") or len(plain) > 300 or not re.search(r"[^\W\d_]{2}", plain):
-            continue
-        bold = stripped.startswith(("**", "__")) and stripped.rstrip(" :").endswith(("**", "__"))
-        paragraph_start = index == 0 or not doc.lines[index - 1].strip()
-        if forced or bold or QUESTION_START.match(plain) or paragraph_start:
-            starts.append(index)
-    entries: list[NoteEntry] = []
-    for start, end in _blocks(doc, starts, stop_at_heading=True):
-        entry = _entry(doc, doc.lines[start], start, doc.lines[start + 1 : end + 1], end)
+        entry = make_entry(doc, question, start, answer, end)
         if entry is not None:
             entries.append(entry)
     return entries

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 
+from interviewer.bank.notes.markup import drop_decoration, is_placeholder, strip_markers
 from interviewer.textutil import strip_control
 
 LIST_ITEM = re.compile(
@@ -55,11 +56,19 @@ def fenced_lines(lines: list[str]) -> list[bool]:
 
 # ----------------------------------------------------------------------------- questions
 
+_SOME = r"(?:some|a|an|the|two|three|four|five|few|several|different|various|common|main|key|"
+_SOME += r"popular|all|any|typical|important|\d+|at\s+least|one)"
 _QUESTION_WORDS = (
     r"what|what's|whats|why|how|how's|when|where|which|who|whom|whose|explain|describe|compare|"
     r"contrast|define|discuss|outline|summari[sz]e|walk\s+(?:me|us)\s+through|tell\s+(?:me|us)|"
     r"derive|implement|distinguish|differentiate|illustrate|calculate|estimate|suppose|imagine|"
-    r"give\s+an?\s+example|name\s+(?:some|a|the|two|three)|list\s+(?:some|the|two|three)"
+    r"elaborate|justify|interpret|evaluate|analy[sz]e|clarify|demonstrate|"
+    r"can\s+you|could\s+you|would\s+you|should\s+you|do\s+you|have\s+you|"
+    r"give\s+an?\s+example|difference\s+between|differences\s+between|pros\s+and\s+cons|"
+    r"(?:advantages|disadvantages|benefits|drawbacks|limitations)\s+(?:and\s+\w+\s+)?of|"
+    rf"(?:name|list|give|state|mention|identify|enumerate|provide|suggest|propose)\s+{_SOME}|"
+    r"(?:write|design|build|sketch|draw|code)\s+(?:a|an|the|some)|"
+    r"(?:show|prove)\s+(?:that|how|why)"
 )
 QUESTION_START = re.compile(rf"^(?:{_QUESTION_WORDS})\b", re.IGNORECASE)
 _Q_LABEL = re.compile(
@@ -88,13 +97,15 @@ def clean_inline(text: str) -> str:
     return text
 
 
-_NUMBERING = re.compile(r"^\(?\d{1,3}[.)][ \t]+")
+_NUMBERING = re.compile(r"^(?:\(?\d{1,3}[.)][ \t]+)?(?:#{1,6}[ \t]+)?")
+"""A question's number, and a heading's hashes after it ("1. ### What is X?" in a list)."""
 
 
 def question_text(raw: str) -> str:
-    """A question as the interviewer asks it: its "Q1:" label or "3." number and markup
-    removed."""
-    text = clean_inline(raw)
+    """A question as the interviewer asks it: its "Q1:" label or "3." number, the markers
+    around it (an emoji for its difficulty, a link to its source) and markup removed."""
+    text = clean_inline(strip_markers(raw))
+    text = strip_markers(text)
     text = _NUMBERING.sub("", text, count=1)
     text = _Q_LABEL.sub("", text, count=1)
     return clean_inline(text)
@@ -103,7 +114,7 @@ def question_text(raw: str) -> str:
 def question_strength(text: str) -> int:
     """2: clearly a question (ends with "?" or carries a "Q:" label); 1: reads as one (starts
     with what / how / explain / compare ...); 0: not a question."""
-    plain = _NUMBERING.sub("", clean_inline(text), count=1)
+    plain = _NUMBERING.sub("", strip_markers(clean_inline(strip_markers(text))), count=1)
     if _Q_LABEL.match(plain) and len(plain) > 3:
         return 2
     core = plain.rstrip(" :*_")
@@ -155,11 +166,6 @@ HR_LINE = re.compile(r"^ {0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,
 _NAV = re.compile(
     r"^[\W_]*(?:back\s+to\s+(?:top|contents|index|the\s+top)|top|previous|next|prev|home|"
     r"table\s+of\s+contents|edit\s+(?:this\s+)?(?:page|on\s+github))\b.{0,60}$",
-    re.IGNORECASE,
-)
-_PLACEHOLDER = re.compile(  # one [\W_]* after the word, not two in a row: linear, not quadratic
-    r"^[\W_]*(?:(?:todo|tbd|tbc|tba|fixme|xxx|n/?a|none|nil|null|answer|coming\s+soon|"
-    r"to\s+do|to\s+be\s+(?:done|written|added))[\W_]*)?$",
     re.IGNORECASE,
 )
 _INLINE_LIST = re.compile(r"(?<=\S)[ \t]+-[ \t]+(?=\S)")
@@ -302,7 +308,7 @@ def clean_answer(lines: list[str], *, unwrapped: bool = False) -> str:
     rules and navigation lines, the common indentation and surrounding blank lines removed;
     flattened inline lists restored, blocks set apart (:func:`restore_blocks`); "" for a
     placeholder such as "TODO"."""
-    lines = [line.rstrip() for line in lines]
+    lines = drop_decoration([line.rstrip() for line in lines], fenced_lines(lines))
     while lines and not lines[0].strip():
         lines.pop(0)
     while lines and is_toggle(lines[0]):
@@ -332,7 +338,7 @@ def clean_answer(lines: list[str], *, unwrapped: bool = False) -> str:
     margin = min((len(line) - len(line.lstrip()) for line in expanded if line.strip()), default=0)
     text_lines = restore_blocks([line[margin:] for line in expanded], unwrapped=unwrapped)
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(text_lines)).strip()
-    if _PLACEHOLDER.match(text) or not re.search(r"\w", text):
+    if is_placeholder(text) or not re.search(r"\w", text):
         return ""
     return text
 

@@ -29,8 +29,6 @@ from interviewer.llm.fast_decode import (
     FastDecodeUnavailable,
     FastResult,
     Replay,
-    cache_argument,
-    unsupported_settings,
 )
 from interviewer.llm.hf.config import Decode, HFModelConfig, LoadPlan, model_info
 from interviewer.llm.hf.structured import (
@@ -40,6 +38,8 @@ from interviewer.llm.hf.structured import (
 )
 from interviewer.llm.hf.templates import ChatTemplate, stop_token_ids
 from interviewer.llm.kv_reuse import Lease, PrefixCachePool, crop_dynamic_cache
+from interviewer.llm.sampling import unsupported_settings
+from interviewer.llm.static_cache import cache_argument
 from interviewer.llm.thinking import without_thinking
 from interviewer.transcript import ModelInfo
 
