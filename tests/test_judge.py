@@ -398,7 +398,7 @@ def test_a_server_that_dies_during_the_check_leaves_the_evidence_signal_grading(
             "both", Settings(), model, grader, store, on_status=status,
             on_notice=notices.append, sample=sample,
         )  # fmt: skip
-        assert time.monotonic() - started < 120
+        assert time.monotonic() - started < 600  # the first grade, then a fast failure
     finally:
         server.stop()
     assert not outcome.trusted and outcome.check is None
