@@ -194,6 +194,11 @@ class Settings(BaseSettings):
     min_confidence: float = Field(default=0.6, ge=0, le=1)
     """Below this probability for its verdict, the model's verdict is marked uncertain (and
     the interviewer asks a follow-up on it)."""
+    trust_judge: bool = False
+    """Use a model's grades without its grading self-test. By default a model asked to grade
+    (``llm`` or ``both``) first grades a few labelled answers, once per model, and its grades
+    are used only if it agrees with the labels at least as well as the evidence signal does
+    (else the evidence signal grades; see docs/grading.md)."""
     evidence: EvidenceThresholds = Field(default_factory=EvidenceThresholds)
     calibration: CalibrationTargets = Field(default_factory=CalibrationTargets)
     data_dir: Path | None = None

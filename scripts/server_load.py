@@ -81,6 +81,7 @@ def client(args: argparse.Namespace) -> None:
         max_follow_ups=1,
         data_dir=Path(args.data_dir),
         embedding_model="none",
+        trust_judge=True,  # it measures the server under load, not the model's judgement
     )
     started = time.perf_counter()
     plan = plan_interview(settings, open_store(settings))

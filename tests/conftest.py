@@ -57,6 +57,10 @@ def _isolated_config(
     # The start screen looks for no model server on this machine's usual ports (what it
     # would find depends on the machine); tests/test_discovery.py points it at its own.
     monkeypatch.setenv("INTERVIEWER_DISCOVER_SERVERS", "false")
+    # A model asked to grade takes its grading self-test first (interviewer.session.judge):
+    # tests of everything else trust their models, as --trust-judge does; tests/test_judge.py
+    # unsets this and tests the check itself.
+    monkeypatch.setenv("INTERVIEWER_TRUST_JUDGE", "true")
 
 
 @pytest.fixture

@@ -258,8 +258,13 @@ def run_session(
     from interviewer.session import SessionPlan, open_session
 
     timed = TimedModel(model, max_new_tokens)
-    settings = Settings(
-        grader=grader, mode=mode, max_follow_ups=max_follow_ups, grading=grading, save=False
+    settings = Settings(  # it times the grader it is given: no grading self-test first
+        grader=grader,
+        mode=mode,
+        max_follow_ups=max_follow_ups,
+        grading=grading,
+        save=False,
+        trust_judge=True,
     )
     session = open_session(
         SessionPlan(settings, bank, grader, None), on_status=lambda _: None, model=timed

@@ -168,7 +168,24 @@ _model_options = _apply(
 
 
 def _grader_option(help_text: str) -> Callable[[_Command], _Command]:
-    return click.option("--grader", type=click.Choice(["llm", "evidence", "both"]), help=help_text)
+    return _apply(
+        [
+            click.option(
+                "--grader", type=click.Choice(["llm", "evidence", "both"]), help=help_text
+            ),
+            TRUST_JUDGE_OPTION,
+        ]
+    )
+
+
+TRUST_JUDGE_OPTION = click.option(
+    "--trust-judge",
+    "trust_judge",
+    is_flag=True,
+    default=None,
+    help="Use the model's grades without its grading self-test (by default a model grades "
+    "only after it agreed with a few labelled answers at least as well as the evidence signal).",
+)
 
 
 GRADER_HELP = (

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import click
 
-from interviewer.cli import _fail, _load_settings, _model_options, _status, cli
+from interviewer.cli import TRUST_JUDGE_OPTION, _fail, _load_settings, _model_options, _status, cli
 
 if TYPE_CHECKING:
     from interviewer.engine.grading import GraderName
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     type=click.Choice(["llm", "evidence", "both"]),
     help="The grader to test (default: evidence, or both when --model/--backend is given).",
 )
+@TRUST_JUDGE_OPTION
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the results.")
 @click.option(
     "--fit",

@@ -65,4 +65,10 @@ def open_calibration(
         ) from exc
     if model is None and grader != "evidence":
         model = open_model(settings, on_status)
-    return Calibration(bank, sets, open_grader(grader, settings, model, PromptLibrary(), on_status))
+    chosen = open_grader(grader, settings, model, PromptLibrary(), on_status)
+    if model is not None:  # says whether an interview would use the model's grades; this
+        from interviewer.session.judge import check_judge, judge_store  # measures them anyway
+
+        store = judge_store(settings)
+        check_judge(grader, settings, model, chosen, store, on_status=on_status, measuring=True)
+    return Calibration(bank, sets, chosen)

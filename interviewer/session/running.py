@@ -312,13 +312,27 @@ def load_session_model(
     on_progress: Callable[[int, int], None] | None = None,
     model: ChatModel | None = None,
     open_model: ModelOpener | None = None,
+    on_notice: Callable[[str], None] | None = None,
 ) -> LoadedModel:
     """Load the model (unless ``model`` is given) and the grader: the long wait, run off the
-    UI thread. Raises :class:`ModelError` with advice when the model cannot load."""
+    UI thread. Raises :class:`ModelError` with advice when the model cannot load. A model
+    asked to grade is checked first (:mod:`interviewer.session.judge`); ``on_notice`` hears
+    once when its grades are not used (default: ``on_status``)."""
     if model is None:
         model = (open_model or open_model_of)(plan.settings, on_status, on_progress)
     prompts = PromptLibrary()
     grader = open_grader(plan.grader, plan.settings, model, prompts, on_status)
+    from interviewer.session.judge import check_judge
+
+    grader = check_judge(
+        plan.grader,
+        plan.settings,
+        model,
+        grader,
+        plan.store,
+        on_status=on_status,
+        on_notice=on_notice,
+    ).grader
     return LoadedModel(model, grader, prompts)
 
 
@@ -400,12 +414,18 @@ def open_session(
     open_model: ModelOpener | None = None,
     after_turn: Callable[[], None] | None = None,
     clock: Callable[[], datetime] | None = None,
+    on_notice: Callable[[str], None] | None = None,
 ) -> Session:
     """:func:`load_session_model`, then :func:`start_session`: a plan made into a running
     interview in one call (the CLI, the bench; the TUI runs the two halves on two threads).
     ``clock``: the interview's own time (tests that span days)."""
     loaded = load_session_model(
-        plan, on_status=on_status, on_progress=on_progress, model=model, open_model=open_model
+        plan,
+        on_status=on_status,
+        on_progress=on_progress,
+        model=model,
+        open_model=open_model,
+        on_notice=on_notice,
     )
     return start_session(plan, loaded, after_turn=after_turn, clock=clock)
 
@@ -423,6 +443,11 @@ def run_regrade(
     if model is None and plan.needs_model:
         model = (open_model or open_model_of)(plan.settings, on_status, None)
     grader = open_grader(plan.grader, plan.settings, model, PromptLibrary(), on_status)
+    from interviewer.session.judge import check_judge
+
+    grader = check_judge(
+        plan.grader, plan.settings, model, grader, plan.store, on_status=on_status
+    ).grader
     if model is not None:
         info = model.info
     else:

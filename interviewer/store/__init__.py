@@ -16,7 +16,9 @@ interviews into it and resumes them from it). The API:
 * regrade: ``store.add_regrade(id, regrade)``;
 * review memory (derived from the sessions, kept by :mod:`interviewer.review`):
   ``store.review_memory()``, ``store.save_review_memory(cards, sessions, replace=...)``,
-  ``store.clear_review_memory()``.
+  ``store.clear_review_memory()``;
+* judge checks (each model's grading self-test, kept by :mod:`interviewer.session.judge`):
+  ``store.judge_check(model_key)``, ``store.save_judge_check(row)``.
 
 Every method raises :class:`StoreError` (``str()`` what happened, ``hint`` what to do) rather
 than a raw ``sqlite3`` error.
@@ -27,6 +29,7 @@ from interviewer.store.db import SessionStore
 from interviewer.store.rows import (
     DamagedRowError,
     Draft,
+    JudgeCheckRow,
     ReviewCardRow,
     SessionNotFoundError,
     SessionSummary,
@@ -37,6 +40,7 @@ from interviewer.store.rows import (
 __all__ = [
     "DamagedRowError",
     "Draft",
+    "JudgeCheckRow",
     "ReviewCardRow",
     "SessionNotFoundError",
     "SessionStore",

@@ -33,6 +33,7 @@ from interviewer.store.database import utc_now
 from interviewer.store.reads import SessionReads, answered_count
 from interviewer.store.rows import (
     Draft,
+    JudgeCheckRow,
     ReviewCardRow,
     SessionNotFoundError,
     StoreError,
@@ -485,3 +486,45 @@ class SessionStore(SessionReads):
         with self._write() as db:
             db.execute("DELETE FROM review_cards")
             db.execute("DELETE FROM review_sessions")
+
+    # ------------------------------------------------------------------ judge checks
+
+    def judge_check(self, model_key: str) -> JudgeCheckRow | None:
+        """The stored grading self-test of the model ``model_key``, if it has one."""
+        rows = self._read(
+            "SELECT model_key, judge_agreement, evidence_agreement, answers, key_points, "
+            "seconds, checked_at, version FROM judge_checks WHERE model_key = ?",
+            (model_key,),
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return JudgeCheckRow(
+            model_key=str(row[0]),
+            judge_agreement=float(row[1]),
+            evidence_agreement=float(row[2]),
+            answers=int(row[3]),
+            key_points=int(row[4]),
+            seconds=float(row[5]),
+            checked_at=datetime.fromisoformat(str(row[6])),
+            version=str(row[7]),
+        )
+
+    def save_judge_check(self, check: JudgeCheckRow) -> None:
+        """Store a model's grading self-test (replacing its earlier one)."""
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO judge_checks (model_key, judge_agreement, "
+                "evidence_agreement, answers, key_points, seconds, checked_at, version) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    check.model_key,
+                    check.judge_agreement,
+                    check.evidence_agreement,
+                    check.answers,
+                    check.key_points,
+                    check.seconds,
+                    check.checked_at.isoformat(),
+                    check.version,
+                ),
+            )

@@ -201,6 +201,27 @@ def m006_turn_delivery(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE turns ADD COLUMN delivery_json TEXT")
 
 
+@migration
+def m007_judge_checks(db: sqlite3.Connection) -> None:
+    # The grading self-test of each model asked to grade (interviewer.session.judge): per
+    # key-point agreement with the labels of the model and of the evidence signal on the same
+    # few labelled answers, so a model is tested once, not at every session.
+    db.execute(
+        """
+        CREATE TABLE judge_checks (
+            model_key TEXT PRIMARY KEY,
+            judge_agreement REAL NOT NULL,
+            evidence_agreement REAL NOT NULL,
+            answers INTEGER NOT NULL,
+            key_points INTEGER NOT NULL,
+            seconds REAL NOT NULL,
+            checked_at TEXT NOT NULL,
+            version TEXT NOT NULL
+        )
+        """
+    )
+
+
 def applied(db: sqlite3.Connection) -> list[str]:
     """Names of the migrations recorded in the database, in the order they were applied."""
     db.execute(

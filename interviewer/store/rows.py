@@ -90,3 +90,23 @@ class ReviewCardRow:
     last_missed_at: datetime | None
     since_missed: int
     """How many times the point was graded since it was last missed."""
+
+
+@dataclass(frozen=True)
+class JudgeCheckRow:
+    """One model's grading self-test (:mod:`interviewer.session.judge`), as stored."""
+
+    model_key: str
+    """Which model: backend, id and revision, or server and model name."""
+    judge_agreement: float
+    """Share of the sample's key-point verdicts where the model agreed with the labels."""
+    evidence_agreement: float
+    """The same share for the evidence signal, on the same answers."""
+    answers: int
+    key_points: int
+    """How many key-point verdicts each figure is taken over."""
+    seconds: float
+    """How long the model took to grade the sample."""
+    checked_at: datetime
+    version: str
+    """The interviewer version that ran the test (another version tests again)."""

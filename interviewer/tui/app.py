@@ -191,10 +191,19 @@ class InterviewerApp(App[None]):
         def progress(done: int, total: int) -> None:
             self.post_message(LoadProgress(done, total))
 
+        def judge_notice(text: str) -> None:  # the model's grades are not used: said once
+            title = "Graded by the evidence signal"
+            self.notify(text, title=title, severity="warning", timeout=60, markup=False)
+
         try:
-            # The evidence signal's embedding model loads here too, off the UI thread.
+            # The evidence signal's embedding model loads here too, off the UI thread, and a
+            # model asked to grade takes its self-test here ("checking the judge: 2/4").
             loaded = load_session_model(
-                plan, on_status=status, on_progress=progress, open_model=self._open_model
+                plan,
+                on_status=status,
+                on_progress=progress,
+                open_model=self._open_model,
+                on_notice=judge_notice,
             )
         except ModelError as exc:
             if generation == self._load_generation:
