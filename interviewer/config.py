@@ -59,10 +59,12 @@ class EvidenceThresholds(BaseModel):
     more it is about this point than about the rest of the topic."""
     reference: bool = True
     """Compare answers with the reference answer's own wording of each point as well."""
-    learned: bool = True
-    """Decide each verdict with the learned model shipped with the product (fitted on answers
-    people graded; see ``scripts/fit_evidence.py``) instead of the best sentence's signal
-    against ``covered`` and ``partial`` alone."""
+    learned: bool = False
+    """Decide each verdict with the learned model shipped with the product
+    (``interviewer/engine/evidence-model.json``, fitted by ``scripts/fit_evidence.py`` on answers
+    people graded) instead of the best sentence's signal against ``covered`` and ``partial``.
+    Off by default: cross-validated, it does not yet beat the whole-answer cosine on every
+    public set, and it agrees less with the bank's labelled answers (docs/grading.md)."""
     doubt: float = Field(default=0.03, ge=0, le=1)
     """A verdict whose signal is this close to a threshold is marked uncertain (a follow-up
     goes to a point that is surely missing first)."""
