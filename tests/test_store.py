@@ -24,7 +24,7 @@ from interviewer.session import ResumeError, SessionRecorder, resume_session
 from interviewer.store import SessionNotFoundError, SessionStore, StoreError
 from interviewer.store.migrations import MIGRATIONS, migrate
 from interviewer.transcript import Transcript
-from tests.conftest import FixedClock
+from tests.helpers import FixedClock
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 from interviewer.config import Settings
 from interviewer.session import find_recovered, recovery_folders
 from interviewer.tui.screens import ReportScreen
-from tests.tui.helpers import answer, settle
+from tests.helpers.tui import answer, settle
 
 FIRST = "Serverless runs on shared GPUs billed per request; an Endpoint is dedicated compute."
 SECOND = "apply_chat_template renders the messages with the model's own Jinja template."
