@@ -19,7 +19,7 @@ from interviewer.prompts import PromptLibrary
 from interviewer.resources import default_bank_dir
 from interviewer.transcript import InterviewSettings
 from tests.helpers import FixedClock
-from tests.helpers.models import cpu_dtype, smollm2_gguf
+from tests.helpers.models import cpu_dtype, exclusive, smollm2_gguf
 
 # The fuzz tests (tests/test_fuzz_parsers.py): 500 examples per target by default, no
 # per-example deadline (a shared CI runner stalls now and then); HYPOTHESIS_PROFILE=deep runs
@@ -200,19 +200,21 @@ def smollm2() -> Any:
     digest = hashlib.sha256(gguf.read_bytes()).hexdigest()[:16]
     cache_root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     folder = cache_root / "interviewer-tests" / f"smollm2-{digest}-tf{transformers.__version__}"
-    if (folder / "model.safetensors").is_file():
-        return load_hf_model(HFModelConfig(model=str(folder), compute_dtype=cpu_dtype()))
-    model = load_hf_model(HFModelConfig(model=str(gguf)))
-    folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.contiguous() for k, v in model.model.state_dict().items()}
-    if model.model.config.tie_word_embeddings:
-        state.pop("lm_head.weight", None)
-    save_file(state, str(folder / "model.safetensors.partial"), metadata={"format": "pt"})
-    model.model.config.save_pretrained(folder)
-    model.model.generation_config.save_pretrained(folder)
-    model.tokenizer.save_pretrained(folder)
-    (folder / "model.safetensors.partial").rename(folder / "model.safetensors")
-    return model
+    # pytest-xdist workers (and parallel runs) convert it once: the others wait, then load it.
+    with exclusive(folder.with_name(folder.name + ".lock")):
+        if (folder / "model.safetensors").is_file():
+            return load_hf_model(HFModelConfig(model=str(folder), compute_dtype=cpu_dtype()))
+        model = load_hf_model(HFModelConfig(model=str(gguf)))
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {k: v.contiguous() for k, v in model.model.state_dict().items()}
+        if model.model.config.tie_word_embeddings:
+            state.pop("lm_head.weight", None)
+        save_file(state, str(folder / "model.safetensors.partial"), metadata={"format": "pt"})
+        model.model.config.save_pretrained(folder)
+        model.model.generation_config.save_pretrained(folder)
+        model.tokenizer.save_pretrained(folder)
+        (folder / "model.safetensors.partial").rename(folder / "model.safetensors")
+        return model
 
 
 @pytest.fixture(scope="session")

@@ -29,12 +29,13 @@ PENDING_PAGES = {"docs/import.md", "docs/servers.md", "docs/voice.md"}
 class Run:
     """How a test runs a documented command: in a fresh folder holding copies of `knowledge/`,
     `examples/` and a notes file (`notes.md`), with `tests/` linked in, after ``setup``, with
-    ``env`` added; the exit status must be one of ``codes``."""
+    ``env`` added; the exit status must be one of ``codes`` and the output hold ``expect``."""
 
     setup: str = ""
     env: dict[str, str] = field(default_factory=dict)
     marks: tuple[str, ...] = ()
     codes: tuple[int, ...] = (0,)
+    expect: str = ""
     why: str = ""
 
 
@@ -56,9 +57,15 @@ RUN: dict[str, Run] = {
     "interviewer run --headless --answers examples/answers.json --export transcript.json": Run(
         env=SCRIPTED, why=WITHOUT_MODEL
     ),
-    "interviewer doctor": Run(marks=("model",)),
+    "interviewer doctor": Run(
+        marks=("model",),
+        codes=(0, 1),  # 1: it found problems (here: no GPU, the default model not downloaded)
+        expect="what to do:",
+    ),
     "cp -r knowledge/ my-bank/": Run(),
-    "interviewer bank check my-bank/": Run(setup="cp -r knowledge/ my-bank/"),
+    "interviewer bank check my-bank/": Run(
+        setup="cp -r knowledge/ my-bank/", expect="has 6 valid questions"
+    ),
     "interviewer run --bank my-bank/": Run(
         setup="cp -r knowledge/ my-bank/", env=SCRIPTED, why=WITHOUT_MODEL
     ),
@@ -70,7 +77,7 @@ RUN: dict[str, Run] = {
         codes=(0, 1),  # 1: findings, which is what it is for (tests/test_bank_selfcheck.py)
     ),
     "interviewer run --bank notes.md": Run(env=SCRIPTED, why=WITHOUT_MODEL),
-    "interviewer stats": Run(setup=DEMO_RUN),
+    "interviewer stats": Run(setup=DEMO_RUN, expect="Key points you keep missing"),
 }
 
 # Commands that the test suite cannot run as written, each with the reason and what covers it.
@@ -188,9 +195,9 @@ def test_documented_command_runs(command: str, how: Run, workdir: Path) -> None:
         text=True,
         timeout=300,
     )
-    assert done.returncode in how.codes, (
-        f"{command}: exit {done.returncode}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
-    )
+    output = f"{command}: exit {done.returncode}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    assert done.returncode in how.codes, output
+    assert how.expect in done.stdout + done.stderr, output
     assert "Traceback" not in done.stderr, done.stderr
 
 

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,3 +33,16 @@ def cpu_dtype() -> str:
     except OSError:
         return "auto"
     return "bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "auto"
+
+
+@contextmanager
+def exclusive(lock: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock`` (created if need be) for the block: what one
+    pytest-xdist worker builds for all of them, the others wait for."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
