@@ -59,10 +59,10 @@ check:
 	$(BIN)/lint-imports
 
 test:
-	$(PY) -m pytest -n auto
+	$(PY) -m pytest -n auto --dist loadgroup
 
 test-fast:
-	$(PY) -m pytest -n auto -m "$(FAST)"
+	$(PY) -m pytest -n auto --dist loadgroup -m "$(FAST)"
 
 docs:
 	$(PY) scripts/config_docs.py > docs/configuration.md

@@ -10,6 +10,12 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Under pytest-xdist each worker gets its share of the cores for torch's (and llama.cpp's)
+# threads, also in the processes the tests start: N workers that each run as many threads as
+# there are cores wait on each other, several times slower than one thread each.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    _share = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ.setdefault("OMP_NUM_THREADS", str(_share))
 
 from interviewer.bank import Bank, KeyPoint, Question, load_bank
 from interviewer.engine import Interview
@@ -50,10 +56,26 @@ NEEDS = {
 }
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+# Under pytest-xdist (`make test`: -n auto --dist loadgroup) the tests of one costly session
+# fixture run on one worker, so the server starts once, SmolLM2 loads once and the labelled
+# sets are graded once per run.
+SHARED = {
+    "llama_server": "llama-server",
+    "keyed_server": "llama-server",
+    "smollm2": "smollm2",
+    "calibration_reports": "calibration",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    grouped = config.pluginmanager.hasplugin("xdist")
     for item in items:
-        for marker in sorted({NEEDS[f] for f in getattr(item, "fixturenames", ()) if f in NEEDS}):
+        names = getattr(item, "fixturenames", ())
+        for marker in sorted({NEEDS[name] for name in names if name in NEEDS}):
             item.add_marker(marker)
+        groups = sorted({SHARED[name] for name in names if name in SHARED})
+        if grouped and groups:
+            item.add_marker(pytest.mark.xdist_group(groups[0]))
 
 
 @pytest.fixture(autouse=True)
