@@ -30,7 +30,7 @@ help:
 	@echo "make server        + llama-cpp-python's server, built with the SIMD kernels (server tests)"
 	@echo "make check         ruff, ruff format --check, mypy, import-linter"
 	@echo "make test          the whole suite, what CI runs (needs install-test, server, chromium, root)"
-	@echo "make test-fast     the suite without real models, the server, the browser or mounts (<= 30 s)"
+	@echo "make test-fast     without real models, the server, the browser or mounts; 50 fuzz examples"
 	@echo "make docs          regenerate docs/configuration.md from interviewer/config.py"
 
 $(PY):
@@ -62,7 +62,7 @@ test:
 	$(PY) -m pytest -n auto --dist loadgroup
 
 test-fast:
-	$(PY) -m pytest -n auto --dist loadgroup -m "$(FAST)"
+	HYPOTHESIS_PROFILE=fast $(PY) -m pytest -n auto --dist loadgroup -m "$(FAST)"
 
 docs:
 	$(PY) scripts/config_docs.py > docs/configuration.md

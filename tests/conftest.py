@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,13 +30,17 @@ from tests.helpers.models import cpu_dtype, exclusive, smollm2_gguf
 
 # The fuzz tests (tests/test_fuzz_parsers.py): 500 examples per target by default, no
 # per-example deadline (a shared CI runner stalls now and then); HYPOTHESIS_PROFILE=deep runs
-# 20,000 per target on demand.
+# 20,000 per target on demand, and `fast` 50.
 _FUZZ_CHECKS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]
 hypothesis_settings.register_profile(
     "ci", max_examples=500, deadline=None, suppress_health_check=_FUZZ_CHECKS, print_blob=True
 )
 hypothesis_settings.register_profile(
     "deep", max_examples=20_000, deadline=None, suppress_health_check=_FUZZ_CHECKS
+)
+# `make test-fast` (the loop while you work): 50 per target; `make test` runs the 500.
+hypothesis_settings.register_profile(
+    "fast", max_examples=50, deadline=None, suppress_health_check=_FUZZ_CHECKS, print_blob=True
 )
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
@@ -76,6 +81,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         groups = sorted({SHARED[name] for name in names if name in SHARED})
         if grouped and groups:
             item.add_marker(pytest.mark.xdist_group(groups[0]))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """A test that imports torch must say so with the ``model`` marker, or `make test-fast`
+    (which runs no such test, so torch is never imported before) fails it here."""
+    before = "torch" in sys.modules
+    result = yield
+    if not before and "torch" in sys.modules and item.get_closest_marker("model") is None:
+        raise AssertionError(
+            f"{item.nodeid} imports torch but is not marked `model`: add @pytest.mark.model "
+            "(or use a fixture that tests/conftest.py marks)"
+        )
+    return result
 
 
 @pytest.fixture(autouse=True)

@@ -36,6 +36,7 @@ def test_defaults_are_ungated_permissive_instruct_models():
         assert choice.model_id.endswith("-Instruct")
 
 
+@pytest.mark.model
 def test_doctor_explains_this_machine(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     result = CliRunner().invoke(cli, ["doctor"])
@@ -98,6 +99,7 @@ def test_model_errors_on_the_command_line(args, message, hint, tiny_models, tmp_
     assert "Traceback" not in result.output
 
 
+@pytest.mark.model
 def test_gpu_check_script_runs_on_the_cpu_with_a_tiny_shape(tmp_path):
     spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "scripts" / "gpu_check.py")
     assert spec and spec.loader
