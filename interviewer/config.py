@@ -41,7 +41,7 @@ class EvidenceThresholds(BaseModel):
     """How similar an answer sentence must be to a key point to count, for the model-free
     evidence signal. ``interviewer calibrate --fit`` searches them on the bank's calibration
     set; set them under ``[evidence]`` in the config file. The defaults were fitted that way
-    on the default bank's set with all-MiniLM-L6-v2 (README, "Calibrating a grader")."""
+    on the default bank's set with all-MiniLM-L6-v2 (docs/grading.md, "Calibrating a grader")."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -162,6 +162,7 @@ class Settings(BaseSettings):
     compute_dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
     """auto: bfloat16 where the GPU supports it, else float16; float32 on the CPU."""
     device: Literal["auto", "cuda", "cpu"] = "auto"
+    """Where the local model runs. auto: the CUDA GPU when there is one, else the CPU."""
     trust_remote_code: bool = False
     """Run Python code shipped in a model repository. Off unless you trust the repo."""
     allow_pickle: bool = False

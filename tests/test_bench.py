@@ -21,6 +21,7 @@ def positive(value) -> bool:
     return isinstance(value, int | float) and value > 0
 
 
+@pytest.mark.model
 def test_bench_on_a_tiny_random_model_writes_every_field(tmp_path, hf_bank):
     import torch
 
@@ -143,6 +144,7 @@ def test_bench_on_a_tiny_random_model_writes_every_field(tmp_path, hf_bank):
         (["--random-weights", "tiny", "--out", "/no/such/dir/b.json"], "does not exist", ""),
     ],
 )
+@pytest.mark.model  # bench imports torch before it checks its flags
 def test_bad_input_gets_a_clear_error(args, message, hint):
     result = CliRunner().invoke(cli, ["bench", "--no-first-paint", *args])
     assert result.exit_code == 1, result.output

@@ -24,7 +24,7 @@ from interviewer.engine.grading import (
 )
 from interviewer.engine.prefilter import screen
 from interviewer.transcript import KeyPointGrade
-from tests.conftest import drain, grade_step, text_step
+from tests.helpers import drain, grade_step, text_step
 
 HOLDOUT = Path(__file__).parent / "fixtures" / "calibration-holdout"
 

@@ -23,7 +23,7 @@ from interviewer.engine.events import (
 )
 from interviewer.prompts import PromptLibrary
 from interviewer.transcript import Transcript
-from tests.conftest import drain, grade_step, text_step
+from tests.helpers import drain, grade_step, text_step
 
 
 def turns_of(events: list[Any], kind: str | None = None) -> list[Any]:

@@ -1,5 +1,5 @@
 """Property-based tests of every parser of outside input: random documents and mutations of the
-real files (tests/strategies.py).
+real files (tests/helpers/strategies.py).
 
 The property is the same everywhere: a parser returns a value that the rest of the program can
 use, or raises the project's own error (an InterviewerError) naming the file, the field and a
@@ -36,8 +36,8 @@ from interviewer.llm.scripted import Script, ScriptedModel, ScriptError, ScriptS
 from interviewer.llm.structured import parse_structured, repair_truncated
 from interviewer.resources import default_bank_dir
 from interviewer.transcript import Transcript, TranscriptError, parse_transcript
-from tests import strategies as fz
-from tests.conftest import grade_step, text_step
+from tests.helpers import grade_step, text_step
+from tests.helpers import strategies as fz
 
 ROOT = Path(__file__).resolve().parent.parent
 BANK = default_bank_dir()
@@ -249,10 +249,9 @@ def test_fuzz_script_files(work: Path, data: bytes) -> None:
 # ----------------------------------------------------------------------------- the config file
 
 
-def _readme_config() -> str:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Configuration") :]
-    match = re.search(r"```toml\n(.*?)```", section, re.DOTALL)
+def _documented_config() -> str:
+    page = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    match = re.search(r"```toml\n(.*?)```", page, re.DOTALL)
     assert match is not None
     return match.group(1)
 
@@ -262,7 +261,7 @@ def _full_config() -> str:
     return fz.to_toml(values)
 
 
-CONFIG_TEXTS = [_readme_config(), _full_config()]
+CONFIG_TEXTS = [_documented_config(), _full_config()]
 
 
 @contextmanager

@@ -111,7 +111,7 @@ def test_any_json_gives_questions_or_a_clear_error(value):
 def package() -> bytes:
     import tempfile
 
-    from tests.test_import_sources import DECK_CLOZES, DECK_NOTES, build_apkg
+    from tests.helpers.decks import DECK_CLOZES, DECK_NOTES, build_apkg
 
     with tempfile.TemporaryDirectory() as folder:
         return build_apkg(Path(folder) / "deck.apkg", DECK_NOTES, DECK_CLOZES).read_bytes()

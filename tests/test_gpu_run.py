@@ -108,6 +108,7 @@ def gpu_run():
         sys.modules.pop("gpu_run", None)
 
 
+@pytest.mark.model
 def test_the_rehearsal_runs_every_stage_and_writes_every_field(gpu_run, tmp_path):
     out = tmp_path / "out"
     argv = ["--rehearse", "--out", str(out), "--workdir", str(tmp_path / "w")]
@@ -143,6 +144,7 @@ def test_the_rehearsal_runs_every_stage_and_writes_every_field(gpu_run, tmp_path
     assert results["checks"]["grade_valid"] is True
 
 
+@pytest.mark.model
 def test_a_stage_past_its_limit_is_cut_and_the_run_goes_on(gpu_run, tmp_path, monkeypatch):
     import time
 

@@ -17,7 +17,7 @@ from interviewer.engine.events import AwaitingReply
 from interviewer.headless import EventPrinter, run_interview, terminal_replies
 from interviewer.resources import resource_dir
 from interviewer.transcript import Transcript, transcript_json_schema
-from tests.conftest import grade_step, text_step
+from tests.helpers import grade_step, text_step
 
 EXAMPLE_ANSWERS = Path(__file__).parent.parent / "examples" / "answers.json"
 

@@ -379,7 +379,7 @@ def test_a_server_that_dies_during_the_check_leaves_the_evidence_signal_grading(
     """The server is killed (SIGKILL) while the judge grades its second answer: the session
     grades with the evidence signal and says why, and nothing is stored about the model."""
     from interviewer.llm.openai import open_server_model
-    from tests.conftest import _smollm2_gguf
+    from tests.helpers.models import smollm2_gguf as _smollm2_gguf
     from tests.llama_server import ALIAS, start_llama_server
 
     server = start_llama_server(_smollm2_gguf(), tmp_path)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from interviewer.engine.events import TurnRecorded
 from interviewer.engine.leaks import LeakGuard
-from tests.conftest import drain, text_step
+from tests.helpers import drain, text_step
 
 QID = "inference-api-vs-endpoints"
 ANSWER = "Serverless is a shared pool; I would pick it for a prototype."

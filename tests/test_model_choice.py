@@ -34,6 +34,7 @@ def test_defaults_are_ungated_permissive_instruct_models():
         assert choice.model_id.endswith("-Instruct")
 
 
+@pytest.mark.model
 def test_doctor_explains_this_machine(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     result = CliRunner().invoke(cli, ["doctor"])

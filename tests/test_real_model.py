@@ -13,7 +13,7 @@ from interviewer.headless import EventPrinter, run_interview, scripted_replies
 from interviewer.llm.base import ChatMessage, GenerationOptions
 from interviewer.resources import resource_dir
 from interviewer.transcript import InterviewSettings, Transcript
-from tests.conftest import SMOLLM2_GGUF, _smollm2_gguf
+from tests.helpers.models import SMOLLM2_GGUF, smollm2_gguf
 
 
 def test_the_gguf_file_loads_through_the_real_path():
@@ -21,7 +21,7 @@ def test_the_gguf_file_loads_through_the_real_path():
     conversion cache is cold; see the smollm2 fixture)."""
     from interviewer.llm.hf import HFModelConfig, plan_load
 
-    plan = plan_load(HFModelConfig(model=str(_smollm2_gguf())), False, False)
+    plan = plan_load(HFModelConfig(model=str(smollm2_gguf())), False, False)
     assert (plan.kind, plan.gguf_file, plan.quantization) == ("gguf", SMOLLM2_GGUF, "none")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from interviewer.engine import EvidenceGrader, Interview
 from interviewer.engine.events import AwaitingReply
 from interviewer.llm.scripted import ScriptedModel
@@ -12,7 +14,7 @@ from interviewer.session.recorder import SessionRecorder
 from interviewer.session.running import Session
 from interviewer.store import SessionStore, StoreError
 from interviewer.store.recovery import find_recovered, import_recovered, in_use, read_records
-from tests.test_store_faults import fill, tmpfs
+from tests.helpers.faults import fill, tmpfs
 
 REPLIES = ["apple and apple-extra", "/repeat", "banana and banana-extra", "delta", "echo"]
 
@@ -53,6 +55,7 @@ def test_a_torn_last_line_is_ignored_and_the_rest_resumes(tmp_path, small_bank):
     assert len(read_records(path.read_bytes())) == len(whole.splitlines())
 
 
+@pytest.mark.root
 def test_a_recovery_folder_that_fills_up_passes_the_session_on(tmp_path, small_bank):
     with tmpfs(tmp_path / "small", "size=256k") as small:
         interview = Interview(small_bank, ScriptedModel(), EvidenceGrader())

@@ -186,6 +186,7 @@ def run_chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
+@pytest.mark.browser
 def test_html_report_renders_in_chromium_and_shows_script_as_text(hostile_session, tmp_path):
     session, _ = hostile_session
     out = tmp_path / "report.html"

@@ -36,7 +36,7 @@ from interviewer.transcript import (
     parse_transcript,
     transcript_json_schema,
 )
-from tests.conftest import FixedClock
+from tests.helpers import FixedClock
 
 FIXTURES = Path(__file__).parent / "fixtures" / "transcripts"
 

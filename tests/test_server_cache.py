@@ -16,7 +16,7 @@ from interviewer.llm.base import GenerationOptions, Reply
 from interviewer.llm.openai import open_server_model
 from interviewer.prompts import PromptLibrary
 from interviewer.transcript import Turn
-from tests.conftest import _smollm2_gguf
+from tests.helpers.models import smollm2_gguf as _smollm2_gguf
 from tests.llama_server import ALIAS, LlamaServer, start_llama_server
 
 HIT = re.compile(r"Llama\.generate: (\d+) prefix-match hit, remaining (\d+) prompt tokens")

@@ -9,7 +9,7 @@ import pytest
 
 from interviewer.engine.events import TokenStreamed, TurnRecorded
 from interviewer.engine.shape import SHAPES
-from tests.conftest import drain, text_step
+from tests.helpers import drain, text_step
 
 QID = "inference-api-vs-endpoints"
 ANSWER = "Serverless is a shared pool; I would pick it for a prototype."
@@ -181,7 +181,7 @@ def test_a_follow_up_is_shown_only_once_settled(make_interview, hf_bank):
 def test_a_reply_stuck_in_a_loop_stops_at_its_first_repeat(small_bank, make_interview):
     """SmolLM2's feedback said "I'm happy to share that." fifteen times; the engine keeps what
     came before the first repeated sentence and stops the model there."""
-    from tests.conftest import grade_step
+    from tests.helpers import grade_step
 
     alpha, _ = small_bank.questions
     loop = "Good start. I'm happy to share that. " + "I'm happy to share that. " * 14

@@ -26,7 +26,7 @@ from interviewer.session.running import resume_session
 from interviewer.store import SessionNotFoundError, SessionStore, StoreError
 from interviewer.store.migrations import MIGRATIONS, migrate
 from interviewer.transcript import Transcript
-from tests.conftest import FixedClock
+from tests.helpers import FixedClock
 
 
 @pytest.fixture

@@ -22,8 +22,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,7 @@ from interviewer.store import SessionStore, StoreError
 from interviewer.store.locks import SessionBusyError
 from interviewer.store.recovery import find_recovered
 from interviewer.transcript import Transcript, Turn
+from tests.helpers.faults import fill, mount, read_only, tmpfs
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSWERS_FILE = ROOT / "examples" / "answers.json"
@@ -50,66 +50,6 @@ ANSWERS = load_answers(ANSWERS_FILE, load_bank(default_bank_dir()))
 
 
 # ----------------------------------------------------------------------------- real faults
-
-
-def require_root() -> None:
-    if os.geteuid() != 0:
-        pytest.fail(
-            "this test mounts a filesystem to provoke the fault for real, which needs root "
-            "(root ignores permission bits, so chmod would prove nothing); CI runs as root"
-        )
-
-
-def _mount(*args: str) -> None:
-    done = subprocess.run(["mount", *args], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.fail(f"mount {' '.join(args)} failed: {done.stderr.strip()} (needs root)")
-
-
-def _unmount(path: Path) -> None:
-    if subprocess.run(["umount", str(path)], capture_output=True, check=False).returncode:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
-
-
-@contextmanager
-def tmpfs(path: Path, *options: str) -> Iterator[Path]:
-    """A tmpfs at ``path`` (``size=``, ``ro``), unmounted afterwards whatever happens."""
-    require_root()
-    path.mkdir(parents=True, exist_ok=True)
-    _mount("-t", "tmpfs", "-o", ",".join(options), "tmpfs", str(path))
-    try:
-        yield path
-    finally:
-        _unmount(path)
-
-
-@contextmanager
-def read_only(path: Path) -> Iterator[Path]:
-    """``path`` itself, bind-mounted read-only over itself (its files stay, nothing can be
-    written), until the block ends."""
-    require_root()
-    _mount("--bind", str(path), str(path))
-    try:
-        _mount("-o", "remount,bind,ro", str(path))
-        yield path
-    finally:
-        _unmount(path)
-
-
-def fill(folder: Path) -> Path:
-    """Fill the filesystem of ``folder`` to the last byte."""
-    filler = folder / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
-    try:
-        for size in (1 << 16, 1):
-            while True:
-                try:
-                    os.write(fd, b"\0" * size)
-                except OSError:
-                    break
-    finally:
-        os.close(fd)
-    return filler
 
 
 # ----------------------------------------------------------------------------- interviews
@@ -195,6 +135,7 @@ def stored_everything(settings: Settings, run: Run, final: Transcript) -> Sessio
 # ----------------------------------------------------------------------------- a full disk
 
 
+@pytest.mark.root
 def test_the_disk_fills_up_mid_interview(tmp_path: Path) -> None:
     """A 1 MiB tmpfs holds the data folder; after the second reply a file fills it."""
     with tmpfs(tmp_path / "data", "size=1m") as data:
@@ -314,6 +255,7 @@ def limit(store: SessionStore) -> None:
 # ----------------------------------------------------------------------------- read-only
 
 
+@pytest.mark.root
 def test_a_read_only_data_folder_from_the_start(tmp_path: Path, monkeypatch) -> None:
     """A new install on a read-only disk: the headless run says where the answers go, goes
     on, and once the disk can be written the session is in the store."""
@@ -333,7 +275,7 @@ def test_a_read_only_data_folder_from_the_start(tmp_path: Path, monkeypatch) -> 
         settings = demo_settings(tmp_path, data)
         (recovered,) = find_recovered(recovery_folders(settings))
         assert typed(recovered.snapshot.turns) == demo_replies()
-        _mount("-o", "remount,rw", str(data))  # the disk can be written again
+        mount("-o", "remount,rw", str(data))  # the disk can be written again
         listed = CliRunner().invoke(cli, ["sessions"])
         assert listed.exit_code == 0 and recovered.session_id in listed.output
         exported = CliRunner().invoke(cli, ["export", recovered.session_id, "--format", "json"])
@@ -354,6 +296,7 @@ def demo_replies() -> list[str]:
     return given
 
 
+@pytest.mark.root
 def test_a_data_folder_that_turns_read_only_keeps_its_sessions_readable(tmp_path: Path) -> None:
     """Past sessions on a disk that is now read-only: listing and export still work (the store
     opens read-only), an unfinished session resumes into a recovery file, and everything is

@@ -10,7 +10,7 @@ from interviewer.engine.grading import LLMGrader, score_verdicts
 from interviewer.llm.scripted import ScriptedModel
 from interviewer.report import render
 from interviewer.transcript import Grade, QuestionResult
-from tests.conftest import grade_step
+from tests.helpers import grade_step
 
 ANSWER = (
     "I format the chat messages with the tokenizer. Then the model has to know that it should "

@@ -32,7 +32,7 @@ from interviewer.voice.sources import (
     write_wav,
 )
 from interviewer.voice.speech import count_fillers
-from tests.conftest import silence, speak
+from tests.helpers.voice import silence, speak
 
 ROOT = Path(__file__).parent.parent
 FILLERS = ["um", "uh", "like", "you know", "basically"]

@@ -16,8 +16,8 @@ from interviewer.llm.scripted import ScriptedModel
 from interviewer.tui.app import create_app
 from interviewer.tui.screens import display_order
 from interviewer.tui.widgets import InterviewerMessage
-from tests.conftest import grade_step, text_step
-from tests.tui.helpers import ready_for_answer, settle
+from tests.helpers import grade_step, text_step
+from tests.helpers.tui import ready_for_answer, settle
 
 ANSWER_1 = "Serverless is a shared pool billed per request; an Endpoint is dedicated compute."
 ANSWER_2 = "apply_chat_template renders the messages with the model's jinja template."

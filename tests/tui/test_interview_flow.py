@@ -20,7 +20,7 @@ from interviewer.tui.screens import (
     StartScreen,
 )
 from interviewer.tui.widgets import CandidateMessage, InterviewerMessage, StatusBar
-from tests.tui.helpers import answer, ready_for_answer, settle
+from tests.helpers.tui import answer, ready_for_answer, settle
 
 GOOD = (
     "Serverless runs on a shared pool of GPUs managed by Hugging Face, billed per request, with "
@@ -344,7 +344,7 @@ async def test_a_follow_up_shows_a_placeholder_until_it_is_settled(demo_app):
     """Follow-ups arrive whole (engine/shape.py): meanwhile the bubble says "…", never the
     model's first words, and then it shows the question as stored."""
     from interviewer.llm.scripted import ScriptedModel
-    from tests.tui.conftest import GatedModel
+    from tests.helpers.tui import GatedModel
 
     model = GatedModel(ScriptedModel(), "follow_up", after=4)
     app = demo_app(model=model)
@@ -374,7 +374,7 @@ async def test_a_follow_up_shows_a_placeholder_until_it_is_settled(demo_app):
 async def test_the_report_header_wraps_a_long_model_name(demo_app, small_bank, make_interview):
     """A local model folder's name can be long: the header wraps it instead of cutting it."""
     from interviewer.session.running import Session
-    from tests.conftest import drain
+    from tests.helpers import drain
 
     interview, _ = make_interview(small_bank, [], grader="evidence", mode="exam")
     drain(interview.start())

@@ -12,7 +12,7 @@ from interviewer.llm.base import GenerationOptions
 from interviewer.textutil import strip_control
 from interviewer.tui.app import create_app
 from interviewer.tui.screens import InterviewScreen
-from tests.tui.helpers import answer, settle
+from tests.helpers.tui import answer, settle
 
 
 async def until(pilot: Any, condition: Any, seconds: float = 10.0) -> None:

@@ -15,7 +15,7 @@ from interviewer.store import SessionStore
 from interviewer.transcript import InterviewSettings
 from interviewer.tui.screens import InterviewScreen, StartScreen
 from interviewer.tui.widgets import StatusBar
-from tests.tui.helpers import answer, ready_for_answer, settle
+from tests.helpers.tui import answer, ready_for_answer, settle
 
 SMALL_BANK = Path(__file__).parents[1] / "fixtures" / "small-bank"  # short texts: quick to draw
 GOOD = "Serverless is a shared pool, while an endpoint is dedicated to one model."

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from textual.pilot import Pilot
 
-from tests.tui.helpers import answer, ready_for_answer, settle
+from tests.helpers.tui import answer, ready_for_answer, settle
 
 SIZE = (100, 36)
 GOOD = (

@@ -7,7 +7,7 @@ from interviewer.config import Settings
 from interviewer.session.stores import recovery_folders
 from interviewer.store.recovery import find_recovered
 from interviewer.tui.screens import ReportScreen
-from tests.tui.helpers import answer, settle
+from tests.helpers.tui import answer, settle
 
 FIRST = "Serverless runs on shared GPUs billed per request; an Endpoint is dedicated compute."
 SECOND = "apply_chat_template renders the messages with the model's own Jinja template."
