@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import sys
 import types
 import typing
@@ -61,6 +62,7 @@ keyword_bonus = 0.12
 misconception = 0.7
 relative = 0.5             # weight of a sentence's margin over the question's other points
 reference = true           # compare with the reference answer's wording of each point too
+learned = false            # true: verdicts from the learned model (docs/grading.md)
 near = 0.55                # a missed point's closest sentence is shown from here up
 
 [calibration]              # what `interviewer calibrate` requires
@@ -110,7 +112,10 @@ def type_name(annotation: Any) -> str:
 
 def default_text(name: str, field: FieldInfo) -> str:
     if field.default_factory is not None:
-        return f"see [`[{name}]`](#{name})"
+        made = field.default_factory()  # type: ignore[call-arg]
+        if isinstance(made, BaseModel):
+            return f"see [`[{name}]`](#{name})"
+        return f"`{json.dumps(made)}`"
     value = field.default
     if value is None:
         return "none"
@@ -160,6 +165,7 @@ def render() -> str:
     for name, model in (
         ("evidence", config.EvidenceThresholds),
         ("calibration", config.CalibrationTargets),
+        ("voice", config.VoiceSettings),
     ):
         intro = markdown(model.__doc__ or "")
         out += [f"## `[{name}]`", "", intro, "", *table(model, name, flags), ""]
