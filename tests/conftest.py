@@ -59,6 +59,9 @@ NEEDS = {
     "load_tiny": "model",
     "llama_server": "server",
     "keyed_server": "server",  # tests/test_openai_backend.py: a second server, with a key
+    "whisper_dir": "model",  # faster-whisper's base model (tests/test_voice.py)
+    "recogniser": "model",
+    "spoken_answer": "model",
 }
 
 
@@ -70,6 +73,7 @@ SHARED = {
     "keyed_server": "llama-server",
     "smollm2": "smollm2",
     "calibration_reports": "calibration",
+    "recogniser": "whisper",
 }
 
 
