@@ -154,12 +154,14 @@ def test_features_read_the_whole_answer():
     assert said["keywords"] == 0.5
 
 
-def test_benchmark_end_to_end(embedder):
+@pytest.mark.parametrize("learned", [False, True])
+def test_benchmark_end_to_end(embedder, learned):
+    from interviewer.config import EvidenceThresholds
     from interviewer.engine.evidence import EvidenceGrader
 
-    result = run_benchmark(
-        load_benchmark(FIXTURES / "mini.json"), EvidenceGrader(embedder), embedder
-    )
+    grader = EvidenceGrader(embedder, EvidenceThresholds(learned=learned))
+    assert (grader.model is not None) == learned
+    result = run_benchmark(load_benchmark(FIXTURES / "mini.json"), grader, embedder)
     assert result.answers == 12 and result.baseline is not None
     assert len(result.scores) == 12 and all(0 <= s <= 1 for s in result.scores)
     # The "I don't know" answer is screened out by the prefilter, as in an interview.

@@ -20,7 +20,7 @@ from interviewer.llm.openai.discover import (
     server_command,
     suggested_server,
 )
-from tests.llama_server import ALIAS, free_port
+from tests.helpers.llama_server import ALIAS, free_port
 
 
 @pytest.fixture
@@ -93,6 +93,7 @@ def test_a_real_server_is_found_with_its_models(llama_server, silent_port):
     assert server_command(server).endswith(f"--base-url {server.base_url} --model {ALIAS}")
 
 
+@pytest.mark.model  # doctor probes the GPU through torch
 def test_doctor_lists_the_servers_and_suggests_one_without_a_gpu(llama_server, silent_port):
     lines: list[str] = []
     run_doctor(None, lines.append, ports=[("llama.cpp", llama_server.port), ("vLLM", silent_port)])

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from interviewer.bank.importer import import_parsed
 from interviewer.bank.sources import ALL_FORMATS, FORMATS, read_source
 from interviewer.errors import InterviewerError
-from tests import strategies as fz
+from tests.helpers import strategies as fz
 
 SOURCES = Path(__file__).parent / "fixtures" / "sources"
 PAGES = Path(__file__).parent / "fixtures" / "pages"

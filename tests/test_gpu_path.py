@@ -338,11 +338,12 @@ def test_the_long_session_probe_is_served_by_the_fast_path(tiny_models, hf_bank)
     """An 8k probe on an 8k static cache used to overflow it and quietly run generate()."""
     from interviewer.bench import run_long_context
 
-    model = load_hf_model(HFModelConfig(model=str(tiny_models["chatml"]), kv_cache_tokens=1024))
+    # 2,048: the interview's one system prompt alone is ~1.5k of the tiny tokenizer's tokens.
+    model = load_hf_model(HFModelConfig(model=str(tiny_models["chatml"]), kv_cache_tokens=2048))
     model.prepare_fast_decoding(lambda _: None, replay="eager")
-    probe = run_long_context(model, hf_bank, ["I would quantize it."], 1024, 8, cuda=False)
+    probe = run_long_context(model, hf_bank, ["I would quantize it."], 2048, 8, cuda=False)
     assert probe["failed"] is None and probe["path"] == "fast"
-    assert probe["sized_to"] == 1024 - 1 - 8
+    assert probe["sized_to"] == 2048 - 1 - 8
     assert probe["sized_to"] - 200 < probe["prompt_tokens"] <= probe["sized_to"]
 
 

@@ -322,7 +322,7 @@ def test_smollm2_on_a_real_server_is_refused_and_strong_answers_score_as_evidenc
     """The issue's case: `--grader both` with SmolLM2 on a real model server. The self-test
     refuses it, the session is graded by the evidence signal, and the strong answers score
     exactly what the evidence signal alone gives them (the issue saw 18% against 80%)."""
-    from tests.llama_server import ALIAS
+    from tests.helpers.llama_server import ALIAS
 
     answers = strong_answers(default_bank)
     answers_path = tmp_path / "answers.json"
@@ -379,8 +379,8 @@ def test_a_server_that_dies_during_the_check_leaves_the_evidence_signal_grading(
     """The server is killed (SIGKILL) while the judge grades its second answer: the session
     grades with the evidence signal and says why, and nothing is stored about the model."""
     from interviewer.llm.openai import open_server_model
+    from tests.helpers.llama_server import ALIAS, start_llama_server
     from tests.helpers.models import smollm2_gguf as _smollm2_gguf
-    from tests.llama_server import ALIAS, start_llama_server
 
     server = start_llama_server(_smollm2_gguf(), tmp_path)
     try:

@@ -16,8 +16,8 @@ from interviewer.llm.base import GenerationOptions, Reply
 from interviewer.llm.openai import open_server_model
 from interviewer.prompts import PromptLibrary
 from interviewer.transcript import Turn
+from tests.helpers.llama_server import ALIAS, LlamaServer, start_llama_server
 from tests.helpers.models import smollm2_gguf as _smollm2_gguf
-from tests.llama_server import ALIAS, LlamaServer, start_llama_server
 
 HIT = re.compile(r"Llama\.generate: (\d+) prefix-match hit, remaining (\d+) prompt tokens")
 AT = datetime(2026, 12, 8, tzinfo=UTC)

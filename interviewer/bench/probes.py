@@ -92,6 +92,11 @@ def long_messages(
             ]
         return base
 
+    if size(messages) > target_tokens:
+        raise ValueError(
+            f"the interview's opening alone is {size(messages)} prompt tokens, over the "
+            f"{target_tokens} this probe may use: give the model a larger kv_cache_tokens"
+        )
     turn = 0
     # Four exchanges at a time, then one: each count renders the whole prompt.
     for step in (4, 1):

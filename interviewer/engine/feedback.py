@@ -19,6 +19,7 @@ from interviewer.transcript import (
     Grade,
     KeyPointGrade,
     QuestionResult,
+    Turn,
     describe_speech,
 )
 
@@ -131,3 +132,22 @@ def feedback_markdown(
         parts.append("**How you spoke**\n\n" + "\n".join(spoken))
     parts.append(f"**Reference answer**\n\n{question.reference_answer}")
     return "\n\n".join(parts)
+
+
+def interview_summary(
+    prompts: PromptLibrary, results: Sequence[QuestionResult], score: float, ended_early: bool
+) -> str:
+    """The interviewer's closing words: the score and what became of each question."""
+    return prompts.summary(
+        score=score,
+        question_count=len(results),
+        answered=sum(r.status == "answered" for r in results),
+        skipped=sum(r.status == "skipped" for r in results),
+        not_reached=sum(r.status == "not_reached" for r in results),
+        ended_early=ended_early,
+    )
+
+
+def deliveries(turns: Sequence[Turn], question_id: str) -> list[Delivery]:
+    """How each reply to the question was given (the spoken or timed ones)."""
+    return [t.delivery for t in turns if t.question_id == question_id and t.delivery is not None]

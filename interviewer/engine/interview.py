@@ -12,15 +12,15 @@ A session survives its process: :meth:`Interview.snapshot` captures the engine a
 :meth:`Interview.restore` rebuilds it, and :meth:`Interview.resume` continues (see
 :mod:`interviewer.engine.snapshot` for when a snapshot is consistent).
 
-The flow lives here; its parts beside it: each question's state and the choice of the point to
-probe (:mod:`~interviewer.engine.questions`), the model's turns and the reading of its replies
-(:mod:`~interviewer.engine.turns`), the feedback card (:mod:`~interviewer.engine.feedback`),
-retakes (:mod:`~interviewer.engine.retakes`), and the grades that run in the background while
-the conversation goes on (:mod:`~interviewer.engine.background`).
+The flow lives here; its parts beside it: each question's state and the point to probe
+(:mod:`~.questions`), the model's turns and the reading of its replies (:mod:`~.turns`), the
+feedback card (:mod:`~.feedback`), retakes (:mod:`~.retakes`), and the grades that run in the
+background while the conversation goes on (:mod:`~.background`).
 """
 
 from __future__ import annotations
 
+import functools
 import secrets
 import threading
 from collections.abc import Callable, Generator, Iterator
@@ -42,7 +42,13 @@ from interviewer.engine.events import (
     TurnRecorded,
 )
 from interviewer.engine.events import Event as _Event
-from interviewer.engine.feedback import coach_words, feedback_intro, feedback_markdown
+from interviewer.engine.feedback import (
+    coach_words,
+    deliveries,
+    feedback_intro,
+    feedback_markdown,
+    interview_summary,
+)
 from interviewer.engine.grading import Grader, prefilter_grade
 from interviewer.engine.intents import Intent, classify_reply
 from interviewer.engine.prefilter import screen
@@ -82,12 +88,11 @@ _CANDIDATE_KIND: dict[Intent, TurnKind] = {
 }
 
 
+_UTC_NOW: Callable[[], datetime] = functools.partial(datetime.now, UTC)
+
+
 class InterviewStateError(RuntimeError):
     """The engine was driven out of order (a reply before start, or after the end)."""
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_session_id(now: datetime) -> str:
@@ -106,7 +111,7 @@ class Interview(Retakes, BackgroundGrading):
         settings: InterviewSettings | None = None,
         prompts: PromptLibrary | None = None,
         *,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = _UTC_NOW,
         session_id: str | None = None,
         quick_grader: Grader | None = None,
     ) -> None:
@@ -312,7 +317,7 @@ class Interview(Retakes, BackgroundGrading):
         snapshot: InterviewSnapshot,
         prompts: PromptLibrary | None = None,
         *,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = _UTC_NOW,
         quick_grader: Grader | None = None,
     ) -> Interview:
         """Rebuild an interview from ``snapshot``; continue it with :meth:`resume`.
@@ -509,15 +514,7 @@ class Interview(Retakes, BackgroundGrading):
             for qs in self._questions:
                 if qs.status != "not_reached":
                     yield from self._feedback(qs, cancel)
-        results = self.results
-        summary = self.prompts.summary(
-            score=self.score,
-            question_count=len(results),
-            answered=sum(r.status == "answered" for r in results),
-            skipped=sum(r.status == "skipped" for r in results),
-            not_reached=sum(r.status == "not_reached" for r in results),
-            ended_early=self.ended_early,
-        )
+        summary = interview_summary(self.prompts, self.results, self.score, self.ended_early)
         yield self._record("interviewer", "summary", summary, None)
         self.finished_at = self._clock()
         self._pending = None
@@ -531,11 +528,7 @@ class Interview(Retakes, BackgroundGrading):
         before = None
         if qs.attempt > 0:
             before = self._questions[qs.number - 1].previous_attempt(qs).result()
-        replies = [
-            t.delivery
-            for t in self.turns[qs.first_turn :]
-            if t.question_id == qs.question.id and t.delivery is not None
-        ]
+        replies = deliveries(self.turns[qs.first_turn :], qs.question.id)
         qs.feedback = feedback_markdown(
             qs.question, qs.result(), prose, before=before, replies=replies
         )

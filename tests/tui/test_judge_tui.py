@@ -20,7 +20,7 @@ from interviewer.session.judge import judge_sample
 from interviewer.transcript import ModelInfo
 from interviewer.tui.app import create_app
 from interviewer.tui.start import LoadingScreen
-from tests.tui.helpers import ready_for_answer
+from tests.helpers.tui import ready_for_answer
 
 
 class LenientJudge(ScriptedModel):

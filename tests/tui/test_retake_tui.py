@@ -47,7 +47,9 @@ def an_interview_long_ago() -> None:
 async def test_a_review_from_the_start_screen_and_a_retake_with_ctrl_t(demo_app):
     an_interview_long_ago()
     app = demo_app(start_now=False, mode="practice", max_follow_ups=0, bank=SMALL_BANK)
-    async with app.run_test(size=(100, 40)) as pilot:
+    # Tall enough for the whole start screen (backend, server and voice rows): a click only
+    # reaches a button that is on the screen.
+    async with app.run_test(size=(100, 60)) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, StartScreen)
         offer = app.screen.query_one("#review")

@@ -14,7 +14,7 @@ from textual.widgets import TextArea
 from interviewer.config import VoiceSettings
 from interviewer.tui.screens import InterviewScreen
 from interviewer.tui.widgets import StatusBar
-from tests.tui.helpers import ready_for_answer, settle
+from tests.helpers.tui import ready_for_answer, settle
 
 _FIRST_PAINT = """
 import json, sys
