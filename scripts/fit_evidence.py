@@ -287,7 +287,6 @@ def main() -> None:
         args.cache.write_bytes(pickle.dumps(embedder._cache))
     x, y = np.asarray(data.x), np.asarray(data.y)
     w = weights(data)
-    groups = np.asarray(data.group)
     names = sorted(set(data.group))
     fold_of = {g: i % FOLDS for i, g in enumerate(sorted(names, key=lambda g: hash_of(g)))}
     folds = np.asarray([fold_of[g] for g in data.group])
@@ -305,7 +304,6 @@ def main() -> None:
     show(figures)
     final = fit(x, y, w, np.ones(len(y), dtype=bool))
     print("weights:", {f: round(b, 3) for f, b in zip(FEATURES, final.weights, strict=True)})
-    del groups
     if args.json:
         args.json.write_text(
             json.dumps({"covered": covered, "partial": partial, "sets": figures}, indent=2)
